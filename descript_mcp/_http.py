@@ -1,0 +1,164 @@
+"""One request to Descript: auth, user agent, status → exception, and the retry loop."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+import httpx
+
+from descript_mcp._retry import RetryPolicy, retry_delay
+from descript_mcp.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    error_class_for,
+)
+
+logger = logging.getLogger("descript_mcp.client")
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+# Errors raised before a single byte of the request left this machine.
+_NEVER_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
+
+
+class RequestSender:
+    """Sends requests through an httpx client, mapping failures to descript_mcp errors."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_key: str | None,
+        retry: RetryPolicy,
+        sleep: Sleep = anyio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._api_key = api_key
+        self.retry = retry
+        self.sleep = sleep
+        self.clock = clock
+
+    def _auth_headers(self) -> dict[str, str]:
+        if not self._api_key:
+            raise ConfigurationError(
+                "No Descript API token is configured. Create one in Descript under "
+                "Settings → API Tokens and set it as DESCRIPT_API_KEY."
+            )
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        json: Mapping[str, Any] | None = None,
+        params: Any = None,
+    ) -> httpx.Response:
+        """Send with retries as the policy allows; return a 2xx response or raise an APIError."""
+        headers = self._auth_headers()
+        started = self.clock()
+        attempt = 1
+        while True:
+            try:
+                return await self._send_once(
+                    method, path, headers=headers, json=json, params=params
+                )
+            except APIError as error:
+                delay = retry_delay(
+                    self.retry,
+                    error,
+                    idempotent=idempotent,
+                    attempt=attempt,
+                    elapsed=self.clock() - started,
+                )
+                if delay is None:
+                    raise
+                logger.info(
+                    "retrying %s %s in %.2fs after %s (attempt %d)",
+                    method,
+                    path,
+                    delay,
+                    type(error).__name__,
+                    attempt,
+                )
+                await self.sleep(delay)
+                attempt += 1
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        json: Mapping[str, Any] | None,
+        params: Any,
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method, path, headers=headers, json=json, params=params
+            )
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(
+                f"Descript did not answer {method} {path} in time ({type(exc).__name__}).",
+                method=method,
+                path=path,
+                may_have_reached_server=not isinstance(exc, _NEVER_SENT),
+            ) from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                f"Could not reach Descript for {method} {path}: {type(exc).__name__}.",
+                method=method,
+                path=path,
+                may_have_reached_server=not isinstance(exc, _NEVER_SENT),
+            ) from exc
+        logger.debug("%s %s -> %d", method, path, response.status_code)
+        if response.is_success:
+            return response
+        raise status_error(response, method=method, path=path)
+
+
+def status_error(response: httpx.Response, *, method: str, path: str) -> APIStatusError:
+    """The exception for an error response, carrying Descript's own `error` and `message`."""
+    body: dict[str, Any] = {}
+    try:
+        parsed = response.json()
+        if isinstance(parsed, dict):
+            body = parsed
+    except ValueError:
+        pass
+    error_code = body.get("error") if isinstance(body.get("error"), str) else None
+    message = body.get("message")
+    if not isinstance(message, str) or not message:
+        message = response.reason_phrase or "no message"
+    details = body.get("details")
+    cls = error_class_for(response.status_code, error_code)
+    return cls(
+        status_code=response.status_code,
+        error_code=error_code,
+        message=message,
+        method=method,
+        path=path,
+        details=details if isinstance(details, list) else None,
+        headers={k.lower(): v for k, v in response.headers.items() if _is_public_header(k)},
+        body=body,
+    )
+
+
+def _is_public_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in ("retry-after", "content-type") or lowered.startswith("x-ratelimit-")

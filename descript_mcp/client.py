@@ -1,0 +1,495 @@
+"""DescriptClient: the async client for Descript's REST API (v1, spec 1.2). Imports no MCP."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+import anyio
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from descript_mcp._http import RequestSender, Sleep, status_error
+from descript_mcp._retry import RetryPolicy, may_have_created
+from descript_mcp._version import __version__
+from descript_mcp.errors import (
+    APIConnectionError,
+    APIError,
+    ResponseFormatError,
+    UnconfirmedSubmissionError,
+)
+from descript_mcp.models import (
+    AgentEditRequest,
+    AgentJobCreated,
+    AgentModels,
+    DriveStatus,
+    ExportTranscriptRequest,
+    ImportJobCreated,
+    ImportMediaRequest,
+    Job,
+    JobCreated,
+    Page,
+    Project,
+    ProjectSummary,
+    PublishedProject,
+    PublishRequest,
+    SearchHit,
+    SearchResults,
+    TranscriptFile,
+)
+
+logger = logging.getLogger("descript_mcp.client")
+
+DEFAULT_API_URL = "https://descriptapi.com/v1"
+API_KEY_ENV = "DESCRIPT_API_KEY"
+API_URL_ENV = "DESCRIPT_API_URL"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+USER_AGENT = f"descript-mcp/{__version__} (+https://github.com/descript-mcp/descript-mcp)"
+# How far our clock and Descript's may disagree when looking for a job we may have created.
+CLOCK_SKEW = timedelta(seconds=60)
+
+ListJobsType = Literal["import/project_media", "agent"]
+ProjectSort = Literal["name", "created_at", "updated_at", "last_viewed_at"]
+SearchType = Literal[
+    "project", "video", "image", "audio", "project_folder", "media_library_folder", "layout_pack"
+]
+
+M = TypeVar("M", bound=BaseModel)
+_JOB = TypeAdapter(Job)
+_JOB_LIST = TypeAdapter(list[Job])
+_PROJECT_LIST = TypeAdapter(list[ProjectSummary])
+
+
+class DescriptClient:
+    """Async client for the Descript API. Use as `async with DescriptClient() as client:`.
+
+    The token and base URL default to DESCRIPT_API_KEY and DESCRIPT_API_URL, the names
+    Descript's own CLI reads. Job-creating calls are never sent twice: see `_submit`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+        # Signed upload/download URLs must not receive the bearer token: a client of their own.
+        self._files = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._sender = RequestSender(
+            self._http, api_key=key, retry=retry or RetryPolicy(), sleep=sleep, clock=clock
+        )
+        self._created_job_ids: set[str] = set()
+
+    async def __aenter__(self) -> DescriptClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._files.aclose()
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def import_project_media(self, request: ImportMediaRequest) -> ImportJobCreated:
+        """Start an import into a new or existing project (media minutes are spent)."""
+        return await self._submit(
+            "jobs/import/project_media",
+            request.to_body(),
+            ImportJobCreated,
+            job_type="import/project_media",
+            project_id=request.project_id,
+            project_name=None if request.project_id else request.project_name,
+            needs_upload_urls=any(
+                getattr(item, "content_type", None) for item in (request.add_media or {}).values()
+            ),
+        )
+
+    async def agent_edit(self, request: AgentEditRequest) -> AgentJobCreated:
+        """Start an Underlord edit of a project, or a new project from a prompt (AI credits)."""
+        return await self._submit(
+            "jobs/agent",
+            request.to_body(),
+            AgentJobCreated,
+            job_type="agent",
+            project_id=request.project_id,
+            project_name=request.project_name,
+        )
+
+    async def publish(self, request: PublishRequest) -> JobCreated:
+        """Start rendering and publishing a composition. One publish per project at a time."""
+        return await self._submit(
+            "jobs/publish",
+            request.to_body(),
+            JobCreated,
+            job_type="publish",
+            project_id=request.project_id,
+        )
+
+    async def get_job(self, job_id: str) -> Job:
+        response = await self._sender.send("GET", f"jobs/{_segment(job_id)}", idempotent=True)
+        return _parse(_JOB, response)
+
+    async def cancel_job(self, job_id: str) -> None:
+        """Cancel a queued or running job. Media already imported stays in the project."""
+        await self._sender.send("DELETE", f"jobs/{_segment(job_id)}", idempotent=True)
+
+    async def list_jobs_page(
+        self,
+        *,
+        project_id: str | None = None,
+        type: ListJobsType | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        """One page of jobs, newest first. Descript keeps 30 days; the default window is 7."""
+        params = _query(
+            project_id=project_id,
+            type=type,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            cursor=cursor,
+        )
+        response = await self._sender.send("GET", "jobs", idempotent=True, params=params)
+        return _parse_page(_JOB_LIST, response)
+
+    def list_jobs(self, **filters: Any) -> AsyncIterator[Job]:
+        """Every job matching the filters of `list_jobs_page`, following cursors."""
+        return _follow(self.list_jobs_page, filters)
+
+    # -- projects, drive, search ------------------------------------------------------------
+
+    async def list_projects_page(
+        self,
+        *,
+        name: str | None = None,
+        folder_path: str | None = None,
+        created_by: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        sort: ProjectSort | None = None,
+        direction: Literal["asc", "desc"] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[ProjectSummary]:
+        params = _query(
+            name=name,
+            folder_path=folder_path,
+            created_by=created_by,
+            created_after=created_after,
+            created_before=created_before,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            sort=sort,
+            direction=direction,
+            limit=limit,
+            cursor=cursor,
+        )
+        response = await self._sender.send("GET", "projects", idempotent=True, params=params)
+        return _parse_page(_PROJECT_LIST, response)
+
+    def list_projects(self, **filters: Any) -> AsyncIterator[ProjectSummary]:
+        """Every project matching the filters of `list_projects_page`, following cursors."""
+        return _follow(self.list_projects_page, filters)
+
+    async def get_project(self, project_id: str) -> Project:
+        response = await self._sender.send(
+            "GET", f"projects/{_segment(project_id)}", idempotent=True
+        )
+        return _parse_model(Project, response)
+
+    async def get_status(self) -> DriveStatus:
+        """The token's drive: the cheapest way to check a token works."""
+        return _parse_model(DriveStatus, await self._sender.send("GET", "status", idempotent=True))
+
+    async def list_agent_models(self) -> AgentModels:
+        response = await self._sender.send("GET", "agent/models", idempotent=True)
+        return _parse_model(AgentModels, response)
+
+    async def search(
+        self,
+        query: str,
+        *,
+        types: list[SearchType] | None = None,
+        match: list[Literal["name", "content"]] | None = None,
+        owners: list[str] | None = None,
+        updated_after: datetime | str | None = None,
+        updated_before: datetime | str | None = None,
+        sort: Literal["relevance", "newest", "oldest"] | None = None,
+        limit: int | None = None,
+    ) -> list[SearchHit]:
+        """Search the drive's projects, media, folders and transcripts."""
+        params = _query(
+            query=query,
+            type=types,
+            match=match,
+            owner=owners,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            sort=sort,
+            limit=limit,
+        )
+        response = await self._sender.send("GET", "search", idempotent=True, params=params)
+        return _parse_model(SearchResults, response).results
+
+    async def export_transcript(self, request: ExportTranscriptRequest) -> TranscriptFile:
+        """A transcript file, made synchronously. Free: no credits are spent."""
+        response = await self._sender.send(
+            "POST", "export/transcript", idempotent=True, json=request.to_body()
+        )
+        return TranscriptFile(
+            content=response.content,
+            content_type=response.headers.get("content-type", "application/octet-stream"),
+            filename=_attachment_filename(response.headers.get("content-disposition")),
+            composition_id=response.headers.get("x-composition-id"),
+        )
+
+    async def get_published_project(self, slug_or_share_url: str) -> PublishedProject:
+        """A share page's metadata, with a freshly signed download URL and WebVTT subtitles."""
+        slug = slug_or_share_url.rstrip("/").rsplit("/", 1)[-1]
+        response = await self._sender.send(
+            "GET", f"published_projects/{_segment(slug)}", idempotent=True
+        )
+        return _parse_model(PublishedProject, response)
+
+    # -- signed URLs ------------------------------------------------------------------------
+
+    async def upload(
+        self, upload_url: str, content: bytes | AsyncIterable[bytes], *, size: int
+    ) -> None:
+        """PUT bytes to a signed upload URL (no bearer token), streamed when given an iterable."""
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        try:
+            response = await self._files.put(upload_url, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                f"The upload failed: {type(exc).__name__}.",
+                method="PUT",
+                path="<signed upload URL>",
+                may_have_reached_server=True,
+            ) from exc
+        if not response.is_success:
+            raise status_error(response, method="PUT", path="<signed upload URL>")
+
+    def stream_download(self, download_url: str) -> AsyncIterator[bytes]:
+        """The bytes behind a signed download URL, as they arrive."""
+        return self._stream(download_url)
+
+    async def _stream(self, url: str) -> AsyncIterator[bytes]:
+        async with self._files.stream("GET", url) as response:
+            if not response.is_success:
+                await response.aread()
+                raise status_error(response, method="GET", path="<signed download URL>")
+            async for chunk in response.aiter_bytes():
+                yield chunk
+
+    # -- submitting without duplicates --------------------------------------------------------
+
+    async def _submit(
+        self,
+        path: str,
+        body: dict[str, Any],
+        model: type[M],
+        *,
+        job_type: str,
+        project_id: str | None,
+        project_name: str | None = None,
+        needs_upload_urls: bool = False,
+    ) -> M:
+        """POST a job-creating request exactly once.
+
+        Descript has no idempotency key, so a 5xx or timeout leaves it unknown whether the job
+        exists. Rather than sending again, look for it in GET /jobs.
+        """
+        submitted_at = datetime.now(UTC)
+        try:
+            response = await self._sender.send("POST", path, idempotent=False, json=body)
+        except APIError as error:
+            if not may_have_created(error):
+                raise
+            logger.warning("%s failed ambiguously (%s); looking for the job", path, error)
+            created = await self._recover(
+                error,
+                path=path,
+                job_type=job_type,
+                project_id=project_id,
+                project_name=project_name,
+                since=submitted_at - CLOCK_SKEW,
+            )
+            if needs_upload_urls:
+                await self.cancel_job(created.job_id)
+                raise UnconfirmedSubmissionError(
+                    f"Descript created job {created.job_id} but the answer carrying its upload "
+                    f"URLs was lost ({error.message}). The job was cancelled; submitting the "
+                    "import again is safe.",
+                    method="POST",
+                    path=path,
+                    cause=error,
+                    candidates=[created.job_id],
+                ) from error
+            return model.model_validate(created.model_dump())
+        created_job = _parse_model(model, response)
+        self._created_job_ids.add(getattr(created_job, "job_id", ""))
+        return created_job
+
+    async def _recover(
+        self,
+        error: APIError,
+        *,
+        path: str,
+        job_type: str,
+        project_id: str | None,
+        project_name: str | None,
+        since: datetime,
+    ) -> JobCreated:
+        candidates: list[Job] = []
+        for delay in self._sender.retry.recovery_delays:
+            await self._sender.sleep(delay)
+            candidates = await self._unclaimed_jobs(job_type, project_id, since)
+            if project_name is not None and len(candidates) > 1:
+                candidates = [c for c in candidates if await self._project_named(c, project_name)]
+            if len(candidates) == 1:
+                job = candidates[0]
+                self._created_job_ids.add(job.job_id)
+                logger.warning("found job %s created by the failed %s", job.job_id, path)
+                return JobCreated(
+                    job_id=job.job_id,
+                    drive_id=job.drive_id,
+                    project_id=job.project_id or "",
+                    project_url=job.project_url or "",
+                )
+            if candidates:
+                break
+        ids = [job.job_id for job in candidates]
+        found = f"several jobs could be it: {', '.join(ids)}" if ids else "no new job appeared"
+        raise UnconfirmedSubmissionError(
+            f"{error.message} Descript may or may not have created the job; {found}. "
+            "Check the job list before submitting again, to avoid paying twice.",
+            method="POST",
+            path=path,
+            cause=error,
+            candidates=ids,
+        ) from error
+
+    async def _unclaimed_jobs(
+        self, job_type: str, project_id: str | None, since: datetime
+    ) -> list[Job]:
+        found: list[Job] = []
+        async for job in self.list_jobs(project_id=project_id, created_after=since, limit=100):
+            if job.job_type == job_type and job.job_id not in self._created_job_ids:
+                found.append(job)
+        return found
+
+    async def _project_named(self, job: Job, name: str) -> bool:
+        if not job.project_id:
+            return False
+        return (await self.get_project(job.project_id)).name == name
+
+
+async def _follow(
+    fetch: Callable[..., Awaitable[Page[Any]]], filters: dict[str, Any]
+) -> AsyncIterator[Any]:
+    cursor = filters.pop("cursor", None)
+    while True:
+        page = await fetch(**filters, cursor=cursor)
+        for item in page.items:
+            yield item
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def _segment(value: str) -> str:
+    if not value:
+        raise ValueError("an id is required")
+    return quote(value, safe="")
+
+
+def _query(**params: Any) -> list[tuple[str, str]]:
+    """Query pairs with None left out, lists repeated (`type=a&type=b`) and datetimes ISO 8601."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            if isinstance(item, datetime):
+                item = item.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            pairs.append((key, str(item)))
+    return pairs
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ResponseFormatError(
+            f"Descript answered {response.status_code} with a body that is not JSON.",
+            method=response.request.method,
+            path=response.request.url.path,
+        ) from exc
+
+
+def _parse(adapter: TypeAdapter[Any], response: httpx.Response, data: Any = None) -> Any:
+    """Validate `data` (by default the whole JSON body) against the documented shape."""
+    try:
+        return adapter.validate_python(_json(response) if data is None else data)
+    except ValidationError as exc:
+        raise ResponseFormatError(
+            f"Descript's answer does not have the documented shape: {exc.errors()[0]['msg']}",
+            method=response.request.method,
+            path=response.request.url.path,
+        ) from exc
+
+
+def _parse_model(model: type[M], response: httpx.Response) -> M:
+    return _parse(TypeAdapter(model), response)
+
+
+def _parse_page(adapter: TypeAdapter[list[Any]], response: httpx.Response) -> Page[Any]:
+    body = _json(response)
+    if not isinstance(body, dict):
+        body = {}
+    items = _parse(adapter, response, body.get("data") or [])
+    pagination = body.get("pagination") or {}
+    return Page(items=items, next_cursor=pagination.get("next_cursor") or None)
+
+
+_FILENAME = re.compile(r"filename\*?=")
+
+
+def _attachment_filename(header: str | None) -> str | None:
+    if not header or not _FILENAME.search(header):
+        return None
+    message = Message()
+    message["content-disposition"] = header
+    return message.get_filename()

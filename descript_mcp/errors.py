@@ -1,0 +1,226 @@
+"""Every exception descript-mcp raises on purpose.
+
+    DescriptError
+    ├── ConfigurationError            no token, bad base URL: raised before any request
+    ├── APIError                      something went wrong talking to Descript
+    │   ├── APIConnectionError        the request may not have reached Descript
+    │   │   └── APITimeoutError
+    │   ├── APIStatusError            Descript answered with an error status
+    │   │   ├── BadRequestError           400 invalid_input
+    │   │   ├── AuthenticationError       401 unauthorized
+    │   │   ├── PaymentRequiredError      402 payment_required
+    │   │   ├── PermissionDeniedError     403 forbidden
+    │   │   ├── NotFoundError             404 not_found
+    │   │   ├── ConflictError             409 conflict
+    │   │   ├── UnprocessableEntityError  422 unprocessable_entity
+    │   │   ├── RateLimitError            429 rate_limit_exceeded
+    │   │   │   └── PublishInProgressError    429 rate_limited: one publish per project
+    │   │   └── ServerError               5xx
+    │   ├── UnconfirmedSubmissionError  a job-creating POST failed ambiguously and no job showed up
+    │   └── ResponseFormatError       a 2xx body that does not match the documented shape
+    └── JobError                      about a job, once it exists
+        └── JobFailedError            the job stopped with result.status "error"
+
+Messages state the fact and the next step. They never contain the API token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+
+class DescriptError(Exception):
+    """Base class of every error raised by descript-mcp."""
+
+
+class ConfigurationError(DescriptError):
+    """The client is not configured well enough to send a request."""
+
+
+class APIError(DescriptError):
+    """A request to the Descript API did not succeed."""
+
+    def __init__(self, message: str, *, method: str, path: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.path = path
+
+
+class APIConnectionError(APIError):
+    """No usable answer came back: DNS, connect, TLS, or the connection dropped."""
+
+    def __init__(
+        self, message: str, *, method: str, path: str, may_have_reached_server: bool
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        # False only when the request provably never left (connect refused, pool timeout).
+        self.may_have_reached_server = may_have_reached_server
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class APIStatusError(APIError):
+    """Descript answered with an error status; `error_code` and `message` are its own."""
+
+    status_code: int = 0
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        error_code: str | None,
+        message: str,
+        method: str,
+        path: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        text = f"Descript returned {status_code}" + (f" {error_code}" if error_code else "")
+        super().__init__(f"{text}: {message}", method=method, path=path)
+        self.status_code = status_code
+        self.error_code = error_code
+        self.message = message
+        self.details = details or []
+        self.headers = dict(headers or {})
+        self.body = dict(body or {})
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed; `message` and `details` say which field."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, wrong or revoked."""
+
+
+class PaymentRequiredError(APIStatusError):
+    """402: the drive has too few media minutes or AI credits for this job."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the token's drive or the user's role does not allow this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such project, composition, job or published page (or search is not enabled)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the published project is still processing or failed (`state`)."""
+
+    @property
+    def state(self) -> str | None:
+        value = self.body.get("state")
+        return value if isinstance(value, str) else None
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: well-formed but impossible, e.g. publishing an audio-only composition as video."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; `retry_after` is how many seconds Descript asked us to wait."""
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("retry-after"))
+
+    @property
+    def rate_limit_remaining(self) -> int | None:
+        return _int_or_none(self.headers.get("x-ratelimit-remaining"))
+
+    @property
+    def rate_limit_consumed(self) -> int | None:
+        return _int_or_none(self.headers.get("x-ratelimit-consumed"))
+
+
+class PublishInProgressError(RateLimitError):
+    """429 rate_limited: a publish job is already running for this project."""
+
+
+class ServerError(APIStatusError):
+    """5xx: Descript failed. For a job-creating POST the job may exist anyway."""
+
+
+class UnconfirmedSubmissionError(APIError):
+    """A job-creating request failed after it may have reached Descript, and no matching job
+    appeared in GET /jobs. Resubmitting could create a duplicate, paid job."""
+
+    def __init__(
+        self, message: str, *, method: str, path: str, cause: APIError, candidates: list[str]
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.cause = cause
+        self.candidates = candidates
+
+
+class ResponseFormatError(APIError):
+    """Descript answered 2xx with a body we cannot read."""
+
+
+class JobError(DescriptError):
+    """An error about an existing job; `job` is the last state seen."""
+
+    def __init__(self, message: str, *, job: Any) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class JobFailedError(JobError):
+    """The job stopped with result.status == "error"."""
+
+
+STATUS_TO_ERROR: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_class_for(status_code: int, error_code: str | None) -> type[APIStatusError]:
+    """The exception class for an error response."""
+    if status_code == 429 and error_code == "rate_limited":
+        return PublishInProgressError
+    if status_code >= 500:
+        return ServerError
+    return STATUS_TO_ERROR.get(status_code, APIStatusError)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if unusable."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+        return max(seconds, 0.0)
+    if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,94 @@
+"""Waiting for a job: poll with backoff until it stops, is cancelled, or a deadline passes."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import anyio
+
+from descript_mcp.client import DescriptClient
+from descript_mcp.errors import RateLimitError
+from descript_mcp.models import Job
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """Poll soon after submitting (short jobs end fast), then back off to spare the rate limit."""
+
+    initial: float = 1.0
+    factor: float = 1.5
+    maximum: float = 10.0
+
+    def intervals(self) -> Iterator[float]:
+        interval = self.initial
+        while True:
+            yield interval
+            interval = min(self.maximum, interval * self.factor)
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """A change in a job's state or progress, as Descript reported it."""
+
+    job_id: str
+    job_state: str
+    label: str | None
+    percent: int | None
+    elapsed: float
+
+
+ProgressCallback = Callable[[ProgressUpdate], Awaitable[None] | None]
+
+
+async def wait_for_job(
+    client: DescriptClient,
+    job_id: str,
+    *,
+    max_wait: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    schedule: PollSchedule | None = None,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Job:
+    """Poll `job_id` until it is terminal or `max_wait` seconds pass; return the last state seen.
+
+    The caller tells the two outcomes apart with `job.is_terminal`. Cancelling the caller stops
+    the waiting, never the Descript job.
+    """
+    started = clock()
+    deadline = None if max_wait is None else started + max_wait
+    last_seen: tuple[str, str | None, int | None] | None = None
+    intervals = (schedule or PollSchedule()).intervals()
+    while True:
+        try:
+            job = await client.get_job(job_id)
+        except RateLimitError as error:
+            pause = error.retry_after or next(intervals)
+            if deadline is not None and clock() + pause > deadline:
+                raise
+            await sleep(pause)
+            continue
+        progress = job.progress
+        seen = (
+            job.job_state,
+            progress.label if progress else None,
+            progress.percent if progress else None,
+        )
+        if seen != last_seen and on_progress is not None:
+            update = ProgressUpdate(job_id, seen[0], seen[1], seen[2], clock() - started)
+            outcome = on_progress(update)
+            if inspect.isawaitable(outcome):
+                await outcome
+        last_seen = seen
+        if job.is_terminal:
+            return job
+        pause = next(intervals)
+        if deadline is not None:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                return job
+            pause = min(pause, remaining)
+        await sleep(pause)

@@ -1,0 +1,78 @@
+"""What a sandbox simulates: drives and their tokens, balances, timings and limits."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+DEFAULT_TOKEN = "sandbox-token"
+OTHER_DRIVE_TOKEN = "sandbox-other-token"
+ACCESS_LEVELS = ("public", "unlisted", "drive", "private")
+
+
+@dataclass
+class DriveConfig:
+    """A drive with its tokens. Every token is scoped to exactly one drive, as in Descript."""
+
+    name: str
+    tokens: tuple[str, ...]
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    user_name: str = "Sandbox User"
+    media_minutes: float = 600.0
+    ai_credits: float = 500.0
+    search_enabled: bool = True
+    agent_enabled: bool = True
+    default_access_level: str = "unlisted"
+    allowed_access_levels: tuple[str, ...] = ACCESS_LEVELS
+
+
+@dataclass
+class JobTimings:
+    """Seconds each phase of a job takes. `fast()` is for tests."""
+
+    queued: float = 0.5
+    import_item: float = 2.0
+    transcribe: float = 1.5
+    agent_step: float = 1.5
+    publish: float = 4.0
+    progress_steps: int = 4
+
+    @classmethod
+    def fast(cls) -> JobTimings:
+        return cls(
+            queued=0.01,
+            import_item=0.03,
+            transcribe=0.02,
+            agent_step=0.02,
+            publish=0.04,
+            progress_steps=2,
+        )
+
+
+@dataclass
+class SandboxConfig:
+    drives: list[DriveConfig] = field(
+        default_factory=lambda: [
+            DriveConfig(name="Sandbox Drive", tokens=(DEFAULT_TOKEN,)),
+            DriveConfig(name="Other Drive", tokens=(OTHER_DRIVE_TOKEN,)),
+        ]
+    )
+    timings: JobTimings = field(default_factory=JobTimings)
+    # Per token: at most `rate_limit_requests` API requests in any `rate_limit_window` seconds.
+    rate_limit_requests: int = 600
+    rate_limit_window: float = 60.0
+    upload_url_ttl: float = 3 * 3600.0
+    download_url_ttl: float = 3600.0
+    # Media URLs are fetched from loopback addresses (and the sandbox itself) only, unless set.
+    allow_remote_urls: bool = False
+    max_fetch_bytes: int = 8 * 1024**3
+    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    @classmethod
+    def for_tests(cls, **overrides: object) -> SandboxConfig:
+        config = cls(timings=JobTimings.fast())
+        for name, value in overrides.items():
+            setattr(config, name, value)
+        return config

@@ -1,0 +1,151 @@
+"""What is not the API itself: sample media, signed uploads and downloads, web pages."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from descript_mcp.sandbox import documents
+from descript_mcp.sandbox.engine import HEAD_BYTES
+from descript_mcp.sandbox.media import SAMPLE_SECONDS, synthesize_wav
+from descript_mcp.sandbox.routes_jobs import _sandbox
+from descript_mcp.sandbox.signing import check_signature
+
+SAMPLE_NAME = "sample.wav"
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+@functools.cache
+def sample_wav() -> bytes:
+    return synthesize_wav(SAMPLE_SECONDS)
+
+
+def _storage_error(status: int, code: str, message: str) -> Response:
+    body = (
+        f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+        f"<Message>{message}</Message></Error>"
+    )
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+def _serve_bytes(request: Request, content: bytes, media_type: str, *, ranges: bool) -> Response:
+    """Serve bytes, honouring a single `Range: bytes=a-b` when `ranges` is on."""
+    header = request.headers.get("range")
+    match = _RANGE.match(header or "") if ranges else None
+    if match is None or not (match[1] or match[2]):
+        extra = {"Accept-Ranges": "bytes"} if ranges else {}
+        return Response(content, media_type=media_type, headers=extra)
+    size = len(content)
+    if match[1]:
+        start, end = int(match[1]), min(int(match[2] or size - 1), size - 1)
+    else:
+        start, end = max(0, size - int(match[2])), size - 1
+    if start >= size or start > end:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    return Response(
+        content[start : end + 1],
+        status_code=206,
+        media_type=media_type,
+        headers={
+            "Accept-Ranges": "bytes",
+            "Content-Range": f"bytes {start}-{end}/{size}",
+        },
+    )
+
+
+async def sample_media(request: Request) -> Response:
+    """The built-in sample; `?ranges=0` serves it like a host without Range support."""
+    name = request.path_params["name"]
+    if name != SAMPLE_NAME:
+        return Response("not found", status_code=404)
+    ranges = request.query_params.get("ranges") != "0"
+    return _serve_bytes(request, sample_wav(), "audio/wav", ranges=ranges)
+
+
+async def upload(request: Request) -> Response:
+    """PUT to a signed upload URL: streamed, size-checked, then the import proceeds."""
+    sandbox = _sandbox(request)
+    asset_id = request.path_params["ident"]
+    problem = check_signature(
+        sandbox.config.signing_key,
+        "uploads",
+        asset_id,
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    target = sandbox.world.uploads.get(asset_id)
+    if problem == "ExpiredToken":
+        return _storage_error(400, problem, "The provided token has expired.")
+    if problem or target is None:
+        return _storage_error(403, "SignatureDoesNotMatch", "The request signature is invalid.")
+    declared = request.headers.get("content-length")
+    if declared is not None and int(declared) != target.declared_size:
+        return _storage_error(
+            400,
+            "InvalidArgument",
+            f"Content-Length {declared} does not match the declared file_size "
+            f"{target.declared_size}.",
+        )
+    head, size = bytearray(), 0
+    async for chunk in request.stream():
+        if len(head) < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - len(head)]
+        size += len(chunk)
+        if size > target.declared_size:
+            return _storage_error(400, "InvalidArgument", "More bytes than the declared file_size.")
+    if size != target.declared_size:
+        return _storage_error(
+            400, "IncompleteBody", f"Received {size} bytes, expected {target.declared_size}."
+        )
+    target.head, target.received_size = bytes(head), size
+    target.arrived.set()
+    return Response(status_code=200)
+
+
+async def download(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    file_id = request.path_params["ident"]
+    problem = check_signature(
+        sandbox.config.signing_key,
+        "files",
+        file_id,
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    stored = sandbox.world.files.get(file_id)
+    if problem == "ExpiredToken":
+        return _storage_error(400, problem, "The provided token has expired.")
+    if problem or stored is None:
+        return _storage_error(403, "SignatureDoesNotMatch", "The request signature is invalid.")
+    response = _serve_bytes(request, stored.content, stored.content_type, ranges=True)
+    response.headers["Content-Disposition"] = f'attachment; filename="{stored.filename}"'
+    return response
+
+
+async def share_page(request: Request) -> Response:
+    found = _sandbox(request).world.publishes.get(request.path_params["slug"])
+    if found is None:
+        return HTMLResponse(documents.page("Not found", []), status_code=404)
+    project, record = found
+    return HTMLResponse(
+        documents.page(
+            record.name,
+            [
+                ("Project", project.name),
+                ("Media type", record.media_type),
+                ("Access", record.access_level),
+                ("Duration", f"{record.duration:.1f} s"),
+            ],
+        )
+    )
+
+
+async def project_page(request: Request) -> Response:
+    project = _sandbox(request).world.projects.get(request.path_params["project_id"])
+    if project is None:
+        return HTMLResponse(documents.page("Not found", []), status_code=404)
+    rows = [(c.name, f"{project.duration_of(c):.1f} s") for c in project.compositions]
+    return HTMLResponse(documents.page(project.name, rows))

@@ -1,0 +1,341 @@
+"""The job routes: import, agent, publish, and reading, listing and cancelling jobs."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from descript_mcp.sandbox import schemas
+from descript_mcp.sandbox.catalog import resolve_model
+from descript_mcp.sandbox.errors import ApiError, invalid, not_found
+from descript_mcp.sandbox.http import (
+    authenticate,
+    base_url,
+    paginate,
+    query_choice,
+    query_time,
+    read_json,
+)
+from descript_mcp.sandbox.runners import (
+    CREDITS_BY_TIER,
+    AgentPlan,
+    ImportItem,
+    ImportPlan,
+    PublishPlan,
+    run_agent,
+    run_import,
+    run_publish,
+)
+from descript_mcp.sandbox.signing import signed_url
+from descript_mcp.sandbox.state import Composition, Drive, Job, Project, Publish, Upload, now
+from descript_mcp.sandbox.validation import is_uuid, validate_body
+
+if TYPE_CHECKING:
+    from descript_mcp.sandbox.app import Sandbox
+
+LISTABLE_JOB_TYPES = (
+    "import/project_media",
+    "agent",
+    "publish",
+    "export/timeline",
+    "import/drive_media",
+)
+
+
+def _sandbox(request: Request) -> Sandbox:
+    return request.app.state.sandbox
+
+
+def _submitted(job: Job, drive: Drive, **extra: Any) -> JSONResponse:
+    body = {
+        "job_id": job.id,
+        "drive_id": drive.id,
+        "drive_name": drive.config.name,
+        "project_id": job.project_id,
+        "project_url": job.project_url,
+        **extra,
+    }
+    return JSONResponse(body, status_code=201)
+
+
+def _project_url(request: Request, project: Project, composition: Composition | None = None) -> str:
+    url = f"{base_url(request)}/_sandbox/web/{project.id}"
+    return f"{url}/{composition.short_id}" if composition else url
+
+
+def _new_project(
+    sandbox: Sandbox, drive: Drive, body: dict[str, Any], default_name: str
+) -> Project:
+    workspace = body.get("workspace_name")
+    team_access = body.get("team_access")
+    if workspace == "Personal" and team_access not in (None, "none"):
+        raise invalid('"team_access" must be "none" in the Personal workspace')
+    if workspace not in (None, "Personal", "General"):
+        raise not_found(f"Workspace '{workspace}' not found")
+    if workspace == "General" and team_access in (None, "none"):
+        team_access = "view"
+    project = sandbox.world.new_project(
+        drive,
+        body.get("project_name") or default_name,
+        folder_path=(body.get("folder_name") or "").strip("/") or None,
+        team_access=team_access or "none",
+    )
+    # New projects start with an empty placeholder composition, as Descript's do.
+    project.compositions.append(Composition(str(uuid.uuid4()), "Composition 1", 1920, 1080, []))
+    return project
+
+
+async def import_project_media(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    drive = authenticate(request, sandbox.world)
+    body = validate_body(await read_json(request), schemas.IMPORT_PROJECT_MEDIA)
+    add_media: dict[str, dict[str, Any]] = body.get("add_media") or {}
+    project = sandbox.world.project_for(drive, body["project_id"]) if "project_id" in body else None
+    if project is not None and set(add_media) & set(project.media):
+        raise invalid("Media filename conflicts with existing files in the project")
+    known = set(add_media) | set(project.media if project else ())
+    for key, item in add_media.items():
+        for index, track in enumerate(item.get("tracks", [])):
+            if track["media"] not in known or "tracks" in add_media.get(track["media"], {}):
+                raise invalid(
+                    f'"add_media.{key}.tracks[{index}].media" refers to unknown media '
+                    f'"{track["media"]}"'
+                )
+    for number, composition in enumerate(body.get("add_compositions") or []):
+        for index, clip in enumerate(composition["clips"]):
+            if clip["media"] not in known:
+                raise invalid(
+                    f'"add_compositions[{number}].clips[{index}].media" refers to '
+                    f'unknown media "{clip["media"]}"'
+                )
+    files = [key for key, item in add_media.items() if "tracks" not in item]
+    if len(files) > drive.media_minutes:
+        raise ApiError(
+            402,
+            f"Insufficient media minutes to start the job ({len(files)} minutes "
+            f"required, {int(drive.media_minutes)} available)",
+        )
+    if project is None:
+        project = _new_project(sandbox, drive, body, "Untitled project")
+    job = sandbox.world.add_job(
+        Job(
+            id=f"project-media-import-{uuid.uuid4()}",
+            type="import/project_media",
+            drive_id=drive.id,
+            project_id=project.id,
+            project_url=_project_url(request, project),
+            callback_url=body.get("callback_url"),
+        )
+    )
+    items, upload_urls = [], {}
+    for key, item in add_media.items():
+        if "content_type" in item:
+            asset_id = str(uuid.uuid4())
+            url, expires = signed_url(
+                base_url(request),
+                sandbox.config.signing_key,
+                "uploads",
+                asset_id,
+                sandbox.config.upload_url_ttl,
+            )
+            upload = Upload(
+                asset_id=asset_id,
+                artifact_id=str(uuid.uuid4()),
+                job_id=job.id,
+                media_key=key,
+                declared_size=item["file_size"],
+                expires_at=expires,
+            )
+            sandbox.world.uploads[asset_id] = upload
+            upload_urls[key] = {
+                "upload_url": url,
+                "asset_id": asset_id,
+                "artifact_id": upload.artifact_id,
+            }
+            items.append(ImportItem(key=key, upload=upload))
+        else:
+            items.append(ImportItem(key=key, url=item.get("url"), tracks=item.get("tracks", [])))
+    plan = ImportPlan(
+        drive=drive, project=project, items=items, compositions=body.get("add_compositions") or []
+    )
+    sandbox.engine.start(job, run_import(sandbox.engine, job, plan))
+    extra = {"upload_urls": upload_urls} if upload_urls else {}
+    return _submitted(job, drive, **extra)
+
+
+async def agent_edit(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    drive = authenticate(request, sandbox.world)
+    body = validate_body(await read_json(request), schemas.AGENT)
+    if not body["prompt"].strip():
+        raise invalid('"prompt" is not allowed to be empty')
+    if not drive.config.agent_enabled:
+        raise ApiError(403, "Agent usage has been disabled by your admin")
+    model, tier = resolve_model(body.get("model"))
+    composition = None
+    if "project_id" in body:
+        project = sandbox.world.project_for(drive, body["project_id"])
+        if "composition_id" in body:
+            composition = project.find_composition(body["composition_id"])
+    elif "project_name" in body:
+        project = None
+    else:
+        raise invalid('"value" must contain at least one of [project_id, project_name]')
+    required = CREDITS_BY_TIER[tier]
+    if drive.ai_credits < required:
+        raise ApiError(
+            402,
+            f"Insufficient AI credits to start the job ({int(required)} credits "
+            f"required, {int(drive.ai_credits)} available)",
+        )
+    new_project = project is None
+    if project is None:
+        project = _new_project(sandbox, drive, body, body["project_name"])
+    conversation_id = str(uuid.uuid4())
+    job = sandbox.world.add_job(
+        Job(
+            id=f"project-agent-edit-{uuid.uuid4()}",
+            type="agent",
+            drive_id=drive.id,
+            project_id=project.id,
+            project_url=_project_url(request, project, composition),
+            callback_url=body.get("callback_url"),
+        )
+    )
+    plan = AgentPlan(
+        drive=drive,
+        project=project,
+        prompt=body["prompt"],
+        composition=composition,
+        model=model,
+        cost_tier=tier,
+        conversation_id=conversation_id,
+        new_project=new_project,
+    )
+    sandbox.engine.start(job, run_agent(sandbox.engine, job, plan))
+    return _submitted(job, drive, resolved_model=model, conversation_id=conversation_id)
+
+
+async def publish(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    drive = authenticate(request, sandbox.world)
+    body = validate_body(await read_json(request), schemas.PUBLISH)
+    project = sandbox.world.project_for(drive, body["project_id"])
+    with_content = [c for c in project.compositions if project.has_content(c)]
+    if "composition_id" in body:
+        composition = project.find_composition(body["composition_id"])
+        if not project.has_content(composition):
+            names = ", ".join(c.name for c in with_content) or "none"
+            raise invalid(
+                f"Composition {composition.id} is empty. Compositions with content: {names}"
+            )
+    elif with_content:
+        composition = with_content[0]
+    else:
+        raise invalid(f"No composition in project {project.id} has content to publish")
+    kind = project.media_type_of(composition)
+    if body.get("media_type") == "Video" and kind != "video":
+        raise ApiError(
+            422,
+            f"Composition {composition.id} has no video content and cannot be "
+            'published as video. Retry with media_type "Audio".',
+        )
+    media_type = body.get("media_type") or ("Video" if kind == "video" else "Audio")
+    access_level = body.get("access_level") or drive.config.default_access_level
+    if access_level not in drive.config.allowed_access_levels:
+        raise ApiError(
+            403, f"The drive's publish settings do not permit access level '{access_level}'"
+        )
+    if sandbox.world.running_publish(project.id):
+        raise ApiError(
+            429,
+            "A publish job is already running for this project. Please wait for it to complete.",
+            code="rate_limited",
+        )
+    record = _publish_record(sandbox, project, composition, media_type.lower(), access_level)
+    job = sandbox.world.add_job(
+        Job(
+            id=f"project-media-publish-{project.id}-{uuid.uuid4()}",
+            type="publish",
+            drive_id=drive.id,
+            project_id=project.id,
+            project_url=_project_url(request, project, composition),
+            callback_url=body.get("callback_url"),
+        )
+    )
+    plan = PublishPlan(
+        project=project,
+        composition=composition,
+        media_type=media_type,
+        access_level=access_level,
+        base_url=base_url(request),
+    )
+    sandbox.engine.start(job, run_publish(sandbox.engine, job, plan, record))
+    return _submitted(job, drive)
+
+
+def _publish_record(
+    sandbox: Sandbox, project: Project, composition: Composition, media_type: str, access_level: str
+) -> Publish:
+    """Republishing a composition as the same media type reuses its share URL."""
+    for record in project.publishes:
+        if (record.composition_id, record.media_type) == (composition.id, media_type):
+            record.access_level, record.processing = access_level, True
+            record.duration = project.duration_of(composition)
+            return record
+    moment = now()
+    record = Publish(
+        slug=secrets.token_urlsafe(8),
+        composition_id=composition.id,
+        access_level=access_level,
+        media_type=media_type,
+        published_at=moment,
+        updated_at=moment,
+        name=composition.name,
+        file_id=str(uuid.uuid4()),
+        duration=project.duration_of(composition),
+    )
+    project.publishes.append(record)
+    sandbox.world.publishes[record.slug] = (project, record)
+    return record
+
+
+async def get_job(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    drive = authenticate(request, sandbox.world)
+    return JSONResponse(sandbox.world.job_for(drive, request.path_params["job_id"]).to_json())
+
+
+async def cancel_job(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    drive = authenticate(request, sandbox.world)
+    sandbox.engine.cancel(sandbox.world.job_for(drive, request.path_params["job_id"]))
+    return Response(status_code=204)
+
+
+async def list_jobs(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    drive = authenticate(request, sandbox.world)
+    project_id = request.query_params.get("project_id")
+    if project_id is not None and not is_uuid(project_id):
+        raise invalid('"project_id" must be a valid GUID')
+    job_type = query_choice(request, "type", LISTABLE_JOB_TYPES)
+    moment = now()
+    after = query_time(request, "created_after") or moment - timedelta(days=7)
+    before = query_time(request, "created_before", day_end=True) or moment
+    if after < moment - timedelta(days=30, minutes=1):
+        raise invalid('"created_after" must be within the last 30 days')
+    jobs = [
+        job.to_json()
+        for job in sorted(sandbox.world.jobs.values(), key=lambda j: j.created_at, reverse=True)
+        if job.drive_id == drive.id
+        and (project_id is None or job.project_id == project_id)
+        and (job_type is None or job.type == job_type)
+        and after <= job.created_at <= before
+    ]
+    return JSONResponse(paginate(jobs, request))

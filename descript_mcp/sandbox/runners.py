@@ -1,0 +1,338 @@
+"""What each job does over time: queued, running with changing progress, then stopped."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+import anyio
+
+from descript_mcp.sandbox.engine import Engine, MediaFetchError
+from descript_mcp.sandbox.media import (
+    UnreadableMediaError,
+    media_kind,
+    read_duration,
+    remove_fillers,
+    spoken_words,
+    synthesize_wav,
+)
+from descript_mcp.sandbox.signing import signed_url
+from descript_mcp.sandbox.state import (
+    Composition,
+    Drive,
+    Job,
+    Media,
+    Project,
+    Publish,
+    StoredFile,
+    Upload,
+    iso,
+)
+
+
+@dataclass
+class ImportItem:
+    key: str
+    url: str | None = None
+    upload: Upload | None = None
+    tracks: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass
+class ImportPlan:
+    drive: Drive
+    project: Project
+    items: list[ImportItem]
+    compositions: list[dict[str, object]]
+
+
+@dataclass
+class AgentPlan:
+    drive: Drive
+    project: Project
+    prompt: str
+    composition: Composition | None
+    model: str
+    cost_tier: str
+    conversation_id: str
+    new_project: bool
+
+
+@dataclass
+class PublishPlan:
+    project: Project
+    composition: Composition
+    media_type: str  # Video | Audio
+    access_level: str
+    base_url: str
+
+
+async def _advance(
+    engine: Engine, job: Job, label: str, seconds: float, start: int, end: int, **extra: object
+) -> None:
+    """Spend `seconds` on one phase, moving the percent from `start` to `end` in steps."""
+    steps = max(1, engine.config.timings.progress_steps)
+    for step in range(steps):
+        job.set_progress(label, start + (end - start) * step // steps, **extra)
+        await anyio.sleep(seconds / steps)
+
+
+async def run_import(engine: Engine, job: Job, plan: ImportPlan) -> None:
+    timings = engine.config.timings
+    await anyio.sleep(timings.queued)
+    project, statuses = plan.project, {}
+    files = [item for item in plan.items if not item.tracks]
+    for index, item in enumerate(files):
+        percent = 80 * index // max(1, len(files))
+        try:
+            media = await _import_one(engine, job, item, percent)
+        except (MediaFetchError, UnreadableMediaError) as exc:
+            statuses[item.key] = {"status": "failed", "error_message": str(exc)}
+            continue
+        await _advance(
+            engine,
+            job,
+            f"Importing media: {item.key}",
+            timings.import_item,
+            percent,
+            percent + 80 // max(1, len(files)),
+        )
+        project.media[item.key] = media
+        statuses[item.key] = {"status": "success", "duration_seconds": media.duration}
+    for item in (item for item in plan.items if item.tracks):
+        sequence = _build_sequence(project, item)
+        project.media[item.key] = sequence
+        statuses[item.key] = {"status": "success", "duration_seconds": sequence.duration}
+    await _advance(engine, job, "Transcribing", timings.transcribe, 80, 100)
+
+    created = [_add_composition(project, spec) for spec in plan.compositions]
+    project.touch()
+    imported = [project.media[key] for key, s in statuses.items() if s["status"] == "success"]
+    seconds_used = math.ceil(sum(m.duration or 0 for m in imported if m.kind != "sequence"))
+    plan.drive.media_minutes = max(0.0, plan.drive.media_minutes - seconds_used / 60)
+    if statuses and not imported:
+        first_key, first = next(iter(statuses.items()))
+        job.stop(
+            {
+                "status": "error",
+                "error_code": "import_failed",
+                "error_message": f"No media could be imported. {first_key}: "
+                f"{first['error_message']}",
+            }
+        )
+        return
+    failed = any(s["status"] == "failed" for s in statuses.values())
+    job.stop(
+        {
+            "status": "partial" if failed else "success",
+            "media_status": statuses,
+            "media_seconds_used": seconds_used,
+            "created_compositions": [{"id": c.id, "name": c.name} for c in created],
+        }
+    )
+
+
+async def _import_one(engine: Engine, job: Job, item: ImportItem, percent: int) -> Media:
+    if item.upload is not None:
+        job.set_progress(f"Waiting for upload: {item.key}", percent)
+        upload = item.upload
+        with anyio.move_on_after(max(0.0, upload.expires_at - time.time())):
+            await upload.arrived.wait()
+        if not upload.arrived.is_set():
+            raise MediaFetchError("The upload URL expired before the file was uploaded")
+        head, size, name = upload.head, upload.received_size, item.key
+    else:
+        assert item.url is not None
+        job.set_progress(f"Importing media: {item.key}", percent)
+        fetched = await engine.fetch_media(item.url)
+        head, size = fetched.head, fetched.size
+        # Descript reads the media type from the key's extension, else from the URL path.
+        name = item.key if media_kind(item.key) else PurePosixPath(urlsplit(item.url).path).name
+    kind = media_kind(name)
+    if kind is None:
+        message = (
+            "Uploaded file has invalid or unsupported media content"
+            if item.upload
+            else "Failed to read media metadata"
+        )
+        raise UnreadableMediaError(message)
+    duration = read_duration(kind, head, size, name=name)
+    seed = int(hashlib.sha256(item.key.encode()).hexdigest(), 16) % 6
+    return Media(
+        key=item.key,
+        kind=kind,
+        duration=duration,
+        words=spoken_words(duration, seed=seed),
+        ready=True,
+    )
+
+
+def _build_sequence(project: Project, item: ImportItem) -> Media:
+    duration, words = 0.0, []
+    for track in item.tracks:
+        source = project.media.get(str(track["media"]))
+        if source is None or not source.ready:
+            continue
+        offset = float(track.get("offset", 0) or 0)  # type: ignore[arg-type]
+        duration = max(duration, offset + (source.duration or 0.0))
+        if not track.get("mute"):
+            words.extend(source.words)
+    return Media(
+        key=item.key, kind="sequence", duration=round(duration, 3), words=words, ready=True
+    )
+
+
+def _add_composition(project: Project, spec: dict[str, object]) -> Composition:
+    clips = [(str(c["media"]), bool(c.get("mute", False))) for c in spec["clips"]]  # type: ignore[attr-defined]
+    composition = Composition(
+        id=str(uuid.uuid4()),
+        name=str(spec.get("name") or f"Composition {len(project.compositions) + 1}"),
+        width=int(spec.get("width", 1920)),  # type: ignore[call-overload]
+        height=int(spec.get("height", 1080)),  # type: ignore[call-overload]
+        clips=clips,
+    )
+    project.compositions.append(composition)
+    return composition
+
+
+AGENT_OPERATIONS = (
+    ("studio sound", "Applying Studio Sound to clip {n}"),
+    ("filler", "Removing filler words"),
+    ("caption", "Adding captions"),
+    ("pause", "Shortening word gaps"),
+)
+CREDITS_BY_TIER = {"low": 1.0, "medium": 3.0, "high": 8.0}
+
+
+async def run_agent(engine: Engine, job: Job, plan: AgentPlan) -> None:
+    timings = engine.config.timings
+    await anyio.sleep(timings.queued)
+    project, prompt = plan.project, plan.prompt.lower()
+    changes: list[str] = []
+    if plan.new_project:
+        await _advance(engine, job, "Drafting a project from the prompt", timings.agent_step, 0, 40)
+        draft = synthesize_wav(15.0)
+        media = Media(
+            key="Underlord draft.wav",
+            kind="audio",
+            duration=15.0,
+            words=spoken_words(15.0),
+            ready=True,
+        )
+        project.media[media.key] = media
+        _add_composition(project, {"name": "Underlord draft", "clips": [{"media": media.key}]})
+        changes.append(f"drafted a 15-second composition ({len(draft)} bytes of narration)")
+    targets = [plan.composition] if plan.composition else project.compositions
+    targets = [c for c in targets if project.has_content(c)]
+    if not targets:
+        job.stop(
+            {
+                "status": "error",
+                "error_code": "agent_execution_failed",
+                "error_message": "There is no media in the project for the agent to edit. "
+                "Import media first.",
+                "resolved_model": plan.model,
+                "conversation_id": plan.conversation_id,
+            }
+        )
+        return
+    clips = [m for c in targets for m in project.clip_media(c)]
+    media_seconds = 0
+    for keyword, label in AGENT_OPERATIONS:
+        if keyword not in prompt:
+            continue
+        if keyword == "studio sound":
+            for n, media in enumerate(clips, start=1):
+                await _advance(engine, job, label.format(n=n), timings.agent_step, 40, 60)
+                media.studio_sound = True
+            media_seconds += math.ceil(sum(m.duration or 0 for m in clips))
+            changes.append(f"applied Studio Sound to {len(clips)} clip(s)")
+        elif keyword == "filler":
+            await _advance(engine, job, label, timings.agent_step, 60, 75)
+            removed = sum(remove_fillers(m.words) for m in clips)
+            changes.append(f"removed {removed} filler word(s)")
+        elif keyword == "caption":
+            await _advance(engine, job, label, timings.agent_step, 75, 90)
+            for composition in targets:
+                composition.captions = True
+            changes.append(f"added captions to {len(targets)} composition(s)")
+        else:
+            await _advance(engine, job, label, timings.agent_step, 75, 90)
+            changes.append("shortened long word gaps")
+    if not changes:
+        await _advance(engine, job, "Editing script", timings.agent_step, 40, 90)
+    project.touch()
+    credits = _credits_used(plan)
+    plan.drive.ai_credits = max(0.0, plan.drive.ai_credits - credits)
+    response = (
+        ("Done: " + "; ".join(changes) + ".")
+        if changes
+        else ("I reviewed the project and found nothing to change for that request.")
+    )
+    job.stop(
+        {
+            "status": "success",
+            "agent_response": response,
+            "project_changed": bool(changes),
+            "media_seconds_used": media_seconds,
+            "ai_credits_used": credits,
+            "resolved_model": plan.model,
+            "conversation_id": plan.conversation_id,
+        }
+    )
+
+
+def _credits_used(plan: AgentPlan) -> float:
+    """Fractional, as Descript's live answers are: the tier's price plus up to 50 %."""
+    digest = int(hashlib.sha256(plan.prompt.encode()).hexdigest(), 16)
+    return round(CREDITS_BY_TIER[plan.cost_tier] * (1 + (digest % 500) / 1000), 3)
+
+
+async def run_publish(engine: Engine, job: Job, plan: PublishPlan, publish: Publish) -> None:
+    timings = engine.config.timings
+    await anyio.sleep(timings.queued)
+    project, composition = plan.project, plan.composition
+    share_url = f"{plan.base_url}/_sandbox/view/{publish.slug}"
+    await _advance(
+        engine,
+        job,
+        f"Rendering {plan.media_type.lower()} export",
+        timings.publish,
+        0,
+        100,
+        composition_id=composition.id,
+        share_url=share_url,
+    )
+    # The sandbox renders audio only: a real WAV as long as the composition.
+    render = StoredFile(
+        content=synthesize_wav(min(publish.duration, 600.0)),
+        content_type="audio/wav",
+        filename=f"{composition.name}.wav",
+    )
+    engine.world.files[publish.file_id] = render
+    publish.processing = False
+    publish.updated_at = job.created_at
+    project.touch()
+    download_url, expires = signed_url(
+        plan.base_url,
+        engine.config.signing_key,
+        "files",
+        publish.file_id,
+        engine.config.download_url_ttl,
+    )
+    job.stop(
+        {
+            "status": "success",
+            "composition_id": composition.id,
+            "share_url": share_url,
+            "media_type": plan.media_type,
+            "download_url": download_url,
+            "download_url_expires_at": iso(datetime.fromtimestamp(expires, UTC)),
+        }
+    )

@@ -1,0 +1,41 @@
+"""Serving a sandbox over real HTTP with uvicorn."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import anyio
+import uvicorn
+
+from descript_mcp.sandbox.app import API_PREFIX, Sandbox
+
+
+@asynccontextmanager
+async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve `sandbox` on host:port (0: any free port) in this event loop; yield the API URL."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    server = _EmbeddedServer(uvicorn.Config(sandbox.app, log_level="warning", lifespan="on"))
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(server.serve, [sock])
+        while not server.started:
+            if server.should_exit:
+                raise RuntimeError(f"the sandbox could not start on {host}:{bound_port}")
+            await anyio.sleep(0.01)
+        try:
+            hostname = f"[{host}]" if ":" in host else host
+            yield f"http://{hostname}:{bound_port}{API_PREFIX}"
+        finally:
+            server.should_exit = True
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server inside a host program: signals stay the host's to handle."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

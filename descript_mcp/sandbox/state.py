@@ -1,0 +1,237 @@
+"""The sandbox's world: drives, projects, media, compositions, publishes, jobs and uploads."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+
+from descript_mcp.sandbox.config import DriveConfig, SandboxConfig
+from descript_mcp.sandbox.errors import ApiError, not_found
+from descript_mcp.sandbox.media import Sentence
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Drive:
+    config: DriveConfig
+    media_minutes: float
+    ai_credits: float
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+
+@dataclass
+class Media:
+    key: str
+    kind: str  # audio | video | image | sequence | other
+    duration: float | None = None
+    words: list[Sentence] = field(default_factory=list)
+    ready: bool = False
+    studio_sound: bool = False
+
+
+@dataclass
+class Composition:
+    id: str
+    name: str
+    width: int
+    height: int
+    clips: list[tuple[str, bool]]  # (media key, muted)
+    captions: bool = False
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:5]
+
+
+@dataclass
+class Publish:
+    slug: str
+    composition_id: str
+    access_level: str
+    media_type: str  # video | audio, as GET /projects/{id} words it
+    published_at: datetime
+    updated_at: datetime
+    name: str
+    file_id: str
+    duration: float
+    processing: bool = True
+
+
+@dataclass
+class Project:
+    id: str
+    drive_id: str
+    name: str
+    created_by: str
+    folder_path: str | None = None
+    team_access: str = "none"
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+    media: dict[str, Media] = field(default_factory=dict)
+    compositions: list[Composition] = field(default_factory=list)
+    publishes: list[Publish] = field(default_factory=list)
+
+    def touch(self) -> None:
+        self.updated_at = now()
+
+    def clip_media(self, composition: Composition) -> list[Media]:
+        """The ready media a composition plays, sequences expanded to their tracks."""
+        found: list[Media] = []
+        for key, _muted in composition.clips:
+            media = self.media.get(key)
+            if media is not None and media.ready:
+                found.append(media)
+        return found
+
+    def duration_of(self, composition: Composition) -> float:
+        return round(sum(m.duration or 0.0 for m in self.clip_media(composition)), 3)
+
+    def media_type_of(self, composition: Composition) -> str:
+        kinds = {m.kind for m in self.clip_media(composition)}
+        return "video" if "video" in kinds or "image" in kinds else "audio"
+
+    def has_content(self, composition: Composition) -> bool:
+        return self.duration_of(composition) > 0
+
+    def find_composition(self, ref: str) -> Composition:
+        """A composition by full id, 5-character short id, or a project URL ending in one."""
+        wanted = ref.rstrip("/").rsplit("/", 1)[-1]
+        for composition in self.compositions:
+            if wanted in (composition.id, composition.short_id):
+                return composition
+        raise not_found(f"No composition matching '{ref}' found in project {self.id}")
+
+
+@dataclass
+class Job:
+    id: str
+    type: str
+    drive_id: str
+    project_id: str
+    project_url: str
+    created_at: datetime = field(default_factory=now)
+    state: str = "queued"
+    stopped_at: datetime | None = None
+    progress: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    callback_url: str | None = None
+    cancel_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+    def set_progress(self, label: str, percent: int | None = None, **extra: Any) -> None:
+        self.state = "running"
+        self.progress = {"label": label, "last_update_at": iso(now()), **extra}
+        if percent is not None:
+            self.progress["percent"] = percent
+
+    def stop(self, result: dict[str, Any]) -> None:
+        self.state, self.result, self.progress, self.stopped_at = "stopped", result, None, now()
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "job_id": self.id,
+            "job_type": self.type,
+            "job_state": self.state,
+            "created_at": iso(self.created_at),
+            "drive_id": self.drive_id,
+            "project_id": self.project_id,
+            "project_url": self.project_url,
+        }
+        if self.stopped_at is not None:
+            body["stopped_at"] = iso(self.stopped_at)
+        if self.state == "running" and self.progress is not None:
+            body["progress"] = self.progress
+        if self.state == "stopped" and self.result is not None:
+            body["result"] = self.result
+        return body
+
+
+@dataclass
+class Upload:
+    asset_id: str
+    artifact_id: str
+    job_id: str
+    media_key: str
+    declared_size: int
+    expires_at: float  # on anyio's clock
+    arrived: anyio.Event = field(default_factory=anyio.Event)
+    head: bytes = b""
+    received_size: int = 0
+
+
+@dataclass
+class StoredFile:
+    """A rendered file served at a signed download URL."""
+
+    content: bytes
+    content_type: str
+    filename: str
+
+
+class World:
+    """All sandbox state, in memory."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.drives = {
+            d.id: Drive(config=d, media_minutes=d.media_minutes, ai_credits=d.ai_credits)
+            for d in config.drives
+        }
+        self.drive_by_token = {
+            token: self.drives[d.id] for d in config.drives for token in d.tokens
+        }
+        self.projects: dict[str, Project] = {}
+        self.jobs: dict[str, Job] = {}
+        self.uploads: dict[str, Upload] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.publishes: dict[str, tuple[Project, Publish]] = {}
+
+    def project_for(self, drive: Drive, project_id: str) -> Project:
+        project = self.projects.get(project_id)
+        if project is None:
+            raise not_found("Project not found")
+        if project.drive_id != drive.id:
+            raise ApiError(403, "User does not have access to this drive or project")
+        return project
+
+    def job_for(self, drive: Drive, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise not_found(f'No job found for job_id "{job_id}".')
+        if job.drive_id != drive.id:
+            raise ApiError(403, "User does not have access to this job")
+        return job
+
+    def running_publish(self, project_id: str) -> Job | None:
+        for job in self.jobs.values():
+            if job.type == "publish" and job.project_id == project_id and not job.stopped_at:
+                return job
+        return None
+
+    def new_project(self, drive: Drive, name: str, **fields: Any) -> Project:
+        project = Project(
+            id=str(uuid.uuid4()),
+            drive_id=drive.id,
+            name=name,
+            created_by=drive.config.user_id,
+            **fields,
+        )
+        self.projects[project.id] = project
+        return project
+
+    def add_job(self, job: Job) -> Job:
+        self.jobs[job.id] = job
+        return job
