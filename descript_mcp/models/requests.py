@@ -74,7 +74,7 @@ class ImportMediaRequest(RequestModel):
 
 
 class AgentEditRequest(RequestModel):
-    """POST /jobs/agent: edit `project_id`, or make a project named `project_name` from the prompt."""
+    """POST /jobs/agent: edit `project_id`, or a new project named `project_name`."""
 
     prompt: str = Field(min_length=1)
     project_id: str | None = None
