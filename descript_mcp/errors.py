@@ -18,8 +18,6 @@
     │   │   └── ServerError               5xx
     │   ├── UnconfirmedSubmissionError  a job-creating POST failed ambiguously and no job showed up
     │   └── ResponseFormatError       a 2xx body that does not match the documented shape
-    └── JobError                      about a job, once it exists
-        └── JobFailedError            the job stopped with result.status "error"
 
 Messages state the fact and the next step. They never contain the API token.
 """
@@ -164,18 +162,6 @@ class UnconfirmedSubmissionError(APIError):
 
 class ResponseFormatError(APIError):
     """Descript answered 2xx with a body we cannot read."""
-
-
-class JobError(DescriptError):
-    """An error about an existing job; `job` is the last state seen."""
-
-    def __init__(self, message: str, *, job: Any) -> None:
-        super().__init__(message)
-        self.job = job
-
-
-class JobFailedError(JobError):
-    """The job stopped with result.status == "error"."""
 
 
 STATUS_TO_ERROR: dict[int, type[APIStatusError]] = {

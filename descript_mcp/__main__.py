@@ -1,0 +1,3 @@
+from descript_mcp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""The `descript-mcp` command. Imports heavy modules inside commands, to start fast."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from descript_mcp._version import __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    return int(args.run(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="descript-mcp", description="Drive Descript from AI assistants, over MCP."
+    )
+    parser.add_argument("--version", action="version", version=f"descript-mcp {__version__}")
+    parser.add_argument("--log-level", default="warning",
+                        choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    sandbox = commands.add_parser("sandbox", help="serve a local simulator of the Descript API")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--fast", action="store_true", help="jobs finish in a fraction of a second")
+    sandbox.add_argument("--allow-remote-urls", action="store_true",
+                         help="fetch media URLs beyond loopback addresses")
+    sandbox.set_defaults(run=_run_sandbox)
+
+    demo = commands.add_parser(
+        "demo", help="import, edit and publish on the sandbox, printing each job's progress"
+    )
+    demo.add_argument("--api-url", help="a real API instead of the built-in sandbox")
+    demo.add_argument("--media-url", help="the media to import (default: the sandbox's sample)")
+    demo.add_argument("--fast", action="store_true", help="sandbox jobs finish at once")
+    demo.set_defaults(run=_run_demo)
+    return parser
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from descript_mcp.sandbox import Sandbox, SandboxConfig
+
+    config = SandboxConfig.for_tests() if args.fast else SandboxConfig()
+    config.allow_remote_urls = args.allow_remote_urls
+    sandbox = Sandbox(config)
+    print(
+        f"Descript sandbox: http://{args.host}:{args.port}/v1\n"
+        f"  DESCRIPT_API_URL=http://{args.host}:{args.port}/v1 DESCRIPT_API_KEY={sandbox.token}\n"
+        f"  sample media: http://{args.host}:{args.port}/_sandbox/media/sample.wav",
+        file=sys.stderr,
+    )
+    uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import os
+
+    from descript_mcp.demo import DemoError, run_demo
+    from descript_mcp.errors import DescriptError
+
+    try:
+        anyio.run(lambda: run_demo(api_url=args.api_url, media_url=args.media_url,
+                                   api_key=os.environ.get("DESCRIPT_API_KEY"), fast=args.fast))
+    except (DemoError, DescriptError) as error:
+        print(f"descript-mcp demo: {error}", file=sys.stderr)
+        return 1
+    return 0
