@@ -15,8 +15,11 @@ from descript_mcp._version import __version__
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     return int(args.run(args) or 0)
 
 
@@ -25,16 +28,20 @@ def _parser() -> argparse.ArgumentParser:
         prog="descript-mcp", description="Drive Descript from AI assistants, over MCP."
     )
     parser.add_argument("--version", action="version", version=f"descript-mcp {__version__}")
-    parser.add_argument("--log-level", default="warning",
-                        choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     sandbox = commands.add_parser("sandbox", help="serve a local simulator of the Descript API")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
-    sandbox.add_argument("--fast", action="store_true", help="jobs finish in a fraction of a second")
-    sandbox.add_argument("--allow-remote-urls", action="store_true",
-                         help="fetch media URLs beyond loopback addresses")
+    sandbox.add_argument("--fast", action="store_true", help="jobs finish in a blink")
+    sandbox.add_argument(
+        "--allow-remote-urls",
+        action="store_true",
+        help="fetch media URLs beyond loopback addresses",
+    )
     sandbox.set_defaults(run=_run_sandbox)
 
     demo = commands.add_parser(
@@ -72,8 +79,14 @@ def _run_demo(args: argparse.Namespace) -> int:
     from descript_mcp.errors import DescriptError
 
     try:
-        anyio.run(lambda: run_demo(api_url=args.api_url, media_url=args.media_url,
-                                   api_key=os.environ.get("DESCRIPT_API_KEY"), fast=args.fast))
+        anyio.run(
+            lambda: run_demo(
+                api_url=args.api_url,
+                media_url=args.media_url,
+                api_key=os.environ.get("DESCRIPT_API_KEY"),
+                fast=args.fast,
+            )
+        )
     except (DemoError, DescriptError) as error:
         print(f"descript-mcp demo: {error}", file=sys.stderr)
         return 1

@@ -92,7 +92,8 @@ def imported_project(
             )
         )
         job = await wait(client, created.job_id)
-        assert job.result is not None and job.result.status == "success"
+        assert job.result is not None
+        assert job.result.status == "success"
         return created
 
     return make

@@ -45,7 +45,8 @@ async def test_agent_models_lists_models_and_aliases(client: DescriptClient) -> 
     models = await client.list_agent_models()
     assert "auto" in [m.id for m in models.available_models]
     opus = next(a for a in models.aliases if a.id == "claude-opus")
-    assert opus.resolves_to == "claude-opus-4.8" and opus.cost == "high"
+    assert opus.resolves_to == "claude-opus-4.8"
+    assert opus.cost == "high"
 
 
 async def test_url_import_creates_project_with_media_and_composition(
@@ -65,17 +66,21 @@ async def test_url_import_creates_project_with_media_and_composition(
     assert created.job_id.startswith("project-media-import-")
     assert created.upload_urls == {}
     job = await wait(client, created.job_id)
-    assert isinstance(job, ImportJob) and job.job_state == "stopped"
-    assert job.result is not None and job.result.status == "success"
+    assert isinstance(job, ImportJob)
+    assert job.job_state == "stopped"
+    assert job.result is not None
+    assert job.result.status == "success"
     assert job.result.media_status["talk.wav"].duration_seconds == pytest.approx(12.0)
     assert job.result.media_seconds_used == 12
     assert [c.name for c in job.result.created_compositions] == ["Cut"]
 
     project = await client.get_project(created.project_id)
-    assert project.name == "Interview" and project.folder_path == "Clients/Acme"
+    assert project.name == "Interview"
+    assert project.folder_path == "Clients/Acme"
     assert project.media_files["talk.wav"].type == "audio"
     cut = next(c for c in project.compositions if c.name == "Cut")
-    assert cut.duration == pytest.approx(12.0) and cut.media_type == "audio"
+    assert cut.duration == pytest.approx(12.0)
+    assert cut.media_type == "audio"
 
 
 async def test_direct_upload_import_reads_the_uploaded_files_duration(
@@ -89,7 +94,8 @@ async def test_direct_upload_import_reads_the_uploaded_files_duration(
         )
     )
     target = created.upload_urls["voice.wav"]
-    assert target.asset_id and target.artifact_id
+    assert target.asset_id
+    assert target.artifact_id
 
     async def chunks():
         for start in range(0, len(audio), 8192):
@@ -97,7 +103,8 @@ async def test_direct_upload_import_reads_the_uploaded_files_duration(
 
     await client.upload(target.upload_url, chunks(), size=len(audio))
     job = await wait(client, created.job_id)
-    assert job.result is not None and job.result.status == "success"
+    assert job.result is not None
+    assert job.result.status == "success"
     assert job.result.media_status["voice.wav"].duration_seconds == pytest.approx(4.5)
 
 
@@ -122,7 +129,8 @@ async def test_multitrack_sequence_and_import_into_existing_project(
     )
     assert more.project_id == created.project_id
     job = await wait(client, more.job_id)
-    assert job.result is not None and job.result.status == "success"
+    assert job.result is not None
+    assert job.result.status == "success"
     assert job.result.media_status["Sequences/Both"].duration_seconds == pytest.approx(14.5)
     project = await client.get_project(created.project_id)
     assert project.media_files["Sequences/Both"].type == "sequence"
@@ -143,14 +151,18 @@ async def test_agent_edits_a_project_and_reports_credits(
             prompt="Remove filler words and add captions",
         )
     )
-    assert agent.resolved_model == "claude-opus-4.8" and agent.conversation_id
+    assert agent.resolved_model == "claude-opus-4.8"
+    assert agent.conversation_id
     assert agent.project_url.endswith("/" + main.id[:5])
     job = await wait(client, agent.job_id)
-    assert isinstance(job, AgentJob) and job.result is not None
-    assert job.result.status == "success" and job.result.project_changed is True
+    assert isinstance(job, AgentJob)
+    assert job.result is not None
+    assert job.result.status == "success"
+    assert job.result.project_changed is True
     assert "filler" in (job.result.agent_response or "")
     # Live Descript reports fractional credits although the spec says integer.
-    assert isinstance(job.result.ai_credits_used, float) and job.result.ai_credits_used > 0
+    assert isinstance(job.result.ai_credits_used, float)
+    assert job.result.ai_credits_used > 0
 
 
 async def test_agent_creates_a_new_project_from_a_prompt(client: DescriptClient) -> None:
@@ -158,7 +170,8 @@ async def test_agent_creates_a_new_project_from_a_prompt(client: DescriptClient)
         AgentEditRequest(project_name="From a prompt", prompt="Make a short intro video")
     )
     job = await wait(client, agent.job_id)
-    assert job.result is not None and job.result.status == "success"
+    assert job.result is not None
+    assert job.result.status == "success"
     project = await client.get_project(agent.project_id)
     assert project.name == "From a prompt"
     assert any(c.duration for c in project.compositions)
@@ -173,7 +186,8 @@ async def test_agent_on_an_empty_project_stops_with_an_error_result(
         AgentEditRequest(project_id=empty.project_id, prompt="Add captions")
     )
     job = await wait(client, agent.job_id)
-    assert job.result is not None and job.result.status == "error"
+    assert job.result is not None
+    assert job.result.status == "error"
     assert job.result.error_code == "agent_execution_failed"
 
 
@@ -185,17 +199,22 @@ async def test_publish_renders_a_real_file_and_reuses_the_share_url(
         PublishRequest(project_id=created.project_id, access_level="unlisted")
     )
     job = await wait(client, first.job_id)
-    assert isinstance(job, PublishJob) and job.result is not None
+    assert isinstance(job, PublishJob)
+    assert job.result is not None
     result = job.result
-    assert result.status == "success" and result.media_type == "Audio"
-    assert result.share_url and result.download_url and result.download_url_expires_at
+    assert result.status == "success"
+    assert result.media_type == "Audio"
+    assert result.share_url
+    assert result.download_url
+    assert result.download_url_expires_at
     audio = b"".join([chunk async for chunk in client.stream_download(result.download_url)])
     with wave.open(io.BytesIO(audio)) as rendered:
         assert rendered.getnframes() / rendered.getframerate() == pytest.approx(12.0)
 
     again = await client.publish(PublishRequest(project_id=created.project_id, media_type="Audio"))
     second = await wait(client, again.job_id)
-    assert second.result is not None and second.result.share_url == result.share_url
+    assert second.result is not None
+    assert second.result.share_url == result.share_url
     project = await client.get_project(created.project_id)
     assert [p.share_url for p in project.publishes] == [result.share_url]
 
@@ -207,11 +226,14 @@ async def test_published_project_metadata_has_subtitles_and_a_fresh_link(
     job = await wait(
         client, (await client.publish(PublishRequest(project_id=created.project_id))).job_id
     )
-    assert job.result is not None and job.result.share_url
+    assert job.result is not None
+    assert job.result.share_url
     published = await client.get_published_project(job.result.share_url)
-    assert published.project_id == created.project_id and published.publish_type == "audio"
+    assert published.project_id == created.project_id
+    assert published.publish_type == "audio"
     assert published.metadata.duration_formatted == "00:00:12"
-    assert published.subtitles.startswith("WEBVTT") and published.download_url
+    assert published.subtitles.startswith("WEBVTT")
+    assert published.download_url
 
 
 async def test_cancel_stops_a_running_job(
@@ -223,7 +245,9 @@ async def test_cancel_stops_a_running_job(
     )
     await client.cancel_job(created.job_id)
     job = await client.get_job(created.job_id)
-    assert job.job_state == "cancelled" and job.stopped_at is not None and job.result is None
+    assert job.job_state == "cancelled"
+    assert job.stopped_at is not None
+    assert job.result is None
 
 
 async def test_list_jobs_follows_cursors_and_filters(
@@ -235,7 +259,8 @@ async def test_list_jobs_follows_cursors_and_filters(
         AgentEditRequest(project_id=second.project_id, prompt="Add captions")
     )
     page = await client.list_jobs_page(limit=2)
-    assert len(page.items) == 2 and page.next_cursor
+    assert len(page.items) == 2
+    assert page.next_cursor
     everything = [job.job_id async for job in client.list_jobs(limit=1)]
     assert everything == [agent.job_id, second.job_id, first.job_id]
     imports = [job.job_id async for job in client.list_jobs(type="import/project_media")]
@@ -250,7 +275,8 @@ async def test_list_projects_filters_sorts_and_pages(
     for name in ("Beta", "alpha", "Gamma"):
         await imported_project(name, folder_name="Shows" if name != "Gamma" else "Other")
     by_name = [p.name async for p in client.list_projects(sort="name", direction="asc", limit=1)]
-    assert by_name == sorted(by_name) and len(by_name) == 3
+    assert by_name == sorted(by_name)
+    assert len(by_name) == 3
     assert [p.name async for p in client.list_projects(name="ALP")] == ["alpha"]
     shows = {p.name async for p in client.list_projects(folder_path="Shows", created_by="me")}
     assert shows == {"Beta", "alpha"}
@@ -263,7 +289,8 @@ async def test_search_finds_projects_media_folders_and_spoken_words(
     by_name = await client.search("podcast", types=["project"])
     assert [h.project_id for h in by_name if isinstance(h, ProjectHit)] == [created.project_id]
     media = await client.search("sample", types=["audio"])
-    assert isinstance(media[0], MediaHit) and media[0].duration == pytest.approx(12.0)
+    assert isinstance(media[0], MediaHit)
+    assert media[0].duration == pytest.approx(12.0)
     folders = await client.search("weekly", types=["project_folder"])
     assert [h.name for h in folders if isinstance(h, FolderHit)] == ["Weekly"]
     spoken = await client.search("professional", match=["content"])
@@ -288,8 +315,10 @@ async def test_export_transcript_in_each_text_format(
         ExportTranscriptRequest(project_id=created.project_id, format=fmt)  # type: ignore[arg-type]
     )
     assert exported.content_type.startswith(content_type)
-    assert marker in exported.content and exported.is_text
-    assert exported.filename is not None and exported.filename.startswith("transcript.")
+    assert marker in exported.content
+    assert exported.is_text
+    assert exported.filename is not None
+    assert exported.filename.startswith("transcript.")
     assert exported.composition_id
 
 
