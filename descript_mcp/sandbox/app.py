@@ -49,9 +49,7 @@ class Sandbox:
         self.world = World(self.config)
         self.faults = FaultPlan()
         self.requests: list[RequestRecord] = []
-        self._rate_limiter = RateLimiter(
-            self.config.rate_limit_requests, self.config.rate_limit_window
-        )
+        self._rate_limiter = RateLimiter(self.config)
         self.app = Starlette(
             routes=self._routes(),
             lifespan=self._lifespan,

@@ -12,6 +12,7 @@ from typing import Literal
 
 from starlette.responses import JSONResponse, Response
 
+from descript_mcp.sandbox.config import SandboxConfig
 from descript_mcp.sandbox.errors import ApiError
 
 
@@ -61,19 +62,20 @@ class FaultPlan:
 
 
 class RateLimiter:
-    """At most `limit` requests per token in any `window` seconds, else 429 with Retry-After."""
+    """At most `rate_limit_requests` per token in any `rate_limit_window` seconds, else 429."""
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
         self._seen: dict[str, deque[float]] = {}
 
     def check(self, token: str) -> None:
+        limit, window = self.config.rate_limit_requests, self.config.rate_limit_window
         moment = time.monotonic()
         seen = self._seen.setdefault(token, deque())
-        while seen and seen[0] <= moment - self.window:
+        while seen and seen[0] <= moment - window:
             seen.popleft()
-        if len(seen) >= self.limit:
-            wait = max(1, math.ceil(seen[0] + self.window - moment))
+        if len(seen) >= limit:
+            wait = max(1, math.ceil(seen[0] + window - moment))
             raise ApiError(
                 429,
                 f"Rate limit exceeded. Retry after {wait} seconds.",
