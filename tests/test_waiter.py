@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import anyio
 import anyio.lowlevel
 import pytest
@@ -33,7 +35,7 @@ async def test_each_change_of_progress_is_reported_once(
     job = await wait_for_job(client, job_id, on_progress=updates.append, schedule=FAST_POLL)
     assert job.job_state == "stopped"
     seen = [(u.job_state, u.label, u.percent) for u in updates]
-    assert all(a != b for a, b in zip(seen, seen[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(seen))
     labels = [u.label for u in updates if u.job_state == "running"]
     assert "Importing media: a.wav" in labels
     assert labels[-1] == "Transcribing"
