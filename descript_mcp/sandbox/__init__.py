@@ -9,7 +9,7 @@ from descript_mcp.sandbox.config import (
     SandboxConfig,
 )
 from descript_mcp.sandbox.faults import Fault
-from descript_mcp.sandbox.server import serve
+from descript_mcp.sandbox.server import serve, serve_app
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -21,4 +21,5 @@ __all__ = [
     "Sandbox",
     "SandboxConfig",
     "serve",
+    "serve_app",
 ]

@@ -57,9 +57,10 @@ def _serve_bytes(request: Request, content: bytes, media_type: str, *, ranges: b
 
 
 async def sample_media(request: Request) -> Response:
-    """The built-in sample; `?ranges=0` serves it like a host without Range support."""
+    """The built-in sample. Served as `sample` (no extension) and with `?ranges=0` it shows
+    how imports fail for media without a type or a host without Range support."""
     name = request.path_params["name"]
-    if name != SAMPLE_NAME:
+    if name not in (SAMPLE_NAME, SAMPLE_NAME.removesuffix(".wav")):
         return Response("not found", status_code=404)
     ranges = request.query_params.get("ranges") != "0"
     return _serve_bytes(request, sample_wav(), "audio/wav", ranges=ranges)

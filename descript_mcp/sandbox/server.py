@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 import anyio
 import uvicorn
+from starlette.types import ASGIApp
 
 from descript_mcp.sandbox.app import API_PREFIX, Sandbox
 
@@ -15,20 +16,27 @@ from descript_mcp.sandbox.app import API_PREFIX, Sandbox
 @asynccontextmanager
 async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve `sandbox` on host:port (0: any free port) in this event loop; yield the API URL."""
+    async with serve_app(sandbox.app, host, port) as origin:
+        yield origin + API_PREFIX
+
+
+@asynccontextmanager
+async def serve_app(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve any ASGI app with uvicorn in this event loop; yield its origin (`http://h:p`)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = _EmbeddedServer(uvicorn.Config(sandbox.app, log_level="warning", lifespan="on"))
+    server = _EmbeddedServer(uvicorn.Config(app, log_level="warning", lifespan="auto"))
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(server.serve, [sock])
         while not server.started:
             if server.should_exit:
-                raise RuntimeError(f"the sandbox could not start on {host}:{bound_port}")
+                raise RuntimeError(f"could not serve on {host}:{bound_port}")
             await anyio.sleep(0.01)
         try:
             hostname = f"[{host}]" if ":" in host else host
-            yield f"http://{hostname}:{bound_port}{API_PREFIX}"
+            yield f"http://{hostname}:{bound_port}"
         finally:
             server.should_exit = True
 

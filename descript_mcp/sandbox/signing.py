@@ -23,7 +23,7 @@ def check_signature(key: bytes, kind: str, ident: str, expires: str, signature: 
         return "SignatureDoesNotMatch"
     if not hmac.compare_digest(_signature(key, kind, ident, expires_at), signature):
         return "SignatureDoesNotMatch"
-    if time.time() > expires_at:
+    if time.time() >= expires_at:
         return "ExpiredToken"
     return None
 
