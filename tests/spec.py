@@ -72,7 +72,7 @@ class Exchange:
     response_body: bytes
 
 
-class ContractViolation(AssertionError):
+class ContractViolationError(AssertionError):
     pass
 
 
@@ -88,7 +88,7 @@ class Contract:
         # A literal path wins over a templated one (/jobs/agent over /jobs/{job_id}).
         matches = sorted((t for rx, t in self._routes if rx.match(path)), key=lambda t: "{" in t)
         if not matches or method.lower() not in self.spec["paths"][matches[0]]:
-            raise ContractViolation(f"{method} {path} is not in the spec")
+            raise ContractViolationError(f"{method} {path} is not in the spec")
         return self.spec["paths"][matches[0]][method.lower()]
 
     def check(self, exchange: Exchange) -> None:
@@ -100,16 +100,16 @@ class Contract:
             self._validate(json.loads(exchange.request_body), schema, f"{where} request")
         response = operation["responses"].get(str(exchange.status))
         if response is None:
-            raise ContractViolation(f"{where} answered {exchange.status}, not in the spec")
+            raise ContractViolationError(f"{where} answered {exchange.status}, not in the spec")
         response = self._resolve(response)
         content = response.get("content")
         if not content:
             if exchange.response_body:
-                raise ContractViolation(f"{where} {exchange.status} should have no body")
+                raise ContractViolationError(f"{where} {exchange.status} should have no body")
             return
         media_type = exchange.content_type.split(";")[0].strip()
         if media_type not in content:
-            raise ContractViolation(f"{where} answered {media_type}, spec has {list(content)}")
+            raise ContractViolationError(f"{where} answered {media_type}, spec has {list(content)}")
         if media_type == "application/json":
             body = json.loads(exchange.response_body)
             self._validate(body, content[media_type]["schema"], f"{where} {exchange.status}")
@@ -122,7 +122,7 @@ class Contract:
         }
         for name in {name for name, _ in exchange.query}:
             if name not in declared:
-                raise ContractViolation(f"{where} sends undeclared query parameter {name!r}")
+                raise ContractViolationError(f"{where} sends undeclared query parameter {name!r}")
             values = [v for n, v in exchange.query if n == name]
             schema = declared[name]["schema"]
             if schema.get("type") == "array":
@@ -135,7 +135,7 @@ class Contract:
         validator = OAS30Validator(self._resolve_all(schema), format_checker=oas30_format_checker)
         errors = sorted(validator.iter_errors(instance), key=lambda e: e.path)
         if errors:
-            raise ContractViolation(f"{where}: {errors[0].message} at {list(errors[0].path)}")
+            raise ContractViolationError(f"{where}: {errors[0].message} at {list(errors[0].path)}")
 
     def _resolve(self, node: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in node:

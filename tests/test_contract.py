@@ -33,7 +33,14 @@ from descript_mcp.models import (
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox
 from descript_mcp.sandbox.media import synthesize_wav
 from tests.conftest import ASGI_BASE, wait
-from tests.spec import ADDITIONS, MAY_SPEC, Contract, ContractViolation, Exchange, load_contract
+from tests.spec import (
+    ADDITIONS,
+    MAY_SPEC,
+    Contract,
+    ContractViolationError,
+    Exchange,
+    load_contract,
+)
 
 pytestmark = [
     pytest.mark.anyio,
@@ -201,7 +208,7 @@ async def test_every_exchange_matches_the_spec(
     for exchange in recorder.exchanges:
         try:
             contract.check(exchange)
-        except ContractViolation as violation:
+        except ContractViolationError as violation:
             violations.append(str(violation))
     assert violations == []
     covered = {(e.method, contract_path(contract, e)) for e in recorder.exchanges}
@@ -246,10 +253,10 @@ def test_the_contract_catches_a_field_the_spec_does_not_allow() -> None:
         b'{"job_id": "j", "drive_id": "c9c5c47e-158a-49f7-846b-4f6ee2a229a2", '
         b'"project_id": "9f36ee32-5a2c-47e7-b1a3-94991d3e3ddb", "project_url": "x"}',
     )
-    with pytest.raises(ContractViolation, match="format"):
+    with pytest.raises(ContractViolationError, match="format"):
         contract.check(bad)
     undeclared = Exchange("GET", "/status", [], b"", 500, "application/json", b"{}")
-    with pytest.raises(ContractViolation, match="not in the spec"):
+    with pytest.raises(ContractViolationError, match="not in the spec"):
         contract.check(undeclared)
 
 
@@ -261,7 +268,7 @@ def test_the_contract_catches_a_job_of_the_wrong_shape() -> None:
         b'4f6ee2a229a2", "project_id": "9f36ee32-5a2c-47e7-b1a3-94991d3e3ddb", '
         b'"project_url": "https://web.descript.com/x"}'
     )
-    with pytest.raises(ContractViolation):
+    with pytest.raises(ContractViolationError):
         contract.check(Exchange("GET", "/jobs/j", [], b"", 200, "application/json", job))
     valid = job.replace(b"finished", b"running")
     contract.check(Exchange("GET", "/jobs/j", [], b"", 200, "application/json", valid))
