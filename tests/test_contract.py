@@ -79,6 +79,9 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             response.status_code, headers=response.headers, content=content, request=request
         )
 
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
 
 @pytest.fixture
 def recorder(sandbox: Sandbox, api_url: str) -> RecordingTransport:
