@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--fast", action="store_true", help="jobs finish in a blink")
     sandbox.add_argument(
+        "--token",
+        action="append",
+        metavar="TOKEN",
+        help="a token for the main drive (repeatable; replaces the default sandbox-token)",
+    )
+    sandbox.add_argument(
         "--allow-remote-urls",
         action="store_true",
         help="fetch media URLs beyond loopback addresses",
@@ -61,11 +67,15 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
     config = SandboxConfig.for_tests() if args.fast else SandboxConfig()
     config.allow_remote_urls = args.allow_remote_urls
+    if args.token:
+        config.drives[0].tokens = tuple(args.token)
     sandbox = Sandbox(config)
+    origin = f"http://{args.host}:{args.port}"
+    drives = "; ".join(f"{d.name}: {', '.join(d.tokens)}" for d in config.drives)
     print(
-        f"Descript sandbox: http://{args.host}:{args.port}/v1\n"
-        f"  DESCRIPT_API_URL=http://{args.host}:{args.port}/v1 DESCRIPT_API_KEY={sandbox.token}\n"
-        f"  sample media: http://{args.host}:{args.port}/_sandbox/media/sample.wav",
+        f"Descript sandbox at {origin}/v1\n"
+        f"  tokens by drive: {drives}\n"
+        f"  sample media: {origin}/_sandbox/media/sample.wav",
         file=sys.stderr,
     )
     uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="warning")

@@ -29,7 +29,9 @@ async def _slow_import(
 async def test_each_change_of_progress_is_reported_once(
     client: DescriptClient, sandbox: Sandbox, media_url: str
 ) -> None:
+    # Phases last several poll intervals, so none passes unseen on a busy machine.
     sandbox.config.timings.progress_steps = 4
+    sandbox.config.timings.transcribe = 0.4
     job_id = await _slow_import(client, sandbox, media_url, 0.4)
     updates: list[ProgressUpdate] = []
     job = await wait_for_job(client, job_id, on_progress=updates.append, schedule=FAST_POLL)
