@@ -112,16 +112,12 @@ class RequestSender:
             response = await self._http.request(
                 method, path, headers=headers, json=json, params=params
             )
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(
-                f"Descript did not answer {method} {path} in time ({type(exc).__name__}).",
-                method=method,
-                path=path,
-                may_have_reached_server=not isinstance(exc, _NEVER_SENT),
-            ) from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(
-                f"Could not reach Descript for {method} {path}: {type(exc).__name__}.",
+            timed_out = isinstance(exc, httpx.TimeoutException)
+            cls = APITimeoutError if timed_out else APIConnectionError
+            what = "did not answer" if timed_out else "could not be reached for"
+            raise cls(
+                f"Descript {what} {method} {path} ({type(exc).__name__}).",
                 method=method,
                 path=path,
                 may_have_reached_server=not isinstance(exc, _NEVER_SENT),

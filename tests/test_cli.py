@@ -99,5 +99,5 @@ def test_demo_failures_exit_non_zero_with_a_message() -> None:
         env={"DESCRIPT_API_KEY": "secret-token-4711"},
     )
     assert refused.returncode == 1
-    assert "Could not reach Descript" in refused.stderr
+    assert "Descript could not be reached" in refused.stderr
     assert "secret-token-4711" not in refused.stderr + refused.stdout

@@ -66,22 +66,28 @@ async def sample_media(request: Request) -> Response:
     return _serve_bytes(request, sample_wav(), "audio/wav", ranges=ranges)
 
 
-async def upload(request: Request) -> Response:
-    """PUT to a signed upload URL: streamed, size-checked, then the import proceeds."""
-    sandbox = _sandbox(request)
-    asset_id = request.path_params["ident"]
+def _refuse_signed(request: Request, kind: str, target: object | None) -> Response | None:
+    """The storage error for a bad or expired signed URL, or None when it may be used."""
     problem = check_signature(
-        sandbox.config.signing_key,
-        "uploads",
-        asset_id,
+        _sandbox(request).config.signing_key,
+        kind,
+        request.path_params["ident"],
         request.query_params.get("expires", ""),
         request.query_params.get("signature", ""),
     )
-    target = sandbox.world.uploads.get(asset_id)
     if problem == "ExpiredToken":
         return _storage_error(400, problem, "The provided token has expired.")
     if problem or target is None:
         return _storage_error(403, "SignatureDoesNotMatch", "The request signature is invalid.")
+    return None
+
+
+async def upload(request: Request) -> Response:
+    """PUT to a signed upload URL: streamed, size-checked, then the import proceeds."""
+    target = _sandbox(request).world.uploads.get(request.path_params["ident"])
+    if refusal := _refuse_signed(request, "uploads", target):
+        return refusal
+    assert target is not None
     declared = request.headers.get("content-length")
     if declared is not None and int(declared) != target.declared_size:
         return _storage_error(
@@ -107,20 +113,10 @@ async def upload(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    sandbox = _sandbox(request)
-    file_id = request.path_params["ident"]
-    problem = check_signature(
-        sandbox.config.signing_key,
-        "files",
-        file_id,
-        request.query_params.get("expires", ""),
-        request.query_params.get("signature", ""),
-    )
-    stored = sandbox.world.files.get(file_id)
-    if problem == "ExpiredToken":
-        return _storage_error(400, problem, "The provided token has expired.")
-    if problem or stored is None:
-        return _storage_error(403, "SignatureDoesNotMatch", "The request signature is invalid.")
+    stored = _sandbox(request).world.files.get(request.path_params["ident"])
+    if refusal := _refuse_signed(request, "files", stored):
+        return refusal
+    assert stored is not None
     response = _serve_bytes(request, stored.content, stored.content_type, ranges=True)
     response.headers["Content-Disposition"] = f'attachment; filename="{stored.filename}"'
     return response

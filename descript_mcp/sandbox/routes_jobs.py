@@ -68,6 +68,27 @@ def _project_url(request: Request, project: Project, composition: Composition | 
     return f"{url}/{composition.short_id}" if composition else url
 
 
+def _record_job(
+    request: Request,
+    job_id: str,
+    job_type: str,
+    drive: Drive,
+    project: Project,
+    body: dict[str, Any],
+    composition: Composition | None = None,
+) -> Job:
+    return _sandbox(request).world.add_job(
+        Job(
+            id=job_id,
+            type=job_type,
+            drive_id=drive.id,
+            project_id=project.id,
+            project_url=_project_url(request, project, composition),
+            callback_url=body.get("callback_url"),
+        )
+    )
+
+
 def _new_project(
     sandbox: Sandbox, drive: Drive, body: dict[str, Any], default_name: str
 ) -> Project:
@@ -122,15 +143,13 @@ async def import_project_media(request: Request) -> Response:
         )
     if project is None:
         project = _new_project(sandbox, drive, body, "Untitled project")
-    job = sandbox.world.add_job(
-        Job(
-            id=f"project-media-import-{uuid.uuid4()}",
-            type="import/project_media",
-            drive_id=drive.id,
-            project_id=project.id,
-            project_url=_project_url(request, project),
-            callback_url=body.get("callback_url"),
-        )
+    job = _record_job(
+        request,
+        f"project-media-import-{uuid.uuid4()}",
+        "import/project_media",
+        drive,
+        project,
+        body,
     )
     items, upload_urls = [], {}
     for key, item in add_media.items():
@@ -197,15 +216,8 @@ async def agent_edit(request: Request) -> Response:
     if project is None:
         project = _new_project(sandbox, drive, body, body["project_name"])
     conversation_id = str(uuid.uuid4())
-    job = sandbox.world.add_job(
-        Job(
-            id=f"project-agent-edit-{uuid.uuid4()}",
-            type="agent",
-            drive_id=drive.id,
-            project_id=project.id,
-            project_url=_project_url(request, project, composition),
-            callback_url=body.get("callback_url"),
-        )
+    job = _record_job(
+        request, f"project-agent-edit-{uuid.uuid4()}", "agent", drive, project, body, composition
     )
     plan = AgentPlan(
         drive=drive,
@@ -258,16 +270,8 @@ async def publish(request: Request) -> Response:
             code="rate_limited",
         )
     record = _publish_record(sandbox, project, composition, media_type.lower(), access_level)
-    job = sandbox.world.add_job(
-        Job(
-            id=f"project-media-publish-{project.id}-{uuid.uuid4()}",
-            type="publish",
-            drive_id=drive.id,
-            project_id=project.id,
-            project_url=_project_url(request, project, composition),
-            callback_url=body.get("callback_url"),
-        )
-    )
+    job_id = f"project-media-publish-{project.id}-{uuid.uuid4()}"
+    job = _record_job(request, job_id, "publish", drive, project, body, composition)
     plan = PublishPlan(
         project=project,
         composition=composition,
