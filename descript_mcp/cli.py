@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ from descript_mcp._version import __version__
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.log_level = args.log_level or os.environ.get("DESCRIPT_MCP_LOG_LEVEL") or "warning"
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,
@@ -29,9 +31,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"descript-mcp {__version__}")
     parser.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default: DESCRIPT_MCP_LOG_LEVEL, else warning",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the MCP server (stdio by default)")
+    serve.add_argument(
+        "--transport",
+        choices=["stdio", "sse", "http"],
+        help="stdio (default), sse, or http (streamable HTTP)",
+    )
+    serve.add_argument("--host", help="address for sse/http (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port for sse/http (default 8000)")
+    serve.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run against the built-in sandbox: no Descript account needed",
+    )
+    serve.add_argument("--history", dest="history_path", help="the job history SQLite file")
+    serve.add_argument(
+        "--wait-seconds", type=float, help="how long job tools wait before returning (default 45)"
+    )
+    serve.add_argument("--api-url", help="the Descript API base URL")
+    serve.add_argument(
+        "--http-token-fallback",
+        action="store_const",
+        const=True,
+        help="over HTTP, use DESCRIPT_API_KEY for requests without a token",
+    )
+    serve.set_defaults(run=_run_serve)
 
     sandbox = commands.add_parser("sandbox", help="serve a local simulator of the Descript API")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -60,6 +90,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_serve(args: argparse.Namespace) -> int:
+    from descript_mcp.config import Settings
+    from descript_mcp.errors import ConfigurationError
+    from descript_mcp.server.run import serve
+
+    try:
+        settings = Settings.load(
+            transport=args.transport,
+            host=args.host,
+            port=args.port,
+            history_path=args.history_path,
+            wait_seconds=args.wait_seconds,
+            api_url=args.api_url,
+            http_token_fallback=args.http_token_fallback,
+            log_level=args.log_level,
+        )
+    except ConfigurationError as error:
+        print(f"descript-mcp serve: {error}", file=sys.stderr)
+        return 2
+    anyio.run(lambda: serve(settings, sandbox=args.sandbox))
+    return 0
+
+
 def _run_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -83,8 +136,6 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    import os
-
     from descript_mcp.demo import DemoError, run_demo
     from descript_mcp.errors import DescriptError
 

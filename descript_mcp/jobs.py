@@ -38,6 +38,7 @@ class ProgressUpdate:
     label: str | None
     percent: int | None
     elapsed: float
+    job: Job
 
 
 ProgressCallback = Callable[[ProgressUpdate], Awaitable[None] | None]
@@ -78,7 +79,7 @@ async def wait_for_job(
             progress.percent if progress else None,
         )
         if seen != last_seen and on_progress is not None:
-            update = ProgressUpdate(job_id, seen[0], seen[1], seen[2], clock() - started)
+            update = ProgressUpdate(job_id, *seen, elapsed=clock() - started, job=job)
             outcome = on_progress(update)
             if inspect.isawaitable(outcome):
                 await outcome

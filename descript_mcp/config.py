@@ -1,0 +1,90 @@
+"""Server settings, from environment variables and command-line flags (flags win)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from descript_mcp.client import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
+from descript_mcp.errors import ConfigurationError
+
+Transport = Literal["stdio", "sse", "http"]
+
+# Setting name -> environment variable. The first two are the names Descript's own CLI reads.
+ENVIRONMENT: dict[str, str] = {
+    "api_key": API_KEY_ENV,
+    "api_url": API_URL_ENV,
+    "history_path": "DESCRIPT_MCP_HISTORY",
+    "wait_seconds": "DESCRIPT_MCP_WAIT_SECONDS",
+    "transport": "DESCRIPT_MCP_TRANSPORT",
+    "host": "DESCRIPT_MCP_HOST",
+    "port": "DESCRIPT_MCP_PORT",
+    "http_token_fallback": "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK",
+    "log_level": "DESCRIPT_MCP_LOG_LEVEL",
+}
+
+
+def default_history_path() -> Path:
+    """The job history file in the user's state directory, per platform convention."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state")
+    return base / "descript-mcp" / "history.sqlite3"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: SecretStr | None = Field(
+        default=None, description="Descript API token (Descript → Settings → API Tokens)"
+    )
+    api_url: str = Field(default=DEFAULT_API_URL, description="Descript API base URL")
+    history_path: Path = Field(
+        default_factory=default_history_path, description="SQLite file of the job history"
+    )
+    wait_seconds: float = Field(
+        default=45.0,
+        ge=0,
+        le=600,
+        description="How long job tools wait before returning the job id (below the ~60 s "
+        "after which Claude Desktop drops a call)",
+    )
+    transport: Transport = Field(default="stdio", description="stdio, sse or http")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP transports bind")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP transports")
+    http_token_fallback: bool = Field(
+        default=False,
+        description="Over HTTP, use DESCRIPT_API_KEY for requests that bring no token of their own",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="warning", description="Log level (logs go to stderr)"
+    )
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from the environment, then `overrides` (flags) where not None."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            name: environ[var] for name, var in ENVIRONMENT.items() if environ.get(var)
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            name = str(problem["loc"][0])
+            raise ConfigurationError(
+                f"Invalid setting {name} ({ENVIRONMENT.get(name, name)}): {problem['msg']}"
+            ) from exc
+
+    def token(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key else None

@@ -1,0 +1,92 @@
+"""build_server: the MCP server, its tools, resources and prompts, around one lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from mcp.server import MCPServer
+
+from descript_mcp._version import __version__
+from descript_mcp.client import DescriptClient
+from descript_mcp.config import Settings
+from descript_mcp.jobs import PollSchedule
+from descript_mcp.server import (
+    prompts,
+    resources,
+    tools_agent,
+    tools_jobs,
+    tools_media,
+    tools_projects,
+    tools_publish,
+)
+from descript_mcp.server.callers import ClientFactory, ClientPool
+from descript_mcp.server.notify import Notifier
+from descript_mcp.server.state import ServerState, remember_request
+from descript_mcp.server.tracker import JobTracker
+from descript_mcp.store import JobStore
+
+INSTRUCTIONS = """\
+Tools to work in Descript, the audio and video editor: import media, edit with Descript's agent
+(Underlord), publish, export transcripts, and read projects and jobs.
+
+Imports, agent edits and publishes are jobs that can take minutes. Their tools wait a bounded
+time, reporting progress, then return the job's state. If it has not finished, call get_job
+with its job_id and wait_seconds to keep waiting; never start the same job again, because each
+start is paid for (media minutes for imports, AI credits for agent edits). Read-only tools are
+free. The descript://jobs resources keep the history of jobs this server started.
+"""
+
+
+def build_server(
+    settings: Settings,
+    *,
+    client_factory: ClientFactory | None = None,
+    poll_schedule: PollSchedule | None = None,
+) -> MCPServer[ServerState]:
+    """The descript-mcp server. `client_factory` makes the API client for a token."""
+    notifier = Notifier()
+
+    def default_factory(token: str) -> DescriptClient:
+        return DescriptClient(token, base_url=settings.api_url)
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[ServerState]:
+        store = JobStore(settings.history_path)
+        await anyio.to_thread.run_sync(store.open)
+        pool = ClientPool(client_factory or default_factory)
+        tracker = JobTracker(store, notifier, poll_schedule)
+        try:
+            async with anyio.create_task_group() as task_group:
+                tracker.attach(task_group)
+                yield ServerState(settings, store, notifier, tracker, pool)
+                task_group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await pool.aclose()
+            store.close()
+
+    server: MCPServer[ServerState] = MCPServer(
+        "descript-mcp",
+        title="Descript",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        subscriptions=notifier.bus,
+        middleware=[remember_request],
+        log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+    )
+    notifier.install(server)
+    for area in (
+        tools_media,
+        tools_agent,
+        tools_publish,
+        tools_jobs,
+        tools_projects,
+        resources,
+        prompts,
+    ):
+        area.register(server)
+    return server

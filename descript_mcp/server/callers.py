@@ -1,0 +1,82 @@
+"""Who is calling: the Descript token of this request, its client, and its history owner.
+
+Over HTTP each request may bring its own `Authorization: Bearer <Descript token>`, so one server
+serves several users. On stdio the server's own token is the only one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from descript_mcp.client import DescriptClient
+from descript_mcp.store import owner_of
+
+ClientFactory = Callable[[str], DescriptClient]
+
+
+@dataclass(frozen=True)
+class Caller:
+    owner: str
+    client: DescriptClient
+
+
+class ClientPool:
+    """One client per token, least recently used closed first. Tokens live only in memory."""
+
+    def __init__(self, factory: ClientFactory, size: int = 256) -> None:
+        self._factory = factory
+        self._size = size
+        self._clients: OrderedDict[str, DescriptClient] = OrderedDict()
+
+    async def get(self, token: str) -> DescriptClient:
+        client = self._clients.pop(token, None) or self._factory(token)
+        self._clients[token] = client
+        while len(self._clients) > self._size:
+            _, oldest = self._clients.popitem(last=False)
+            await oldest.aclose()
+        return client
+
+    async def aclose(self) -> None:
+        while self._clients:
+            await self._clients.popitem()[1].aclose()
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def choose_token(
+    headers_present: bool, authorization: str | None, server_token: str | None, fallback: bool
+) -> str:
+    """The request's own token over HTTP; the server's token on stdio, or over HTTP if allowed."""
+    own = bearer_token(authorization)
+    if own:
+        return own
+    if server_token and (not headers_present or fallback):
+        return server_token
+    if headers_present:
+        raise ToolError(
+            "No Descript API token. Send your token from Descript (Settings → API Tokens) "
+            "in the request header: Authorization: Bearer <token>."
+        )
+    raise ToolError(
+        "No Descript API token is configured. Create one in Descript under Settings → API "
+        "Tokens and set DESCRIPT_API_KEY in this server's environment (for Claude Desktop: the "
+        '"env" of the server in claude_desktop_config.json), then restart the server.'
+    )
+
+
+async def resolve(
+    pool: ClientPool,
+    headers_present: bool,
+    authorization: str | None,
+    server_token: str | None,
+    fallback: bool,
+) -> Caller:
+    token = choose_token(headers_present, authorization, server_token, fallback)
+    return Caller(owner=owner_of(token), client=await pool.get(token))

@@ -1,0 +1,85 @@
+"""The one place where client errors become tool errors: a fact and the next step, no token."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from descript_mcp import errors
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def tool_message(error: errors.DescriptError) -> str:
+    match error:
+        case errors.ConfigurationError():
+            return str(error)
+        case errors.AuthenticationError():
+            return (
+                f"Descript rejected the API token (401: {error.message}). Create a new token in "
+                "Descript under Settings → API Tokens and configure it as DESCRIPT_API_KEY (over "
+                "HTTP: send it as Authorization: Bearer <token>)."
+            )
+        case errors.PaymentRequiredError():
+            balance = "AI credits" if "credit" in error.message.lower() else "media minutes"
+            return (
+                f"Not enough {balance} in the Descript drive (402): {error.message} Add more in "
+                "Descript's billing settings, or ask for less."
+            )
+        case errors.PublishInProgressError():
+            return (
+                "A publish is already running for this project (429). Wait for it with get_job "
+                "(list_jobs shows its job id), then publish again if still needed."
+            )
+        case errors.RateLimitError():
+            wait = error.retry_after
+            when = f"after {math.ceil(wait)} s" if wait is not None else "in a minute"
+            return f"Descript's rate limit was reached (429). Retry {when}."
+        case errors.PermissionDeniedError():
+            return (
+                f"Descript refused access (403): {error.message}. The API token is scoped to one "
+                "drive: the project or job may belong to another drive (get_drive_status names "
+                "the token's drive), or your role does not allow this."
+            )
+        case errors.NotFoundError():
+            return (
+                f"Not found (404): {error.message}. Check the id: list_projects, list_jobs and "
+                "search_drive list what exists."
+            )
+        case errors.UnprocessableEntityError() | errors.BadRequestError():
+            details = "; ".join(
+                str(d.get("message")) for d in error.details[1:] if isinstance(d, dict)
+            )
+            more = f" Also: {details}." if details else ""
+            return f"Descript rejected the request ({error.status_code}): {error.message}.{more}"
+        case errors.ConflictError():
+            return f"Not ready (409, {error.state or 'conflict'}): {error.message}."
+        case errors.UnconfirmedSubmissionError():
+            return f"{error.message} Use list_jobs to look for it; do not simply submit again."
+        case errors.ServerError():
+            return (
+                f"Descript failed ({error.status_code}: {error.message}). Reading calls can be "
+                "retried; for a job that may have started, check list_jobs before retrying it."
+            )
+        case errors.APIConnectionError():
+            return f"{error.message} Check the network and DESCRIPT_API_URL, then retry."
+        case _:
+            return str(error)
+
+
+def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Raise Descript's errors as tool errors the model can act on."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except errors.DescriptError as error:
+            raise ToolError(tool_message(error)) from error
+
+    return wrapper

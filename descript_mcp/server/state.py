@@ -1,0 +1,71 @@
+"""What every handler shares while the server runs, and how a handler finds its caller."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
+from mcp.server.mcpserver import Context
+
+from descript_mcp.config import Settings
+from descript_mcp.server.callers import Caller, ClientPool, resolve
+from descript_mcp.server.notify import Notifier
+from descript_mcp.server.tracker import JobTracker
+from descript_mcp.store import JobStore
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    store: JobStore
+    notifier: Notifier
+    tracker: JobTracker
+    pool: ClientPool
+
+    async def caller_for(self, headers: Any) -> Caller:
+        """`headers` are the HTTP request's, or None on stdio and in memory."""
+        return await resolve(
+            self.pool,
+            headers is not None,
+            headers.get("authorization") if headers is not None else None,
+            self.settings.token(),
+            self.settings.http_token_fallback,
+        )
+
+
+def state_of(ctx: Context[Any]) -> ServerState:
+    return ctx.request_context.lifespan_context
+
+
+async def caller_of(ctx: Context[Any]) -> tuple[ServerState, Caller]:
+    state = state_of(ctx)
+    return state, await state.caller_for(ctx.headers)
+
+
+# The request being handled: static resources and completions get no Context from MCPServer.
+_current: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar(
+    "descript_mcp_request", default=None
+)
+
+
+async def remember_request(
+    ctx: ServerRequestContext[Any, Any], call_next: CallNext
+) -> HandlerResult:
+    """Server middleware: keep the request's context reachable while it is handled."""
+    token = _current.set(ctx)
+    try:
+        return await call_next(ctx)
+    finally:
+        _current.reset(token)
+
+
+async def current_caller() -> tuple[ServerState, Caller]:
+    ctx = _current.get()
+    if ctx is None:
+        raise RuntimeError("no MCP request is being handled")
+    state: ServerState = ctx.lifespan_context
+    headers = ctx.request.headers if ctx.request is not None else None
+    return state, await state.caller_for(headers)

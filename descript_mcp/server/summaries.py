@@ -1,0 +1,158 @@
+"""What job tools return: a short summary an assistant can act on, with a declared schema."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+
+from descript_mcp.models import AgentJob, ImportJob, Job, PublishJob
+
+Outcome = Literal["running", "success", "partial", "error", "cancelled"]
+
+
+class Compact(BaseModel):
+    """An output model whose unset (None) fields are left out of the result, to keep it short."""
+
+    # No return annotation: with one, pydantic would publish it instead of the model's schema.
+    @model_serializer(mode="wrap")
+    def _without_nulls(self, handler: SerializerFunctionWrapHandler):
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
+class MediaOutcome(Compact):
+    name: str
+    status: Literal["success", "failed"]
+    duration_seconds: float | None = None
+    error: str | None = None
+
+
+class JobSummary(Compact):
+    """A job's state; when it has finished, what it did."""
+
+    job_id: str = Field(description="The durable handle: pass it to get_job to keep waiting")
+    job_type: str
+    state: str = Field(description="queued, running, stopped or cancelled")
+    finished: bool
+    outcome: Outcome
+    summary: str = Field(description="One or two sentences on what happened and what to do next")
+    progress_label: str | None = None
+    progress_percent: int | None = None
+    project_id: str | None = None
+    project_url: str | None = None
+    media: list[MediaOutcome] | None = None
+    created_compositions: list[str] | None = None
+    agent_response: str | None = None
+    project_changed: bool | None = None
+    resolved_model: str | None = None
+    conversation_id: str | None = None
+    ai_credits_used: float | None = None
+    media_seconds_used: float | None = None
+    composition_id: str | None = None
+    share_url: str | None = None
+    download_url: str | None = None
+    download_url_expires_at: str | None = None
+    media_type: str | None = None
+    error_message: str | None = None
+    error_code: str | None = None
+
+
+def summarize(job: Job) -> JobSummary:
+    summary = JobSummary(
+        job_id=job.job_id,
+        job_type=job.job_type,
+        state=job.job_state,
+        finished=job.is_terminal,
+        outcome=_outcome(job),
+        summary="",
+        project_id=job.project_id,
+        project_url=job.project_url,
+    )
+    if job.progress is not None:
+        summary.progress_label = job.progress.label
+        summary.progress_percent = job.progress.percent
+    match job:
+        case ImportJob(result=result) if result is not None:
+            summary.media = [
+                MediaOutcome(
+                    name=name,
+                    status=m.status,
+                    duration_seconds=m.duration_seconds,
+                    error=m.error_message,
+                )
+                for name, m in result.media_status.items()
+            ] or None
+            summary.created_compositions = [
+                c.name or c.id or "" for c in result.created_compositions
+            ] or None
+            summary.media_seconds_used = result.media_seconds_used
+            summary.error_message, summary.error_code = result.error_message, result.error_code
+        case AgentJob(result=result) if result is not None:
+            summary.agent_response = result.agent_response
+            summary.project_changed = result.project_changed
+            summary.resolved_model = result.resolved_model
+            summary.conversation_id = result.conversation_id
+            summary.ai_credits_used = result.ai_credits_used
+            summary.media_seconds_used = result.media_seconds_used
+            summary.error_message, summary.error_code = result.error_message, result.error_code
+        case PublishJob(result=result) if result is not None:
+            summary.composition_id = result.composition_id
+            summary.share_url = result.share_url
+            summary.download_url = result.download_url
+            summary.media_type = result.media_type
+            if result.download_url_expires_at is not None:
+                summary.download_url_expires_at = result.download_url_expires_at.isoformat()
+            summary.error_message, summary.error_code = result.error_message, result.error_code
+        case _:
+            pass
+    summary.summary = _sentence(job, summary)
+    return summary
+
+
+def _outcome(job: Job) -> Outcome:
+    if job.job_state == "cancelled":
+        return "cancelled"
+    if not job.is_terminal:
+        return "running"
+    result = getattr(job, "result", None)
+    status = getattr(result, "status", None)
+    if status in ("success", "partial"):
+        return status
+    return "error"
+
+
+def _sentence(job: Job, s: JobSummary) -> str:
+    kind = {"import/project_media": "Import", "agent": "Agent edit", "publish": "Publish"}.get(
+        job.job_type, f"Job ({job.job_type})"
+    )
+    if not s.finished:
+        progress = ""
+        if s.progress_label:
+            percent = f", {s.progress_percent}%" if s.progress_percent is not None else ""
+            progress = f" ({s.progress_label}{percent})"
+        return (
+            f"{kind} {job.job_id} is still {job.job_state}{progress}. It continues in Descript: "
+            f'call get_job with job_id "{job.job_id}" and wait_seconds to keep waiting. '
+            "Do not start it again."
+        )
+    if s.outcome == "cancelled":
+        return f"{kind} {job.job_id} was cancelled."
+    if s.outcome == "error":
+        return f"{kind} {job.job_id} failed: {s.error_message or 'no reason given'}."
+    if job.job_type == "import/project_media":
+        media = s.media or []
+        failed = [m for m in media if m.status == "failed"]
+        text = f"Import finished: {len(media) - len(failed)} of {len(media)} media imported"
+        if failed:
+            text += "; failed: " + "; ".join(f"{m.name} ({m.error})" for m in failed)
+        return text + f". Project: {s.project_url}."
+    if job.job_type == "agent":
+        changed = "changed the project" if s.project_changed else "did not change the project"
+        credits = f", {s.ai_credits_used:g} AI credits" if s.ai_credits_used is not None else ""
+        return f"Agent edit finished and {changed}{credits}: {s.agent_response}"
+    if job.job_type == "publish":
+        return (
+            f"Published as {s.media_type or 'media'}: share page {s.share_url}; download link "
+            f"valid until {s.download_url_expires_at}."
+        )
+    return f"{kind} {job.job_id} finished."

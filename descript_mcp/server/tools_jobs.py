@@ -1,0 +1,82 @@
+"""Tools about jobs: get_job (with a bounded wait), list_jobs, cancel_job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from descript_mcp.server.annotations import CANCELS, READS
+from descript_mcp.server.arguments import Cursor, JobId, Limit, WaitSeconds
+from descript_mcp.server.errors import tool_errors
+from descript_mcp.server.state import caller_of
+from descript_mcp.server.summaries import JobSummary, summarize
+from descript_mcp.server.waiting import wait_and_summarize
+
+
+class JobList(BaseModel):
+    jobs: list[JobSummary]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end")
+
+
+def register(server: MCPServer[Any]) -> None:
+    @server.tool(title="Get a job's status, waiting if asked", annotations=READS)
+    @tool_errors
+    async def get_job(
+        job_id: JobId, ctx: Context[Any], wait_seconds: WaitSeconds = 0
+    ) -> JobSummary:
+        """Read a Descript job's state: progress while it runs, and its result once it has
+        finished (imported media, the agent's answer and credits used, share and download URLs).
+
+        With wait_seconds, waits that long for it to finish, reporting progress meanwhile. Use
+        this to keep waiting on a job an earlier call returned unfinished; never start the job
+        again. Free: reads cost no credits.
+        """
+        state, caller = await caller_of(ctx)
+        return await wait_and_summarize(state, caller, ctx, job_id, wait_seconds)
+
+    @server.tool(title="List recent jobs", annotations=READS)
+    @tool_errors
+    async def list_jobs(
+        ctx: Context[Any],
+        project_id: Annotated[str | None, Field(description="Only this project's jobs")] = None,
+        type: Annotated[
+            Literal["import/project_media", "agent"] | None, Field(description="Only this kind")
+        ] = None,
+        created_after: Annotated[
+            datetime | None,
+            Field(description="ISO 8601; default 7 days ago, at most 30 days ago"),
+        ] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> JobList:
+        """List the drive's Descript jobs, newest first, with their state and results. Descript
+        keeps jobs for 30 days; the descript://jobs resource keeps this server's jobs longer.
+        Free."""
+        state, caller = await caller_of(ctx)
+        page = await caller.client.list_jobs_page(
+            project_id=project_id,
+            type=type,
+            created_after=created_after,
+            limit=limit,
+            cursor=cursor,
+        )
+        for job in page.items:
+            if await state.store.record_job(caller.owner, job):
+                await state.notifier.job_changed(job.job_id)
+        return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
+
+    @server.tool(title="Cancel a job", annotations=CANCELS)
+    @tool_errors
+    async def cancel_job(job_id: JobId, ctx: Context[Any]) -> JobSummary:
+        """Cancel a queued or running Descript job. Media an import already brought in stays in
+        the project. Cancelling a finished job changes nothing."""
+        state, caller = await caller_of(ctx)
+        await caller.client.cancel_job(job_id)
+        job = await caller.client.get_job(job_id)
+        if await state.store.record_job(caller.owner, job):
+            await state.notifier.job_changed(job_id)
+        return summarize(job)

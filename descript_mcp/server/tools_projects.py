@@ -1,0 +1,145 @@
+"""Reading the drive: list_projects, get_project, get_drive_status, search_drive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from descript_mcp.client import ProjectSort, SearchType
+from descript_mcp.models import DriveStatus, FolderHit, MediaHit, Project, ProjectHit, SearchHit
+from descript_mcp.models import ProjectSummary as ProjectItem
+from descript_mcp.server.annotations import READS
+from descript_mcp.server.arguments import Cursor, Limit, ProjectId
+from descript_mcp.server.errors import tool_errors
+from descript_mcp.server.state import caller_of
+from descript_mcp.server.summaries import Compact
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectItem]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end")
+
+
+class SearchResult(Compact):
+    type: str = Field(description="project, video, audio, image, project_folder, ...")
+    name: str
+    project_id: str | None = None
+    asset_id: str | None = None
+    folder_id: str | None = None
+    location: str | None = None
+    duration: float | None = None
+    url: str | None = None
+    updated_at: datetime | None = None
+
+
+class SearchResults(BaseModel):
+    results: list[SearchResult]
+
+
+def _flatten(hit: SearchHit) -> SearchResult:
+    match hit:
+        case ProjectHit():
+            return SearchResult(
+                type=hit.type,
+                name=hit.name,
+                project_id=hit.project_id,
+                url=hit.url,
+                updated_at=hit.updated_at,
+            )
+        case MediaHit():
+            return SearchResult(
+                type=hit.type,
+                name=hit.name,
+                asset_id=hit.asset_id,
+                project_id=hit.project_id,
+                location=hit.location,
+                duration=hit.duration,
+                url=hit.url,
+                updated_at=hit.updated_at,
+            )
+        case FolderHit():
+            return SearchResult(
+                type=hit.type,
+                name=hit.name,
+                folder_id=hit.folder_id,
+                location=hit.location,
+                url=hit.url,
+                updated_at=hit.updated_at,
+            )
+        case _:
+            return SearchResult(type=hit.type, name=str(getattr(hit, "name", "")))
+
+
+def register(server: MCPServer[Any]) -> None:
+    @server.tool(title="List projects", annotations=READS)
+    @tool_errors
+    async def list_projects(
+        ctx: Context[Any],
+        name: Annotated[str | None, Field(description="Name contains this (any case)")] = None,
+        folder_path: Annotated[
+            str | None,
+            Field(description="Only projects directly in this folder, e.g. Clients/Acme"),
+        ] = None,
+        created_by: Annotated[str | None, Field(description="me, or a user's UUID")] = None,
+        sort: Annotated[ProjectSort | None, Field(description="Default created_at")] = None,
+        direction: Annotated[Literal["asc", "desc"] | None, Field(description="Default desc")] = (
+            None
+        ),
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> ProjectList:
+        """List the drive's projects, newest first unless sorted otherwise. Free."""
+        _, caller = await caller_of(ctx)
+        page = await caller.client.list_projects_page(
+            name=name,
+            folder_path=folder_path,
+            created_by=created_by,
+            sort=sort,
+            direction=direction,
+            limit=limit,
+            cursor=cursor,
+        )
+        return ProjectList(projects=page.items, next_cursor=page.next_cursor)
+
+    @server.tool(title="Get a project", annotations=READS)
+    @tool_errors
+    async def get_project(project_id: ProjectId, ctx: Context[Any]) -> Project:
+        """A project's media files, compositions (with ids for agent_edit, publish and
+        export_transcript) and earlier publishes with their share URLs. Free."""
+        _, caller = await caller_of(ctx)
+        return await caller.client.get_project(project_id)
+
+    @server.tool(title="Check the Descript connection", annotations=READS)
+    @tool_errors
+    async def get_drive_status(ctx: Context[Any]) -> DriveStatus:
+        """Which Descript drive the API token belongs to, and the API version. Use it to check
+        the token works. Free."""
+        _, caller = await caller_of(ctx)
+        return await caller.client.get_status()
+
+    @server.tool(title="Search the drive", annotations=READS)
+    @tool_errors
+    async def search_drive(
+        query: Annotated[str, Field(min_length=1, description="Words to look for")],
+        ctx: Context[Any],
+        types: Annotated[
+            list[SearchType] | None, Field(description="Only these kinds of results")
+        ] = None,
+        match: Annotated[
+            list[Literal["name", "content"]] | None,
+            Field(description="Match names, transcript content, or both (default)"),
+        ] = None,
+        sort: Annotated[
+            Literal["relevance", "newest", "oldest"] | None, Field(description="Default relevance")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=100, description="At most this many results")] = 30,
+    ) -> SearchResults:
+        """Search the drive's projects, media, folders and what is said in transcripts (a
+        transcript match returns its project). Free."""
+        _, caller = await caller_of(ctx)
+        hits = await caller.client.search(query, types=types, match=match, sort=sort, limit=limit)
+        return SearchResults(results=[_flatten(hit) for hit in hits])

@@ -1,0 +1,117 @@
+"""Following jobs: one poll loop per job, shared by every tool call that waits on it.
+
+A loop keeps going after the waiting tool call returned (or was cancelled), so the history stays
+current and subscribers hear when the job ends. It stops when the job does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.abc import TaskGroup
+
+from descript_mcp.client import DescriptClient
+from descript_mcp.errors import DescriptError
+from descript_mcp.jobs import PollSchedule, ProgressUpdate, wait_for_job
+from descript_mcp.models import Job
+from descript_mcp.server.notify import Notifier
+from descript_mcp.store import JobStore
+
+logger = logging.getLogger("descript_mcp.server")
+
+# A job still running after this long is left alone until someone asks about it again.
+FOLLOW_AT_MOST = 6 * 3600.0
+
+
+@dataclass
+class Followed:
+    job_id: str
+    owner: str
+    latest: ProgressUpdate | None = None
+    error: DescriptError | None = None
+    done: bool = False
+    changed: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def job(self) -> Job | None:
+        return self.latest.job if self.latest else None
+
+    def signal(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+
+
+class JobTracker:
+    def __init__(
+        self, store: JobStore, notifier: Notifier, schedule: PollSchedule | None = None
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.schedule = schedule or PollSchedule()
+        self._task_group: TaskGroup | None = None
+        self._followed: dict[tuple[str, str], Followed] = {}
+
+    def attach(self, task_group: TaskGroup) -> None:
+        self._task_group = task_group
+
+    def follow(self, owner: str, client: DescriptClient, job_id: str) -> Followed:
+        """The shared follower of this owner's job, started if none is running."""
+        key = (owner, job_id)
+        followed = self._followed.get(key)
+        if followed is None:
+            if self._task_group is None:
+                raise RuntimeError("the job tracker is not running")
+            followed = self._followed[key] = Followed(job_id, owner)
+            self._task_group.start_soon(self._run, followed, client)
+        return followed
+
+    async def _run(self, followed: Followed, client: DescriptClient) -> None:
+        try:
+            await wait_for_job(
+                client,
+                followed.job_id,
+                max_wait=FOLLOW_AT_MOST,
+                schedule=self.schedule,
+                on_progress=lambda update: self._update(followed, update),
+            )
+        except DescriptError as error:
+            followed.error = error
+        finally:
+            followed.done = True
+            self._followed.pop((followed.owner, followed.job_id), None)
+            followed.signal()
+
+    async def _update(self, followed: Followed, update: ProgressUpdate) -> None:
+        followed.latest = update
+        with anyio.CancelScope(shield=True):  # a job's end is recorded even during shutdown
+            if await self.store.record_job(followed.owner, update.job):
+                await self.notifier.job_changed(followed.job_id)
+        followed.signal()
+
+    async def wait(
+        self,
+        followed: Followed,
+        max_wait: float,
+        on_update: Callable[[ProgressUpdate], Awaitable[None]],
+    ) -> None:
+        """Pass each new update to `on_update` until the job ends or `max_wait` passes.
+
+        Always waits for the first answer about the job, even with `max_wait` 0.
+        """
+        deadline = anyio.current_time() + max_wait
+        reported: ProgressUpdate | None = None
+        while True:
+            changed = followed.changed
+            if followed.latest is not None and followed.latest is not reported:
+                reported = followed.latest
+                await on_update(reported)
+            if followed.done:
+                return
+            remaining = deadline - anyio.current_time()
+            if reported is not None and remaining <= 0:
+                return
+            with anyio.move_on_after(remaining if reported is not None else None):
+                await changed.wait()

@@ -1,0 +1,387 @@
+"""The local job history: every job the server starts or learns about, in SQLite.
+
+It outlives Descript's 30-day job history and a restart. Rows are keyed by the owner, a
+fingerprint of the token that started or read the job: never the token itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from descript_mcp.models import Job, JobCreated
+
+T = TypeVar("T")
+
+# Append-only: a released migration is never edited, only followed by a new one.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "001_jobs",
+        """
+        CREATE TABLE jobs (
+            job_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            job_type TEXT NOT NULL,
+            tool TEXT,
+            request_json TEXT,
+            project_id TEXT,
+            project_url TEXT,
+            drive_id TEXT,
+            state TEXT NOT NULL,
+            progress_label TEXT,
+            progress_percent INTEGER,
+            result_json TEXT,
+            created_at TEXT NOT NULL,
+            stopped_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX jobs_by_owner ON jobs (owner, created_at DESC);
+        CREATE INDEX jobs_by_project ON jobs (owner, project_id);
+        CREATE TABLE job_events (
+            id INTEGER PRIMARY KEY,
+            job_id TEXT NOT NULL REFERENCES jobs (job_id),
+            at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            progress_label TEXT,
+            progress_percent INTEGER
+        );
+        CREATE INDEX job_events_by_job ON job_events (job_id, id);
+        """,
+    ),
+)
+
+
+def owner_of(token: str) -> str:
+    """A stable, one-way name for a token's owner."""
+    return "owner-" + hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: str
+    job_type: str
+    tool: str | None
+    request: dict[str, Any] | None
+    project_id: str | None
+    project_url: str | None
+    drive_id: str | None
+    state: str
+    progress_label: str | None
+    progress_percent: int | None
+    result: dict[str, Any] | None
+    created_at: str
+    stopped_at: str | None
+    updated_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "job_type": self.job_type,
+            "state": self.state,
+            "tool": self.tool,
+            "project_id": self.project_id,
+            "project_url": self.project_url,
+            "drive_id": self.drive_id,
+            "progress": (
+                {"label": self.progress_label, "percent": self.progress_percent}
+                if self.progress_label
+                else None
+            ),
+            "request": self.request,
+            "result": self.result,
+            "created_at": self.created_at,
+            "stopped_at": self.stopped_at,
+            "updated_at": self.updated_at,
+        }
+
+
+_COLUMNS = (
+    "job_id, job_type, tool, request_json, project_id, project_url, drive_id, state, "
+    "progress_label, progress_percent, result_json, created_at, stopped_at, updated_at"
+)
+
+
+def _record(row: tuple[Any, ...]) -> JobRecord:
+    (
+        job_id,
+        job_type,
+        tool,
+        request,
+        project_id,
+        project_url,
+        drive_id,
+        state,
+        label,
+        percent,
+        result,
+        created_at,
+        stopped_at,
+        updated_at,
+    ) = row
+    return JobRecord(
+        job_id,
+        job_type,
+        tool,
+        json.loads(request) if request else None,
+        project_id,
+        project_url,
+        drive_id,
+        state,
+        label,
+        percent,
+        json.loads(result) if result else None,
+        created_at,
+        stopped_at,
+        updated_at,
+    )
+
+
+class JobStore:
+    """SQLite in WAL mode: readers never block the writer; one connection behind a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, at TEXT)")
+        done = {name for (name,) in db.execute("SELECT name FROM _migrations")}
+        for name, script in MIGRATIONS:
+            if name not in done:
+                db.executescript(
+                    f"BEGIN; {script}; INSERT INTO _migrations VALUES "
+                    f"('{name}', '{_now()}'); COMMIT;"
+                )
+        self._db = db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            if self._db is None:
+                raise RuntimeError("the job store is not open")
+            with self._lock:
+                return work(self._db)
+
+        return await anyio.to_thread.run_sync(locked)
+
+    async def record_submitted(
+        self,
+        owner: str,
+        created: JobCreated,
+        *,
+        job_type: str,
+        tool: str,
+        request: dict[str, Any],
+    ) -> None:
+        """A job Descript accepted: stored before the tool returns, whatever happens next."""
+        now = _now()
+
+        def write(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "INSERT OR IGNORE INTO jobs (job_id, owner, job_type, tool, request_json, "
+                    "project_id, project_url, drive_id, state, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                    (
+                        created.job_id,
+                        owner,
+                        job_type,
+                        tool,
+                        json.dumps(request),
+                        created.project_id,
+                        created.project_url,
+                        created.drive_id,
+                        now,
+                        now,
+                    ),
+                )
+                db.execute(
+                    "INSERT INTO job_events (job_id, at, state) VALUES (?, ?, 'queued')",
+                    (created.job_id, now),
+                )
+
+        await self._run(write)
+
+    async def record_job(self, owner: str, job: Job) -> bool:
+        """What Descript said of a job now; True when its state or progress changed."""
+        progress = job.progress
+        result = getattr(job, "result", None)
+        return await self._update(
+            owner,
+            job.job_id,
+            state=job.job_state,
+            label=progress.label if progress else None,
+            percent=progress.percent if progress else None,
+            job_type=job.job_type,
+            result=result.model_dump(mode="json", exclude_none=True) if result else None,
+            created_at=_iso(job.created_at),
+            stopped_at=_iso(job.stopped_at),
+            project_id=job.project_id,
+            project_url=job.project_url,
+            drive_id=job.drive_id,
+        )
+
+    async def record_progress(
+        self, owner: str, job_id: str, state: str, label: str | None, percent: int | None
+    ) -> bool:
+        return await self._update(owner, job_id, state=state, label=label, percent=percent)
+
+    async def _update(
+        self,
+        owner: str,
+        job_id: str,
+        *,
+        state: str,
+        label: str | None,
+        percent: int | None,
+        **known: Any,
+    ) -> bool:
+        now = _now()
+
+        def write(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                row = db.execute(
+                    "SELECT state, progress_label, progress_percent FROM jobs "
+                    "WHERE job_id = ? AND owner = ?",
+                    (job_id, owner),
+                ).fetchone()
+                if row is None:
+                    if "job_type" not in known:
+                        return False
+                    db.execute(
+                        "INSERT INTO jobs (job_id, owner, job_type, state, created_at, "
+                        "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            job_id,
+                            owner,
+                            known["job_type"],
+                            state,
+                            known.get("created_at") or now,
+                            now,
+                        ),
+                    )
+                changed = row is None or tuple(row) != (state, label, percent)
+                db.execute(
+                    "UPDATE jobs SET state = ?, progress_label = ?, progress_percent = ?, "
+                    "updated_at = ?, result_json = COALESCE(?, result_json), "
+                    "stopped_at = COALESCE(?, stopped_at), project_id = COALESCE(?, project_id), "
+                    "project_url = COALESCE(?, project_url), drive_id = COALESCE(?, drive_id) "
+                    "WHERE job_id = ? AND owner = ?",
+                    (
+                        state,
+                        label,
+                        percent,
+                        now,
+                        json.dumps(known["result"]) if known.get("result") else None,
+                        known.get("stopped_at"),
+                        known.get("project_id"),
+                        known.get("project_url"),
+                        known.get("drive_id"),
+                        job_id,
+                        owner,
+                    ),
+                )
+                if changed:
+                    db.execute(
+                        "INSERT INTO job_events (job_id, at, state, progress_label, "
+                        "progress_percent) VALUES (?, ?, ?, ?, ?)",
+                        (job_id, now, state, label, percent),
+                    )
+                return changed
+
+        return await self._run(write)
+
+    async def get(self, owner: str, job_id: str) -> JobRecord | None:
+        def read(db: sqlite3.Connection) -> JobRecord | None:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ? AND owner = ?", (job_id, owner)
+            ).fetchone()
+            return _record(row) if row else None
+
+        return await self._run(read)
+
+    async def events(self, owner: str, job_id: str) -> list[dict[str, Any]]:
+        def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                "SELECT e.at, e.state, e.progress_label, e.progress_percent FROM job_events e "
+                "JOIN jobs j ON j.job_id = e.job_id WHERE e.job_id = ? AND j.owner = ? "
+                "ORDER BY e.id",
+                (job_id, owner),
+            ).fetchall()
+            return [{"at": a, "state": s, "label": lb, "percent": p} for a, s, lb, p in rows]
+
+        return await self._run(read)
+
+    async def recent(self, owner: str, limit: int = 50) -> list[JobRecord]:
+        def read(db: sqlite3.Connection) -> list[JobRecord]:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE owner = ? "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (owner, limit),
+            ).fetchall()
+            return [_record(row) for row in rows]
+
+        return await self._run(read)
+
+    async def complete_ids(
+        self, owner: str, column: str, prefix: str, limit: int = 20
+    ) -> list[str]:
+        """Job or project ids of this owner starting with `prefix`, newest first."""
+        if column not in ("job_id", "project_id"):
+            raise ValueError(column)
+
+        def read(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                f"SELECT {column} FROM jobs WHERE owner = ? AND {column} LIKE ? ESCAPE '\\' "
+                f"GROUP BY {column} ORDER BY MAX(created_at) DESC LIMIT ?",
+                (owner, _like_prefix(prefix), limit),
+            ).fetchall()
+            return [value for (value,) in rows]
+
+        return await self._run(read)
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One atomic write (the connection is in autocommit mode otherwise)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
