@@ -32,9 +32,9 @@ class UploadMedia(RequestModel):
 
 
 class SequenceTrack(RequestModel):
-    media: str = Field(min_length=1)
-    offset: float | None = None
-    mute: bool | None = None
+    media: str = Field(min_length=1, description="The name of another media item")
+    offset: float | None = Field(default=None, description="Start of this track, in seconds")
+    mute: bool | None = Field(default=None, description="Silence this track")
 
 
 class SequenceMedia(RequestModel):
@@ -47,16 +47,17 @@ MediaItem = UrlMedia | UploadMedia | SequenceMedia
 
 
 class Clip(RequestModel):
-    media: str = Field(min_length=1)
-    mute: bool | None = None
+    media: str = Field(min_length=1, description="The name of a media item")
+    mute: bool | None = Field(default=None, description="Silence this clip")
 
 
+# No `fps`: the spec lists it as ignored, but Descript answers it with 400 "not allowed".
 class NewComposition(RequestModel):
-    """A composition (timeline) to create from clips. Descript rejects `fps`, so it is absent."""
+    """A composition (timeline) to create: clips in order, a name, a size (default 1920x1080)."""
 
     name: str | None = None
-    width: int | None = Field(default=None, gt=0)
-    height: int | None = Field(default=None, gt=0)
+    width: int | None = Field(default=None, gt=0, description="Pixels")
+    height: int | None = Field(default=None, gt=0, description="Pixels")
     clips: list[Clip]
 
 

@@ -75,7 +75,7 @@ class RateLimiter:
         while seen and seen[0] <= moment - window:
             seen.popleft()
         if len(seen) >= limit:
-            wait = max(1, math.ceil(seen[0] + window - moment))
+            wait = max(1, math.ceil(seen[0] + window - moment)) if seen else math.ceil(window)
             raise ApiError(
                 429,
                 f"Rate limit exceeded. Retry after {wait} seconds.",

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
 
 from descript_mcp import errors
 
@@ -28,7 +29,8 @@ def tool_message(error: errors.DescriptError) -> str:
         case errors.PaymentRequiredError():
             balance = "AI credits" if "credit" in error.message.lower() else "media minutes"
             return (
-                f"Not enough {balance} in the Descript drive (402): {error.message} Add more in "
+                f"Not enough {balance} in the Descript drive (402): {error.message.rstrip('.')}. "
+                "Add more in "
                 "Descript's billing settings, or ask for less."
             )
         case errors.PublishInProgressError():
@@ -72,6 +74,15 @@ def tool_message(error: errors.DescriptError) -> str:
             return str(error)
 
 
+def invalid_arguments(error: ValidationError) -> str:
+    problems = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
+
+
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Raise Descript's errors as tool errors the model can act on."""
 
@@ -81,5 +92,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await fn(*args, **kwargs)
         except errors.DescriptError as error:
             raise ToolError(tool_message(error)) from error
+        except ValidationError as error:  # the arguments do not make a valid request
+            raise ToolError(f"Invalid arguments: {invalid_arguments(error)}") from error
 
     return wrapper

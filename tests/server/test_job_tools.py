@@ -1,0 +1,189 @@
+"""The job tools through an MCP client: import, agent edit, publish, get/list/cancel jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from descript_mcp.sandbox import Sandbox
+from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_import_reports_progress_and_summarises_the_result(mcp: Client) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    result = await mcp.call_tool(
+        "import_media",
+        {
+            "project_name": "Progress",
+            "add_media": {"sample.wav": {"url": SAMPLE, "language": "en"}},
+            "add_compositions": [{"name": "Main", "clips": [{"media": "sample.wav"}]}],
+        },
+        progress_callback=on_progress,
+    )
+    summary = structured(result)
+    assert summary["finished"] is True
+    assert summary["outcome"] == "success"
+    assert summary["media"] == [
+        {"name": "sample.wav", "status": "success", "duration_seconds": 12.0}
+    ]
+    assert summary["created_compositions"] == ["Main"]
+    assert summary["summary"].startswith("Import finished: 1 of 1 media imported")
+    progress = [p for p, _, _ in seen]
+    assert progress == sorted(set(progress))  # strictly increasing, as the spec requires
+    assert progress[-1] == 100
+    assert any("Importing media: sample.wav" in (m or "") for _, _, m in seen)
+
+
+async def test_failed_media_items_are_named_with_the_reason(mcp: Client) -> None:
+    summary = await import_sample(
+        mcp, add_media={"sample.wav": {"url": SAMPLE}, "broken.wav": {"url": SAMPLE + "?ranges=0"}}
+    )
+    assert summary["outcome"] == "partial"
+    assert "failed: broken.wav (Media URL is not accessible" in summary["summary"]
+
+
+async def test_agent_edit_returns_the_agents_answer_and_credits(mcp: Client) -> None:
+    project = await import_sample(mcp)
+    summary = structured(
+        await mcp.call_tool(
+            "agent_edit",
+            {
+                "project_id": project["project_id"],
+                "prompt": "Remove filler words",
+                "model": "claude-haiku-4.5",
+            },
+        )
+    )
+    assert summary["outcome"] == "success"
+    assert summary["project_changed"] is True
+    assert summary["resolved_model"] == "claude-haiku-4.5"
+    assert summary["ai_credits_used"] > 0
+    assert "removed" in summary["agent_response"]
+    assert "AI credits" in summary["summary"]
+
+
+async def test_agent_edit_can_create_a_project_from_a_prompt(mcp: Client) -> None:
+    summary = structured(
+        await mcp.call_tool(
+            "agent_edit", {"project_name": "Teaser", "prompt": "Make a 15 second teaser"}
+        )
+    )
+    assert summary["outcome"] == "success"
+    project = structured(await mcp.call_tool("get_project", {"project_id": summary["project_id"]}))
+    assert project["name"] == "Teaser"
+
+
+async def test_publish_is_private_unless_asked_and_gives_links(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    project = await import_sample(mcp)
+    summary = structured(await mcp.call_tool("publish", {"project_id": project["project_id"]}))
+    assert summary["outcome"] == "success"
+    assert summary["media_type"] == "Audio"
+    assert summary["share_url"] in summary["summary"]
+    assert summary["download_url"]
+    assert summary["download_url_expires_at"]
+    ((_, record),) = sandbox.world.publishes.values()
+    assert record.access_level == "private"
+
+
+async def test_a_short_wait_returns_the_job_id_and_get_job_finishes_it(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    sandbox.config.timings.import_item = 0.6
+    first = await import_sample(mcp, wait_seconds=0.05)
+    assert first["finished"] is False
+    assert first["outcome"] == "running"
+    assert f'get_job with job_id "{first["job_id"]}"' in first["summary"]
+    assert "Do not start it again" in first["summary"]
+    done = structured(
+        await mcp.call_tool("get_job", {"job_id": first["job_id"], "wait_seconds": 10})
+    )
+    assert done["finished"] is True
+    assert done["outcome"] == "success"
+    assert len(sandbox.api_requests("POST", "/jobs/import")) == 1
+
+
+async def test_get_job_without_a_wait_answers_at_once(mcp: Client, sandbox: Sandbox) -> None:
+    sandbox.config.timings.import_item = 30.0
+    started = await import_sample(mcp, wait_seconds=0)
+    with anyio.fail_after(5):
+        status = structured(await mcp.call_tool("get_job", {"job_id": started["job_id"]}))
+    assert status["state"] in ("queued", "running")
+
+
+async def test_cancelling_the_call_keeps_the_job_and_its_history(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    sandbox.config.timings.import_item = 30.0
+    with anyio.move_on_after(0.5):
+        await import_sample(mcp, name="Abandoned")
+    (job_id,) = sandbox.world.jobs
+    assert sandbox.world.jobs[job_id].state in ("queued", "running")  # Descript's job goes on
+    history = await read_json(mcp, "descript://jobs")
+    assert [job["job_id"] for job in history["jobs"]] == [job_id]
+    assert history["jobs"][0]["request"]["project_name"] == "Abandoned"
+
+
+async def test_list_jobs_pages_and_cancel_job_cancels(mcp: Client, sandbox: Sandbox) -> None:
+    first = await import_sample(mcp, name="One")
+    second = await import_sample(mcp, name="Two")
+    page = structured(await mcp.call_tool("list_jobs", {"limit": 1}))
+    assert [job["job_id"] for job in page["jobs"]] == [second["job_id"]]
+    rest = structured(await mcp.call_tool("list_jobs", {"limit": 1, "cursor": page["next_cursor"]}))
+    assert [job["job_id"] for job in rest["jobs"]] == [first["job_id"]]
+
+    sandbox.config.timings.import_item = 30.0
+    running = await import_sample(mcp, name="Three", wait_seconds=0)
+    cancelled = structured(await mcp.call_tool("cancel_job", {"job_id": running["job_id"]}))
+    assert cancelled["state"] == "cancelled"
+    assert cancelled["outcome"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        (
+            "get_job",
+            {"job_id": "project-media-import-none"},
+            'Not found (404): No job found for job_id "project-media-import-none".',
+        ),
+        (
+            "agent_edit",
+            {"project_id": "9f36ee32-5a2c-47e7-b1a3-94991d3e3ddb", "prompt": "Edit"},
+            "Not found (404): Project not found.",
+        ),
+        (
+            "import_media",
+            {"add_media": {"a.wav": {"url": SAMPLE, "tracks": [{"media": "x"}]}}},
+            "give exactly one of url or tracks",
+        ),
+        (
+            "import_media",
+            {
+                "add_media": {"a.wav": {"url": SAMPLE}},
+                "add_compositions": [{"clips": [{"media": "nope.wav"}]}],
+            },
+            'Descript rejected the request (400): "add_compositions[0].clips[0].media" refers to '
+            'unknown media "nope.wav"',
+        ),
+        (
+            "agent_edit",
+            {"prompt": "Edit"},
+            "give exactly one of project_id (edit a project) or project_name (new project)",
+        ),
+    ],
+)
+async def test_bad_requests_get_errors_that_say_what_to_do(
+    mcp: Client, tool: str, arguments: dict[str, Any], expected: str
+) -> None:
+    assert expected in error_text(await mcp.call_tool(tool, arguments))
