@@ -1,0 +1,77 @@
+"""Settings from the environment and flags; token choice; redaction of signed URLs."""
+
+from __future__ import annotations
+
+import pytest
+from mcp.server.mcpserver.exceptions import ToolError
+
+from descript_mcp.config import Settings
+from descript_mcp.errors import ConfigurationError
+from descript_mcp.redact import redact_url, redact_urls
+from descript_mcp.server.callers import choose_token
+
+
+def test_settings_come_from_the_environment_then_flags() -> None:
+    settings = Settings.load(
+        {
+            "DESCRIPT_API_KEY": "tok",
+            "DESCRIPT_MCP_WAIT_SECONDS": "30",
+            "DESCRIPT_MCP_PORT": "9000",
+            "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK": "true",
+        },
+        port=9100,
+        transport=None,
+    )
+    assert settings.token() == "secret-9f2"
+    assert (settings.wait_seconds, settings.port, settings.transport) == (30, 9100, "stdio")
+    assert settings.http_token_fallback is True
+    assert "secret-9f2" not in repr(settings)
+
+
+def test_a_bad_setting_names_its_variable() -> None:
+    with pytest.raises(ConfigurationError, match="DESCRIPT_MCP_WAIT_SECONDS"):
+        Settings.load({"DESCRIPT_MCP_WAIT_SECONDS": "forever"})
+
+
+@pytest.mark.parametrize(
+    ("headers_present", "authorization", "server_token", "fallback", "chosen"),
+    [
+        (True, "Bearer user-token", "server-token", False, "user-token"),
+        (True, "bearer user-token", None, False, "user-token"),
+        (True, None, "server-token", True, "server-token"),
+        (False, None, "server-token", False, "server-token"),
+    ],
+)
+def test_the_requests_token_wins_and_the_servers_is_a_fallback(
+    headers_present: bool,
+    authorization: str | None,
+    server_token: str | None,
+    fallback: bool,
+    chosen: str,
+) -> None:
+    assert choose_token(headers_present, authorization, server_token, fallback) == chosen
+
+
+def test_http_without_a_token_is_refused_unless_fallback_is_on() -> None:
+    with pytest.raises(ToolError, match="Authorization: Bearer"):
+        choose_token(True, None, "server-token", False)
+    with pytest.raises(ToolError, match="Authorization: Bearer"):
+        choose_token(True, "Basic abc", None, True)
+    with pytest.raises(ToolError, match="DESCRIPT_API_KEY"):
+        choose_token(False, None, None, False)
+
+
+def test_signed_url_credentials_are_redacted() -> None:
+    url = (
+        "https://storage.example/b/o.mp4?X-Goog-Signature=abc&X-Goog-Expires=60&alt=media&token=t0k"
+    )
+    assert redact_url(url) == (
+        "https://storage.example/b/o.mp4?X-Goog-Signature=REDACTED"
+        "&X-Goog-Expires=REDACTED&alt=media&token=REDACTED"
+    )
+    assert redact_url("https://example.com/a.mp3") == "https://example.com/a.mp3"
+    body = {"add_media": {"a": {"url": "https://s3/x?X-Amz-Credential=k&v=1"}}, "n": 1}
+    assert redact_urls(body) == {
+        "add_media": {"a": {"url": "https://s3/x?X-Amz-Credential=REDACTED&v=1"}},
+        "n": 1,
+    }

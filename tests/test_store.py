@@ -1,0 +1,122 @@
+"""The SQLite job history: migrations, owners kept apart, concurrent writers, no secrets."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+
+from descript_mcp.models import JobCreated, JobProgress, PublishJob, PublishResult
+from descript_mcp.store import MIGRATIONS, JobStore, owner_of
+
+pytestmark = pytest.mark.anyio
+
+ALICE, BOB = owner_of("alice-token"), owner_of("bob-token")
+
+
+def _created(job_id: str) -> JobCreated:
+    return JobCreated(job_id=job_id, drive_id="d", project_id="p", project_url="https://x/p")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> JobStore:
+    store = JobStore(tmp_path / "state" / "history.sqlite3")
+    store.open()
+    yield store
+    store.close()
+
+
+def test_migrations_run_once_and_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    for _ in range(2):
+        store = JobStore(path)
+        store.open()
+        store.close()
+    db = sqlite3.connect(path)
+    assert [n for (n,) in db.execute("SELECT name FROM _migrations")] == [m[0] for m in MIGRATIONS]
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_owners_are_fingerprints_not_tokens() -> None:
+    assert owner_of("alice-token") == ALICE
+    assert "alice" not in ALICE
+    assert ALICE != BOB
+
+
+async def test_each_owner_sees_only_their_jobs(store: JobStore) -> None:
+    await store.record_submitted(
+        ALICE, _created("a1"), job_type="agent", tool="agent_edit", request={"prompt": "x"}
+    )
+    await store.record_submitted(
+        BOB, _created("b1"), job_type="agent", tool="agent_edit", request={"prompt": "y"}
+    )
+    assert [r.job_id for r in await store.recent(ALICE)] == ["a1"]
+    assert await store.get(ALICE, "b1") is None
+    assert await store.events(ALICE, "b1") == []
+    assert await store.complete_ids(ALICE, "job_id", "") == ["a1"]
+    assert not await store.record_progress(ALICE, "b1", "running", "x", 1)
+    assert (await store.get(BOB, "b1")).state == "queued"  # type: ignore[union-attr]
+
+
+async def test_state_changes_become_events_and_the_result_is_kept(store: JobStore) -> None:
+    await store.record_submitted(
+        ALICE, _created("j"), job_type="publish", tool="publish", request={}
+    )
+    now = datetime.now(UTC)
+    running = PublishJob(
+        job_id="j",
+        job_type="publish",
+        job_state="running",
+        created_at=now,
+        drive_id="d",
+        project_id="p",
+        project_url="https://x/p",
+        progress=JobProgress(label="Rendering", percent=40),
+    )
+    assert await store.record_job(ALICE, running)
+    assert not await store.record_job(ALICE, running)  # nothing new
+    stopped = running.model_copy(
+        update={
+            "job_state": "stopped",
+            "progress": None,
+            "stopped_at": now,
+            "result": PublishResult(status="success", share_url="https://share/x"),
+        }
+    )
+    assert await store.record_job(ALICE, stopped)
+    record = await store.get(ALICE, "j")
+    assert record is not None
+    assert record.state == "stopped"
+    assert record.result == {"status": "success", "share_url": "https://share/x"}
+    events = await store.events(ALICE, "j")
+    assert [(e["state"], e["label"]) for e in events] == [
+        ("queued", None),
+        ("running", "Rendering"),
+        ("stopped", None),
+    ]
+
+
+async def test_concurrent_writers_lose_nothing(store: JobStore) -> None:
+    async def submit(n: int) -> None:
+        await store.record_submitted(
+            ALICE, _created(f"job-{n:03d}"), job_type="agent", tool="agent_edit", request={"n": n}
+        )
+        await store.record_progress(ALICE, f"job-{n:03d}", "running", "Editing", n % 100)
+
+    async with anyio.create_task_group() as group:
+        for n in range(200):
+            group.start_soon(submit, n)
+    assert len(await store.recent(ALICE, limit=500)) == 200
+    assert len(await store.complete_ids(ALICE, "job_id", "job-1", limit=500)) == 100
+
+
+async def test_completion_prefixes_are_literal(store: JobStore) -> None:
+    for job_id in ("a_b", "axb", "a%c"):
+        await store.record_submitted(
+            ALICE, _created(job_id), job_type="agent", tool="t", request={}
+        )
+    assert await store.complete_ids(ALICE, "job_id", "a_") == ["a_b"]
+    assert await store.complete_ids(ALICE, "job_id", "a%") == ["a%c"]
