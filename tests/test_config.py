@@ -14,7 +14,7 @@ from descript_mcp.server.callers import choose_token
 def test_settings_come_from_the_environment_then_flags() -> None:
     settings = Settings.load(
         {
-            "DESCRIPT_API_KEY": "tok",
+            "DESCRIPT_API_KEY": "secret-9f2",
             "DESCRIPT_MCP_WAIT_SECONDS": "30",
             "DESCRIPT_MCP_PORT": "9000",
             "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK": "true",
