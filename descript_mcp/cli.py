@@ -47,8 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port for sse/http (default 8000)")
     serve.add_argument(
         "--sandbox",
-        action="store_true",
-        help="run against the built-in sandbox: no Descript account needed",
+        nargs="?",
+        const="realistic",
+        choices=["realistic", "fast"],
+        help="run against the built-in sandbox: no Descript account needed (fast: jobs "
+        "finish at once)",
     )
     serve.add_argument("--history", dest="history_path", help="the job history SQLite file")
     serve.add_argument(

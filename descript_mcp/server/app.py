@@ -45,8 +45,10 @@ def build_server(
     *,
     client_factory: ClientFactory | None = None,
     poll_schedule: PollSchedule | None = None,
+    notes: str = "",
 ) -> MCPServer[ServerState]:
-    """The descript-mcp server. `client_factory` makes the API client for a token."""
+    """The descript-mcp server. `client_factory` makes the API client for a token; `notes`
+    are added to the instructions the client receives."""
     notifier = Notifier()
 
     def default_factory(token: str) -> DescriptClient:
@@ -72,7 +74,7 @@ def build_server(
         "descript-mcp",
         title="Descript",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=INSTRUCTIONS + notes,
         lifespan=lifespan,
         subscriptions=notifier.bus,
         middleware=[remember_request],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import AsyncExitStack
+from typing import Literal
 
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
@@ -13,6 +14,11 @@ from descript_mcp.config import Settings
 from descript_mcp.server.app import build_server
 
 logger = logging.getLogger("descript_mcp.server")
+
+SANDBOX_NOTE = """
+This server is connected to a built-in sandbox that simulates Descript: no account is used and
+nothing is billed. Media to try: {sample} (a 12-second recording; import it as sample.wav).
+"""
 
 
 def transport_security(host: str) -> TransportSecuritySettings:
@@ -27,19 +33,24 @@ def transport_security(host: str) -> TransportSecuritySettings:
     )
 
 
-async def serve(settings: Settings, *, sandbox: bool = False) -> None:
+async def serve(settings: Settings, *, sandbox: Literal["realistic", "fast"] | None = None) -> None:
+    """Serve on the configured transport; with `sandbox`, against a built-in one."""
     async with AsyncExitStack() as stack:
-        if sandbox:
-            from descript_mcp.sandbox import Sandbox
+        notes = ""
+        if sandbox is not None:
+            from descript_mcp.sandbox import Sandbox, SandboxConfig
             from descript_mcp.sandbox import serve as serve_sandbox
 
-            simulated = await stack.enter_async_context(Sandbox())
+            config = SandboxConfig.for_tests() if sandbox == "fast" else SandboxConfig()
+            simulated = await stack.enter_async_context(Sandbox(config))
             api_url = await stack.enter_async_context(serve_sandbox(simulated))
             settings = settings.model_copy(
                 update={"api_url": api_url, "api_key": SecretStr(simulated.token)}
             )
+            sample = api_url.removesuffix("/v1") + "/_sandbox/media/sample.wav"
+            notes = SANDBOX_NOTE.format(sample=sample)
             print(f"descript-mcp: using the built-in sandbox at {api_url}", file=sys.stderr)
-        server = build_server(settings)
+        server = build_server(settings, notes=notes)
         security = transport_security(settings.host)
         match settings.transport:
             case "stdio":

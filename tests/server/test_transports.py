@@ -1,0 +1,162 @@
+"""`descript-mcp serve --sandbox` as a real process, over stdio and over streamable HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN
+from tests.server.conftest import error_text, structured
+
+pytestmark = pytest.mark.anyio
+
+SERVE = [sys.executable, "-m", "descript_mcp", "serve", "--sandbox", "fast"]
+
+
+def sample_url(mcp: Client) -> str:
+    found = re.search(r"(http://\S+/sample\.wav)", mcp.instructions or "")
+    assert found, "the sandbox's instructions name its sample media"
+    return found[1]
+
+
+async def round_trip(mcp: Client, name: str) -> dict[str, Any]:
+    """import → agent edit → publish; returns the import's summary."""
+    imported = structured(
+        await mcp.call_tool(
+            "import_media",
+            {
+                "project_name": name,
+                "add_media": {"sample.wav": {"url": sample_url(mcp)}},
+                "add_compositions": [{"name": "Main", "clips": [{"media": "sample.wav"}]}],
+            },
+        )
+    )
+    assert imported["outcome"] == "success"
+    edited = structured(
+        await mcp.call_tool(
+            "agent_edit", {"project_id": imported["project_id"], "prompt": "Apply studio sound"}
+        )
+    )
+    assert edited["outcome"] == "success"
+    published = structured(
+        await mcp.call_tool(
+            "publish", {"project_id": imported["project_id"], "access_level": "unlisted"}
+        )
+    )
+    assert published["outcome"] == "success"
+    assert published["share_url"].startswith("http://127.0.0.1:")
+    return imported
+
+
+async def history(mcp: Client) -> list[dict[str, Any]]:
+    contents = (await mcp.read_resource("descript://jobs")).contents
+    return json.loads(contents[0].text)["jobs"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_stdio_round_trip_and_resources(tmp_path: Path, mode: str) -> None:
+    params = StdioServerParameters(
+        command=SERVE[0], args=[*SERVE[1:], "--history", str(tmp_path / "history.sqlite3")]
+    )
+    async with Client(params, mode=mode) as mcp:
+        imported = await round_trip(mcp, "Over stdio")
+        jobs = await history(mcp)
+        assert [job["job_type"] for job in jobs] == ["publish", "agent", "import/project_media"]
+        assert all(job["state"] == "stopped" for job in jobs)
+        record = json.loads(
+            (await mcp.read_resource(f"descript://jobs/{imported['job_id']}")).contents[0].text
+        )  # type: ignore[union-attr]
+        assert record["events"][-1]["state"] == "stopped"
+        project = json.loads(
+            (await mcp.read_resource(f"descript://projects/{imported['project_id']}"))
+            .contents[0]
+            .text
+        )  # type: ignore[union-attr]
+        assert len(project["publishes"]) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            *SERVE,
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+            "--history",
+            str(tmp_path / "history.sqlite3"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stderr.close()  # type: ignore[union-attr]
+
+
+@asynccontextmanager
+async def _as(token: str | None, url: str, mode: str) -> AsyncIterator[Client]:
+    """An MCP client sending `token` as its Descript token (the HTTP client is ours to close)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120)) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as mcp,
+    ):
+        yield mcp
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_http_serves_two_users_each_their_own_history(http_server: str, mode: str) -> None:
+    async with (
+        _as(DEFAULT_TOKEN, http_server, mode) as alice,
+        _as(OTHER_DRIVE_TOKEN, http_server, mode) as bob,
+    ):
+        alices = await round_trip(alice, "Alice's show")
+        bobs = await round_trip(bob, "Bob's show")
+        alice_jobs = {job["job_id"] for job in await history(alice)}
+        bob_jobs = {job["job_id"] for job in await history(bob)}
+        assert alices["job_id"] in alice_jobs
+        assert bobs["job_id"] in bob_jobs
+        assert len(alice_jobs) == len(bob_jobs) == 3
+        assert not alice_jobs & bob_jobs
+        refused = error_text(await alice.call_tool("get_job", {"job_id": bobs["job_id"]}))
+        assert "Descript refused access (403)" in refused
+
+
+async def test_http_without_a_token_is_told_how_to_send_one(http_server: str) -> None:
+    async with _as(None, http_server, "legacy") as anonymous:
+        text = error_text(await anonymous.call_tool("get_drive_status", {}))
+    assert "Authorization: Bearer" in text
