@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from descript_mcp.models import AgentEditRequest, TeamAccess
 from descript_mcp.server.annotations import CHANGES, READS
 from descript_mcp.server.arguments import CompositionId, WaitSeconds
-from descript_mcp.server.errors import tool_errors
+from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import Compact, JobSummary
 from descript_mcp.server.waiting import record_submission, wait_and_summarize
@@ -30,8 +30,7 @@ class AgentModelList(BaseModel):
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool(title="Edit with Descript's agent (Underlord)", annotations=CHANGES)
-    @tool_errors
+    @tool(server, title="Edit with Descript's agent (Underlord)", annotations=CHANGES)
     async def agent_edit(
         prompt: Annotated[
             str,
@@ -79,8 +78,7 @@ def register(server: MCPServer[Any]) -> None:
         )
         return await wait_and_summarize(state, caller, ctx, created.job_id, wait_seconds)
 
-    @server.tool(title="List the agent's models", annotations=READS)
-    @tool_errors
+    @tool(server, title="List the agent's models", annotations=READS)
     async def list_agent_models(ctx: Context[Any]) -> AgentModelList:
         """The models agent_edit can use, with their cost tier, and aliases that follow the
         newest model of a family. Free."""

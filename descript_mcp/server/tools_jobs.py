@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from descript_mcp.server.annotations import CANCELS, READS
 from descript_mcp.server.arguments import Cursor, JobId, Limit, WaitSeconds
-from descript_mcp.server.errors import tool_errors
+from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import JobSummary, summarize
 from descript_mcp.server.waiting import wait_and_summarize
@@ -23,8 +23,7 @@ class JobList(BaseModel):
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool(title="Get a job's status, waiting if asked", annotations=READS)
-    @tool_errors
+    @tool(server, title="Get a job's status, waiting if asked", annotations=READS)
     async def get_job(
         job_id: JobId, ctx: Context[Any], wait_seconds: WaitSeconds = 0
     ) -> JobSummary:
@@ -38,8 +37,7 @@ def register(server: MCPServer[Any]) -> None:
         state, caller = await caller_of(ctx)
         return await wait_and_summarize(state, caller, ctx, job_id, wait_seconds)
 
-    @server.tool(title="List recent jobs", annotations=READS)
-    @tool_errors
+    @tool(server, title="List recent jobs", annotations=READS)
     async def list_jobs(
         ctx: Context[Any],
         project_id: Annotated[str | None, Field(description="Only this project's jobs")] = None,
@@ -69,8 +67,7 @@ def register(server: MCPServer[Any]) -> None:
                 await state.notifier.job_changed(job.job_id)
         return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
 
-    @server.tool(title="Cancel a job", annotations=CANCELS)
-    @tool_errors
+    @tool(server, title="Cancel a job", annotations=CANCELS)
     async def cancel_job(job_id: JobId, ctx: Context[Any]) -> JobSummary:
         """Cancel a queued or running Descript job. Media an import already brought in stays in
         the project. Cancelling a finished job changes nothing."""

@@ -18,7 +18,7 @@ from descript_mcp.models import (
 )
 from descript_mcp.server.annotations import CREATES
 from descript_mcp.server.arguments import WaitSeconds
-from descript_mcp.server.errors import tool_errors
+from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import JobSummary
 from descript_mcp.server.waiting import record_submission, wait_and_summarize
@@ -57,8 +57,7 @@ class MediaSource(BaseModel):
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool(title="Import media into Descript", annotations=CREATES)
-    @tool_errors
+    @tool(server, title="Import media into Descript", annotations=CREATES)
     async def import_media(
         ctx: Context[Any],
         add_media: Annotated[

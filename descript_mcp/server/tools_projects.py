@@ -14,7 +14,7 @@ from descript_mcp.models import DriveStatus, FolderHit, MediaHit, Project, Proje
 from descript_mcp.models import ProjectSummary as ProjectItem
 from descript_mcp.server.annotations import READS
 from descript_mcp.server.arguments import Cursor, Limit, ProjectId
-from descript_mcp.server.errors import tool_errors
+from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import Compact
 
@@ -75,8 +75,7 @@ def _flatten(hit: SearchHit) -> SearchResult:
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool(title="List projects", annotations=READS)
-    @tool_errors
+    @tool(server, title="List projects", annotations=READS)
     async def list_projects(
         ctx: Context[Any],
         name: Annotated[str | None, Field(description="Name contains this (any case)")] = None,
@@ -105,24 +104,21 @@ def register(server: MCPServer[Any]) -> None:
         )
         return ProjectList(projects=page.items, next_cursor=page.next_cursor)
 
-    @server.tool(title="Get a project", annotations=READS)
-    @tool_errors
+    @tool(server, title="Get a project", annotations=READS)
     async def get_project(project_id: ProjectId, ctx: Context[Any]) -> Project:
         """A project's media files, compositions (with ids for agent_edit, publish and
         export_transcript) and earlier publishes with their share URLs. Free."""
         _, caller = await caller_of(ctx)
         return await caller.client.get_project(project_id)
 
-    @server.tool(title="Check the Descript connection", annotations=READS)
-    @tool_errors
+    @tool(server, title="Check the Descript connection", annotations=READS)
     async def get_drive_status(ctx: Context[Any]) -> DriveStatus:
         """Which Descript drive the API token belongs to, and the API version. Use it to check
         the token works. Free."""
         _, caller = await caller_of(ctx)
         return await caller.client.get_status()
 
-    @server.tool(title="Search the drive", annotations=READS)
-    @tool_errors
+    @tool(server, title="Search the drive", annotations=READS)
     async def search_drive(
         query: Annotated[str, Field(min_length=1, description="Words to look for")],
         ctx: Context[Any],

@@ -20,7 +20,7 @@ from descript_mcp.models import (
 )
 from descript_mcp.server.annotations import CHANGES, READS
 from descript_mcp.server.arguments import CompositionId, ProjectId, WaitSeconds
-from descript_mcp.server.errors import tool_errors
+from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import JobSummary
 from descript_mcp.server.waiting import record_submission, wait_and_summarize
@@ -40,8 +40,7 @@ class Transcript(BaseModel):
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool(title="Publish a composition", annotations=CHANGES)
-    @tool_errors
+    @tool(server, title="Publish a composition", annotations=CHANGES)
     async def publish(
         project_id: ProjectId,
         ctx: Context[Any],
@@ -84,8 +83,7 @@ def register(server: MCPServer[Any]) -> None:
         )
         return await wait_and_summarize(state, caller, ctx, created.job_id, wait_seconds)
 
-    @server.tool(title="Export a transcript", annotations=READS)
-    @tool_errors
+    @tool(server, title="Export a transcript", annotations=READS)
     async def export_transcript(
         project_id: ProjectId,
         ctx: Context[Any],
