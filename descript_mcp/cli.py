@@ -84,10 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(run=_run_sandbox)
 
     demo = commands.add_parser(
-        "demo", help="import, edit and publish on the sandbox, printing each job's progress"
+        "demo", help="import, edit and publish through the MCP tools on the built-in sandbox"
     )
-    demo.add_argument("--api-url", help="a real API instead of the built-in sandbox")
-    demo.add_argument("--media-url", help="the media to import (default: the sandbox's sample)")
     demo.add_argument("--fast", action="store_true", help="sandbox jobs finish at once")
     demo.set_defaults(run=_run_demo)
     return parser
@@ -140,18 +138,10 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from descript_mcp.demo import DemoError, run_demo
-    from descript_mcp.errors import DescriptError
 
     try:
-        anyio.run(
-            lambda: run_demo(
-                api_url=args.api_url,
-                media_url=args.media_url,
-                api_key=os.environ.get("DESCRIPT_API_KEY"),
-                fast=args.fast,
-            )
-        )
-    except (DemoError, DescriptError) as error:
+        anyio.run(lambda: run_demo(fast=args.fast))
+    except DemoError as error:
         print(f"descript-mcp demo: {error}", file=sys.stderr)
         return 1
     return 0

@@ -31,21 +31,23 @@ def test_version() -> None:
     assert _run("--version").stdout.strip() == f"descript-mcp {__version__}"
 
 
-def test_demo_runs_the_round_trip_on_the_built_in_sandbox() -> None:
+def test_demo_runs_the_round_trip_through_the_mcp_tools() -> None:
     result = _run("demo", "--fast")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for line in (
-        "1. Import started",
-        "2. Agent edit started",
-        "3. Publish started",
-        "interview.wav: success, 12.0 s",
-        "intro.wav: success, 3.0 s",
+        "> import_media ",
+        "> agent_edit ",
+        "> publish ",
+        "Import finished: 1 of 1 media imported",
+        "Agent edit finished and changed the project",
+        "Published as Audio: share page http://127.0.0.1:",
+        "The job history (descript://jobs) now holds 3 jobs",
         "Round trip complete.",
     ):
         assert line in out
-    assert "running" in out  # progress lines were printed while jobs ran
-    assert "share page: http://127.0.0.1:" in out
+    assert "finished: success" in out
+    assert "progress" in out  # progress notifications were printed while jobs ran
 
 
 def _free_port() -> int:
@@ -54,50 +56,39 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_sandbox_command_serves_the_api_that_the_demo_can_use() -> None:
+def test_sandbox_command_serves_the_api_and_its_sample() -> None:
     port = _free_port()
     server = subprocess.Popen(
-        [*COMMAND, "sandbox", "--port", str(port), "--fast"],
+        [*COMMAND, "sandbox", "--port", str(port), "--token", "my-token"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    api = f"http://127.0.0.1:{port}/v1"
+    origin = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
                 status = httpx.get(
-                    f"{api}/status", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+                    f"{origin}/v1/status", headers={"Authorization": "Bearer my-token"}
                 )
                 break
             except httpx.ConnectError:
                 assert time.monotonic() < deadline, "the sandbox did not start"
                 time.sleep(0.1)
         assert status.json()["drive_name"] == "Sandbox Drive"
-        media = f"http://127.0.0.1:{port}/_sandbox/media/sample.wav"
-        demo = _run(
-            "demo", "--api-url", api, "--media-url", media, env={"DESCRIPT_API_KEY": DEFAULT_TOKEN}
+        refused = httpx.get(
+            f"{origin}/v1/status", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}
         )
-        assert demo.returncode == 0, demo.stderr
-        assert "Round trip complete." in demo.stdout
+        assert refused.status_code == 401  # --token replaced the default
+        sample = httpx.get(f"{origin}/_sandbox/media/sample.wav")
+        assert sample.content.startswith(b"RIFF")
     finally:
         server.terminate()
         server.communicate(timeout=10)
 
 
-def test_demo_failures_exit_non_zero_with_a_message() -> None:
-    result = _run("demo", "--api-url", "http://127.0.0.1:9/v1")
-    assert result.returncode == 1
-    assert "--media-url" in result.stderr
-    refused = _run(
-        "demo",
-        "--api-url",
-        "http://127.0.0.1:9/v1",
-        "--media-url",
-        "http://x/a.wav",
-        env={"DESCRIPT_API_KEY": "secret-token-4711"},
-    )
-    assert refused.returncode == 1
-    assert "Descript could not be reached" in refused.stderr
-    assert "secret-token-4711" not in refused.stderr + refused.stdout
+def test_serve_refuses_a_bad_setting_with_its_name() -> None:
+    result = _run("serve", env={"DESCRIPT_MCP_PORT": "not-a-port"})
+    assert result.returncode == 2
+    assert "DESCRIPT_MCP_PORT" in result.stderr

@@ -49,7 +49,11 @@ async def serve(settings: Settings, *, sandbox: Literal["realistic", "fast"] | N
             )
             sample = api_url.removesuffix("/v1") + "/_sandbox/media/sample.wav"
             notes = SANDBOX_NOTE.format(sample=sample)
-            print(f"descript-mcp: using the built-in sandbox at {api_url}", file=sys.stderr)
+            print(
+                f"descript-mcp: using the built-in sandbox at {api_url}; over HTTP, send "
+                f"Authorization: Bearer {simulated.token} (or start with --http-token-fallback)",
+                file=sys.stderr,
+            )
         server = build_server(settings, notes=notes)
         security = transport_security(settings.host)
         match settings.transport:

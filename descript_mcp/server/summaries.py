@@ -63,7 +63,7 @@ def summarize(job: Job) -> JobSummary:
         job_type=job.job_type,
         state=job.job_state,
         finished=job.is_terminal,
-        outcome=_outcome(job),
+        outcome=outcome_of(job),
         summary="",
         project_id=job.project_id,
         project_url=job.project_url,
@@ -109,7 +109,7 @@ def summarize(job: Job) -> JobSummary:
     return summary
 
 
-def _outcome(job: Job) -> Outcome:
+def outcome_of(job: Job) -> Outcome:
     if job.job_state == "cancelled":
         return "cancelled"
     if not job.is_terminal:

@@ -12,7 +12,7 @@ from descript_mcp.models import JobCreated
 from descript_mcp.redact import redact_urls
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState
-from descript_mcp.server.summaries import JobSummary, summarize
+from descript_mcp.server.summaries import JobSummary, outcome_of, summarize
 
 
 class ProgressReporter:
@@ -26,7 +26,9 @@ class ProgressReporter:
         target = 100.0 if update.job.is_terminal else float(min(update.percent or 0, 99))
         value = target if target > self.last else round(self.last + 0.01, 2)
         self.last = value
-        label = update.label or update.job_state
+        label = update.label or (
+            f"finished: {outcome_of(update.job)}" if update.job.is_terminal else update.job_state
+        )
         percent = f" {update.percent}%" if update.percent is not None else ""
         message = f"{label}{percent} ({update.elapsed:.0f} s)"
         await self.ctx.report_progress(value, total=100, message=message)
