@@ -145,3 +145,12 @@ async def test_an_unconfirmed_submission_says_not_to_resubmit(
         )
     )
     assert "do not simply submit again" in text
+
+
+async def test_a_descript_outage_says_what_is_safe_to_retry(mcp: Client, sandbox: Sandbox) -> None:
+    from descript_mcp.sandbox import Fault
+
+    sandbox.faults.add(Fault("GET", "/status", status=503, times=10))
+    text = error_text(await mcp.call_tool("get_drive_status", {}))
+    assert "Descript failed (503" in text
+    assert "check list_jobs" in text

@@ -9,13 +9,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN
@@ -94,14 +95,15 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def _running(transport: str, tmp_path: Path) -> Iterator[str]:
+    """`serve --sandbox fast` on a free port; yields the origin once it accepts connections."""
     port = _free_port()
     process = subprocess.Popen(
         [
             *SERVE,
             "--transport",
-            "http",
+            transport,
             "--port",
             str(port),
             "--history",
@@ -120,11 +122,23 @@ def http_server(tmp_path: Path) -> Iterator[str]:
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
         process.stderr.close()  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[str]:
+    with _running("http", tmp_path) as origin:
+        yield f"{origin}/mcp"
+
+
+@pytest.fixture
+def sse_server(tmp_path: Path) -> Iterator[str]:
+    with _running("sse", tmp_path) as origin:
+        yield f"{origin}/sse"
 
 
 @asynccontextmanager
@@ -160,3 +174,10 @@ async def test_http_without_a_token_is_told_how_to_send_one(http_server: str) ->
     async with _as(None, http_server, "legacy") as anonymous:
         text = error_text(await anonymous.call_tool("get_drive_status", {}))
     assert "Authorization: Bearer" in text
+
+
+async def test_sse_transport_serves_the_tools(sse_server: str) -> None:
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    async with Client(sse_client(sse_server, headers=headers)) as mcp:
+        status = structured(await mcp.call_tool("get_drive_status", {}))
+    assert status["drive_name"] == "Sandbox Drive"
