@@ -59,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--api-url", help="the Descript API base URL")
     serve.add_argument(
+        "--root",
+        action="append",
+        dest="roots",
+        metavar="FOLDER",
+        help="a folder whose files may be read and written (repeatable; "
+        "default: DESCRIPT_MCP_ROOTS)",
+    )
+    serve.add_argument(
         "--http-token-fallback",
         action="store_const",
         const=True,
@@ -104,6 +112,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             history_path=args.history_path,
             wait_seconds=args.wait_seconds,
             api_url=args.api_url,
+            roots=args.roots,
             http_token_fallback=args.http_token_fallback,
             log_level=args.log_level,
         )

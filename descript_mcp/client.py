@@ -7,6 +7,8 @@ import os
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any, Literal, TypeVar
@@ -301,16 +303,34 @@ class DescriptClient:
         if not response.is_success:
             raise status_error(response, method="PUT", path="<signed upload URL>")
 
-    def stream_download(self, download_url: str) -> AsyncIterator[bytes]:
-        """The bytes behind a signed download URL, as they arrive."""
-        return self._stream(download_url)
+    @asynccontextmanager
+    async def open_download(self, download_url: str, *, start: int = 0) -> AsyncIterator[Download]:
+        """Open a signed download URL (no bearer token), from byte `start` when above 0."""
+        headers = {"Range": f"bytes={start}-"} if start else {}
+        where = "<signed download URL>"
+        try:
+            async with self._files.stream("GET", download_url, headers=headers) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise status_error(response, method="GET", path=where)
+                resumed = response.status_code == 206
+                yield Download(
+                    resumed=resumed,
+                    total=_total_size(response, resumed),
+                    chunks=response.aiter_bytes(),
+                )
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                f"The download was interrupted: {type(exc).__name__}.",
+                method="GET",
+                path=where,
+                may_have_reached_server=True,
+            ) from exc
 
-    async def _stream(self, url: str) -> AsyncIterator[bytes]:
-        async with self._files.stream("GET", url) as response:
-            if not response.is_success:
-                await response.aread()
-                raise status_error(response, method="GET", path="<signed download URL>")
-            async for chunk in response.aiter_bytes():
+    async def stream_download(self, download_url: str) -> AsyncIterator[bytes]:
+        """The bytes behind a signed download URL, as they arrive."""
+        async with self.open_download(download_url) as download:
+            async for chunk in download.chunks:
                 yield chunk
 
     # -- submitting without duplicates --------------------------------------------------------
@@ -427,6 +447,24 @@ async def _follow(
         if not page.next_cursor:
             return
         cursor = page.next_cursor
+
+
+@dataclass(frozen=True)
+class Download:
+    """An open download: `resumed` when the server honoured the Range asked for."""
+
+    resumed: bool
+    total: int | None
+    chunks: AsyncIterator[bytes]
+
+
+def _total_size(response: httpx.Response, resumed: bool) -> int | None:
+    """The whole file's size, from Content-Range (`bytes a-b/total`) or Content-Length."""
+    if resumed:
+        total = response.headers.get("content-range", "").rpartition("/")[2]
+        return int(total) if total.isdigit() else None
+    length = response.headers.get("content-length", "")
+    return int(length) if length.isdigit() else None
 
 
 def _segment(value: str) -> str:

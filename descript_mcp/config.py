@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from descript_mcp.client import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
 from descript_mcp.errors import ConfigurationError
+from descript_mcp.files.roots import ROOTS_ENV
 
 Transport = Literal["stdio", "sse", "http"]
 
@@ -26,6 +27,7 @@ ENVIRONMENT: dict[str, str] = {
     "port": "DESCRIPT_MCP_PORT",
     "http_token_fallback": "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK",
     "log_level": "DESCRIPT_MCP_LOG_LEVEL",
+    "roots": ROOTS_ENV,
 }
 
 
@@ -65,6 +67,11 @@ class Settings(BaseModel):
         default=False,
         description="Over HTTP, use DESCRIPT_API_KEY for requests that bring no token of their own",
     )
+    roots: tuple[Path, ...] = Field(
+        default=(),
+        description="Folders whose files may be uploaded and where files may be saved; none: "
+        "no local file access",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="warning", description="Log level (logs go to stderr)"
     )
@@ -76,6 +83,8 @@ class Settings(BaseModel):
         values: dict[str, Any] = {
             name: environ[var] for name, var in ENVIRONMENT.items() if environ.get(var)
         }
+        if "roots" in values:
+            values["roots"] = [p for p in values["roots"].split(os.pathsep) if p.strip()]
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)

@@ -25,3 +25,11 @@ CompositionId = Annotated[
 ]
 Cursor = Annotated[str | None, Field(description="next_cursor from the previous page")]
 Limit = Annotated[int, Field(ge=1, le=100, description="Items per page")]
+DownloadTo = Annotated[
+    str | None,
+    Field(
+        description="Save the published file at this absolute path on this computer (under "
+        "the folders the server may write), once the publish has finished",
+    ),
+]
+Overwrite = Annotated[bool, Field(description="Replace the file if it exists")]

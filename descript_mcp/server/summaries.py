@@ -55,6 +55,8 @@ class JobSummary(Compact):
     media_type: str | None = None
     error_message: str | None = None
     error_code: str | None = None
+    saved_to: str | None = Field(default=None, description="Where the published file was saved")
+    saved_bytes: int | None = None
 
 
 def summarize(job: Job) -> JobSummary:

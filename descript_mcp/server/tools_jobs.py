@@ -10,11 +10,20 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from descript_mcp.server.annotations import CANCELS, READS
-from descript_mcp.server.arguments import Cursor, JobId, Limit, WaitSeconds
+from descript_mcp.server.arguments import (
+    Cursor,
+    DownloadTo,
+    JobId,
+    Limit,
+    Overwrite,
+    WaitSeconds,
+)
+from descript_mcp.server.local_files import roots_for, with_saved_file
+from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import JobSummary, summarize
-from descript_mcp.server.waiting import wait_and_summarize
+from descript_mcp.server.waiting import wait_for
 
 
 class JobList(BaseModel):
@@ -25,17 +34,29 @@ class JobList(BaseModel):
 def register(server: MCPServer[Any]) -> None:
     @tool(server, title="Get a job's status, waiting if asked", annotations=READS)
     async def get_job(
-        job_id: JobId, ctx: Context[Any], wait_seconds: WaitSeconds = 0
+        job_id: JobId,
+        ctx: Context[Any],
+        wait_seconds: WaitSeconds = 0,
+        download_to: DownloadTo = None,
+        overwrite: Overwrite = False,
     ) -> JobSummary:
         """Read a Descript job's state: progress while it runs, and its result once it has
         finished (imported media, the agent's answer and credits used, share and download URLs).
 
         With wait_seconds, waits that long for it to finish, reporting progress meanwhile. Use
         this to keep waiting on a job an earlier call returned unfinished; never start the job
-        again. Free: reads cost no credits.
+        again. With download_to, a finished publish's file is saved there. Free: reads cost no
+        credits.
         """
         state, caller = await caller_of(ctx)
-        return await wait_and_summarize(state, caller, ctx, job_id, wait_seconds)
+        destination = None
+        if download_to is not None:
+            destination = (await roots_for(ctx, state)).writable(download_to, overwrite=overwrite)
+        progress = CallProgress(ctx)
+        job = await wait_for(state, caller, job_id, wait_seconds, progress)
+        return await with_saved_file(
+            caller.client, job, destination, overwrite=overwrite, progress=progress
+        )
 
     @tool(server, title="List recent jobs", annotations=READS)
     async def list_jobs(

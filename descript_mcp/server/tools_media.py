@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from descript_mcp.files.roots import Roots
+from descript_mcp.files.sharelinks import direct_download_url
+from descript_mcp.files.transfer import content_type_of
 from descript_mcp.models import (
     ImportMediaRequest,
+    Job,
+    MediaItem,
     NewComposition,
     SequenceMedia,
     SequenceTrack,
     TeamAccess,
+    UploadMedia,
     UrlMedia,
 )
 from descript_mcp.server.annotations import CREATES
 from descript_mcp.server.arguments import WaitSeconds
+from descript_mcp.server.local_files import LocalMedia, UploadFailure, roots_for, upload_all
+from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import tool
-from descript_mcp.server.state import caller_of
-from descript_mcp.server.summaries import JobSummary
-from descript_mcp.server.waiting import record_submission, wait_and_summarize
+from descript_mcp.server.state import ServerState, caller_of
+from descript_mcp.server.summaries import JobSummary, MediaOutcome, summarize
+from descript_mcp.server.waiting import record_submission, wait_for
 
 
 class MediaSource(BaseModel):
-    """Where one media item comes from: a URL, or tracks of other media (a sequence)."""
+    """Where one media item comes from: a URL, a local file, or other media (a sequence)."""
 
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(
         default=None,
-        description="A direct download link Descript can fetch (it must allow HTTP Range "
-        "requests); sign it for 12-48 hours if it is signed",
+        description="A link Descript downloads: a direct link that allows HTTP Range requests, "
+        'or a Google Drive or Dropbox share link (the file shared as "Anyone with the link")',
+    )
+    path: str | None = Field(
+        default=None,
+        description="An absolute path of a file on this computer, under the folders the server "
+        "may read; it is uploaded",
     )
     tracks: list[SequenceTrack] | None = Field(
         default=None,
@@ -45,15 +61,52 @@ class MediaSource(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> MediaSource:
-        if (self.url is None) == (self.tracks is None):
-            raise ValueError("give exactly one of url or tracks")
+        if sum(x is not None for x in (self.url, self.path, self.tracks)) != 1:
+            raise ValueError("give exactly one of url, path or tracks")
         return self
 
-    def to_item(self) -> UrlMedia | SequenceMedia:
-        if self.tracks is not None:
-            return SequenceMedia(tracks=self.tracks)
-        assert self.url is not None
-        return UrlMedia(url=self.url, language=self.language)
+
+async def _plan_media(
+    add_media: dict[str, MediaSource], ctx: Context[Any], state: ServerState
+) -> tuple[dict[str, MediaItem], list[LocalMedia]]:
+    """The API's media items, and the local files to upload once the import exists."""
+    items: dict[str, MediaItem] = {}
+    local: list[LocalMedia] = []
+    roots: Roots | None = None
+    for name, source in add_media.items():
+        if source.tracks is not None:
+            items[name] = SequenceMedia(tracks=source.tracks)
+        elif source.url is not None:
+            items[name] = UrlMedia(url=direct_download_url(source.url), language=source.language)
+        else:
+            assert source.path is not None
+            if not PurePosixPath(name).suffix:
+                raise ToolError(
+                    f"Give the media name '{name}' a file extension (like {name}.mp4): "
+                    "Descript reads the media type from it."
+                )
+            roots = roots or await roots_for(ctx, state)
+            path = roots.readable(source.path)
+            size = path.stat().st_size
+            items[name] = UploadMedia(
+                content_type=content_type_of(name), file_size=size, language=source.language
+            )
+            local.append(LocalMedia(name, path, size))
+    return items, local
+
+
+def _cancelled_for_uploads(job: Job, failures: list[UploadFailure]) -> JobSummary:
+    summary = summarize(job)
+    failed = {f.name for f in failures}
+    summary.media = [
+        MediaOutcome(name=f.name, status="failed", error=f.reason) for f in failures
+    ] + [m for m in summary.media or [] if m.name not in failed]
+    summary.summary = (
+        f"{failures[0].name}: {failures[0].reason}. The import {job.job_id} was cancelled so it "
+        "does not wait for the file forever (media already imported stay in the project). "
+        "Fix the problem and import again."
+    )
+    return summary
 
 
 def register(server: MCPServer[Any]) -> None:
@@ -84,20 +137,22 @@ def register(server: MCPServer[Any]) -> None:
         wait_seconds: WaitSeconds = None,
     ) -> JobSummary:
         """Import audio, video or images into a Descript project, creating the project unless
-        project_id is given, and optionally compositions built from the media. Descript
-        transcribes what it imports.
+        project_id is given, and optionally compositions built from the media. Each item comes
+        from a URL (Google Drive and Dropbox share links work), a local file (uploaded), or
+        other media (a multitrack sequence). Descript transcribes what it imports.
 
         Costs media minutes (the media's duration). Returns when the import finishes or after
         wait_seconds with the job id: then call get_job to keep waiting, never import again.
         The result lists each media item's outcome; failed items say why.
         """
         state, caller = await caller_of(ctx)
+        items, local = await _plan_media(add_media, ctx, state)
         request = ImportMediaRequest(
             project_id=project_id,
             project_name=project_name,
             folder_name=folder_name,
             team_access=team_access,
-            add_media={name: source.to_item() for name, source in add_media.items()},
+            add_media=items,
             add_compositions=add_compositions,
         )
         created = await caller.client.import_project_media(request)
@@ -109,4 +164,23 @@ def register(server: MCPServer[Any]) -> None:
             tool="import_media",
             request=request.to_body(),
         )
-        return await wait_and_summarize(state, caller, ctx, created.job_id, wait_seconds)
+        progress = CallProgress(ctx)
+        upload_bytes = sum(media.size for media in local)
+        if local:
+            try:
+                failures = await upload_all(caller.client, local, created.upload_urls, progress)
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):  # the import could never finish
+                    await caller.client.cancel_job(created.job_id)
+                raise
+            if failures:
+                await caller.client.cancel_job(created.job_id)
+                job = await caller.client.get_job(created.job_id)
+                await state.store.record_job(caller.owner, job)
+                return _cancelled_for_uploads(job, failures)
+            progress.next_phase(upload_bytes)
+        # The job's share of this call's progress: as much as the upload, or 100 without one.
+        job = await wait_for(
+            state, caller, created.job_id, wait_seconds, progress, weight=upload_bytes or 100.0
+        )
+        return summarize(job)

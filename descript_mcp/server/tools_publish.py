@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from descript_mcp.files.transfer import write_file
 from descript_mcp.models import (
     AccessLevel,
     ExportTranscriptRequest,
@@ -17,26 +18,37 @@ from descript_mcp.models import (
     Resolution,
     SpeakerLabels,
     Timecodes,
+    TranscriptFormat,
 )
 from descript_mcp.server.annotations import CHANGES, READS
-from descript_mcp.server.arguments import CompositionId, ProjectId, WaitSeconds
+from descript_mcp.server.arguments import (
+    CompositionId,
+    DownloadTo,
+    Overwrite,
+    ProjectId,
+    WaitSeconds,
+)
+from descript_mcp.server.local_files import roots_for, with_saved_file
+from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
-from descript_mcp.server.summaries import JobSummary
-from descript_mcp.server.waiting import record_submission, wait_and_summarize
+from descript_mcp.server.summaries import Compact, JobSummary
+from descript_mcp.server.waiting import record_submission, wait_for
 
 # Enough for a long episode's transcript, well under what clients accept as a tool result.
 MAX_TRANSCRIPT_CHARACTERS = 200_000
-TextFormat = Literal["txt", "markdown", "html", "rtf", "srt"]
 
 
-class Transcript(BaseModel):
+class Transcript(Compact):
     format: str
     filename: str | None
     composition_id: str | None
-    characters: int
-    truncated: bool = Field(description="True when text holds only the start of the transcript")
-    text: str
+    size: int = Field(description="Bytes of the file Descript made")
+    text: str | None = Field(default=None, description="The transcript, when not saved")
+    truncated: bool | None = Field(
+        default=None, description="True when text holds only the start of the transcript"
+    )
+    saved_to: str | None = Field(default=None, description="Where the file was saved")
 
 
 def register(server: MCPServer[Any]) -> None:
@@ -60,6 +72,8 @@ def register(server: MCPServer[Any]) -> None:
             Resolution | None, Field(description="Video resolution, e.g. 1080p")
         ] = None,
         wait_seconds: WaitSeconds = None,
+        download_to: DownloadTo = None,
+        overwrite: Overwrite = False,
     ) -> JobSummary:
         """Render a composition and publish it to a Descript share page. The result has the
         share_url and a download_url of the rendered file (a signed link that expires).
@@ -67,9 +81,13 @@ def register(server: MCPServer[Any]) -> None:
         Publishing the same composition as the same media type again replaces the earlier
         version behind the same share URL. One publish per project runs at a time. Costs no
         credits. Rendering takes minutes for long compositions: after wait_seconds the job id
-        is returned; call get_job to keep waiting.
+        is returned; call get_job to keep waiting. With download_to, the rendered file is saved
+        on this computer once it is ready.
         """
         state, caller = await caller_of(ctx)
+        destination = None
+        if download_to is not None:  # checked before anything is started
+            destination = (await roots_for(ctx, state)).writable(download_to, overwrite=overwrite)
         request = PublishRequest(
             project_id=project_id,
             composition_id=composition_id,
@@ -81,15 +99,20 @@ def register(server: MCPServer[Any]) -> None:
         await record_submission(
             state, caller, created, job_type="publish", tool="publish", request=request.to_body()
         )
-        return await wait_and_summarize(state, caller, ctx, created.job_id, wait_seconds)
+        progress = CallProgress(ctx)
+        job = await wait_for(state, caller, created.job_id, wait_seconds, progress)
+        return await with_saved_file(
+            caller.client, job, destination, overwrite=overwrite, progress=progress
+        )
 
     @tool(server, title="Export a transcript", annotations=READS)
     async def export_transcript(
         project_id: ProjectId,
         ctx: Context[Any],
-        format: Annotated[TextFormat, Field(description="txt, markdown, html, rtf or srt")] = (
-            "markdown"
-        ),
+        format: Annotated[
+            TranscriptFormat,
+            Field(description="txt, markdown, html, rtf, srt, or docx (saved only)"),
+        ] = "markdown",
         composition_id: CompositionId = None,
         include_speaker_labels: Annotated[
             SpeakerLabels | None,
@@ -99,9 +122,23 @@ def register(server: MCPServer[Any]) -> None:
         timecodes: Annotated[
             Timecodes | None, Field(description="Add timecodes: every N seconds and/or on events")
         ] = None,
+        save_to: Annotated[
+            str | None,
+            Field(
+                description="Save the file at this absolute path on this computer instead of "
+                "returning its text"
+            ),
+        ] = None,
+        overwrite: Overwrite = False,
     ) -> Transcript:
-        """The transcript of a composition as text (subtitles with srt). Free and immediate."""
-        _, caller = await caller_of(ctx)
+        """The transcript of a composition: as text in the result (subtitles with srt), or
+        saved as a file with save_to (any format, docx included). Free and immediate."""
+        state, caller = await caller_of(ctx)
+        destination = None
+        if save_to is not None:
+            destination = (await roots_for(ctx, state)).writable(save_to, overwrite=overwrite)
+        elif format == "docx":
+            raise ToolError("docx is a binary file: give save_to, or choose a text format.")
         exported = await caller.client.export_transcript(
             ExportTranscriptRequest(
                 project_id=project_id,
@@ -112,14 +149,20 @@ def register(server: MCPServer[Any]) -> None:
                 timecodes=timecodes,
             )
         )
+        common = {
+            "format": format,
+            "filename": exported.filename,
+            "composition_id": exported.composition_id,
+        }
+        if destination is not None:
+            await write_file(destination, exported.content, overwrite=overwrite)
+            return Transcript(**common, saved_to=str(destination), size=len(exported.content))
         if not exported.is_text:
             raise ToolError("Descript answered with a binary file; ask for a text format.")
         text = exported.text()
         return Transcript(
-            format=format,
-            filename=exported.filename,
-            composition_id=exported.composition_id,
-            characters=len(text),
+            **common,
+            size=len(exported.content),
             truncated=len(text) > MAX_TRANSCRIPT_CHARACTERS,
             text=text[:MAX_TRANSCRIPT_CHARACTERS],
         )

@@ -8,43 +8,41 @@ import anyio
 from mcp.server.mcpserver import Context
 
 from descript_mcp.jobs import ProgressUpdate
-from descript_mcp.models import JobCreated
+from descript_mcp.models import Job, JobCreated
 from descript_mcp.redact import redact_urls
 from descript_mcp.server.callers import Caller
+from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.state import ServerState
-from descript_mcp.server.summaries import JobSummary, outcome_of, summarize
+from descript_mcp.server.summaries import JobSummary, summarize
 
 
-class ProgressReporter:
-    """Descript's progress as MCP progress notifications, whose value must only increase."""
+async def wait_for(
+    state: ServerState,
+    caller: Caller,
+    job_id: str,
+    wait_seconds: float | None,
+    progress: CallProgress,
+    weight: float = 100.0,
+) -> Job:
+    """Wait up to `wait_seconds` (the server's default when None); the job as last seen."""
+    followed = state.tracker.follow(caller.owner, caller.client, job_id)
+    budget = state.settings.wait_seconds if wait_seconds is None else wait_seconds
 
-    def __init__(self, ctx: Context[Any]) -> None:
-        self.ctx = ctx
-        self.last = -1.0
+    async def report(update: ProgressUpdate) -> None:
+        await progress.job_update(update, weight)
 
-    async def __call__(self, update: ProgressUpdate) -> None:
-        target = 100.0 if update.job.is_terminal else float(min(update.percent or 0, 99))
-        value = target if target > self.last else round(self.last + 0.01, 2)
-        self.last = value
-        label = update.label or (
-            f"finished: {outcome_of(update.job)}" if update.job.is_terminal else update.job_state
-        )
-        percent = f" {update.percent}%" if update.percent is not None else ""
-        message = f"{label}{percent} ({update.elapsed:.0f} s)"
-        await self.ctx.report_progress(value, total=100, message=message)
+    await state.tracker.wait(followed, budget, report)
+    if followed.job is None:
+        assert followed.error is not None
+        raise followed.error
+    return followed.job
 
 
 async def wait_and_summarize(
     state: ServerState, caller: Caller, ctx: Context[Any], job_id: str, wait_seconds: float | None
 ) -> JobSummary:
-    """Wait up to `wait_seconds` (the server's default when None) and summarise the job."""
-    followed = state.tracker.follow(caller.owner, caller.client, job_id)
-    budget = state.settings.wait_seconds if wait_seconds is None else wait_seconds
-    await state.tracker.wait(followed, budget, ProgressReporter(ctx))
-    if followed.job is None:
-        assert followed.error is not None
-        raise followed.error
-    return summarize(followed.job)
+    """Wait up to `wait_seconds` and summarise the job."""
+    return summarize(await wait_for(state, caller, job_id, wait_seconds, CallProgress(ctx)))
 
 
 async def record_submission(

@@ -63,7 +63,7 @@ async def test_transcripts_come_back_as_text(mcp: Client) -> None:
     assert markdown["text"].startswith("# Main")
     assert "Host: " in markdown["text"]
     assert markdown["truncated"] is False
-    assert markdown["characters"] == len(markdown["text"])
+    assert markdown["size"] == len(markdown["text"].encode())
     srt = structured(
         await mcp.call_tool(
             "export_transcript",

@@ -1,0 +1,154 @@
+"""Local files in tool calls: the roots in force, uploads of import media, saved downloads."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from descript_mcp.client import DescriptClient
+from descript_mcp.errors import DescriptError
+from descript_mcp.files.roots import LocalFileError, Roots, root_from_uri
+from descript_mcp.files.transfer import download_file, upload_file
+from descript_mcp.models import Job, PublishJob, UploadTarget
+from descript_mcp.server.progress import CallProgress, size_text
+from descript_mcp.server.state import ServerState
+from descript_mcp.server.summaries import JobSummary, summarize
+
+logger = logging.getLogger("descript_mcp.server")
+
+
+async def roots_for(ctx: Context[Any], state: ServerState) -> Roots:
+    """The configured roots, narrowed to the client's own when it announces some."""
+    roots = Roots.of(state.settings.roots)
+    capabilities = ctx.client_capabilities
+    if not roots.folders or capabilities is None or capabilities.roots is None:
+        return roots
+    try:
+        announced = (await ctx.session.list_roots()).roots
+    except Exception as exc:  # a 2026-07-28 connection has no way to ask: keep the configured
+        logger.debug("could not list the client's roots: %s", exc)
+        return roots
+    folders = [folder for r in announced if (folder := root_from_uri(str(r.uri))) is not None]
+    return roots.narrowed_to(folders) if folders else roots
+
+
+@dataclass(frozen=True)
+class LocalMedia:
+    name: str
+    path: Path
+    size: int
+
+
+@dataclass(frozen=True)
+class UploadFailure:
+    name: str
+    reason: str
+
+
+async def upload_all(
+    client: DescriptClient,
+    files: list[LocalMedia],
+    targets: dict[str, UploadTarget],
+    progress: CallProgress,
+) -> list[UploadFailure]:
+    """PUT each file to its signed URL in turn. At the first failure the rest are not sent:
+    the import cannot finish without them. Returns the failures, by media name."""
+    total = sum(f.size for f in files)
+    done_before = 0
+    for index, media in enumerate(files):
+
+        async def report(
+            sent: int, _size: int | None, media: LocalMedia = media, before: int = done_before
+        ) -> None:
+            message = (
+                f"Uploading {media.name}: {size_text(sent)} of {size_text(media.size)} "
+                f"({size_text(before + sent)} of {size_text(total)} in all)"
+            )
+            await progress.report(before + sent, total, message)
+
+        target = targets.get(media.name)
+        try:
+            if target is None:
+                raise LocalFileError("Descript returned no upload URL for it.")
+            await upload_file(client, target.upload_url, media.path, media.size, report)
+        except DescriptError as error:
+            skipped = [
+                UploadFailure(m.name, f"not uploaded after {media.name} failed")
+                for m in files[index + 1 :]
+            ]
+            return [UploadFailure(media.name, f"upload failed: {error}"), *skipped]
+        done_before += media.size
+    return []
+
+
+async def save_published(
+    client: DescriptClient,
+    job: PublishJob,
+    destination: Path,
+    *,
+    overwrite: bool,
+    progress: CallProgress,
+) -> int:
+    """Download a finished publish's file to `destination`; a stale link is renewed."""
+    assert job.result is not None
+    assert job.result.download_url is not None
+    current = job.result.download_url
+
+    async def fresh_link() -> str:
+        nonlocal current
+        latest = await client.get_job(job.job_id)
+        result = getattr(latest, "result", None)
+        url = getattr(result, "download_url", None)
+        if not url or url == current:
+            share_url = getattr(result, "share_url", None) or job.result.share_url  # type: ignore[union-attr]
+            url = (
+                (await client.get_published_project(share_url)).download_url if share_url else None
+            )
+        if not url:
+            raise LocalFileError("The download link expired and Descript gave no new one.")
+        current = url
+        return url
+
+    async def report(written: int, total: int | None) -> None:
+        size = total or written
+        message = f"Saving {destination.name}: {size_text(written)} of {size_text(size)}"
+        await progress.report(written, size, message)
+
+    return await download_file(
+        client, current, destination, overwrite=overwrite, on_bytes=report, refresh=fresh_link
+    )
+
+
+async def with_saved_file(
+    caller_client: DescriptClient,
+    job: Job,
+    destination: Path | None,
+    *,
+    overwrite: bool,
+    progress: CallProgress,
+) -> JobSummary:
+    """The job's summary; for a finished publish with `destination`, its file saved there."""
+    summary = summarize(job)
+    if destination is None:
+        return summary
+    if not isinstance(job, PublishJob):
+        summary.summary += " download_to applies to publish jobs only: nothing was saved."
+        return summary
+    if not job.is_terminal:
+        summary.summary += (
+            " To save the file once it is done, call get_job with this job_id and download_to."
+        )
+        return summary
+    if job.result is None or job.result.status != "success" or not job.result.download_url:
+        return summary
+    progress.next_phase(100.0)  # the job's share of the call, as in wait_for
+    saved = await save_published(
+        caller_client, job, destination, overwrite=overwrite, progress=progress
+    )
+    summary.saved_to, summary.saved_bytes = str(destination), saved
+    summary.summary += f" Saved to {destination} ({size_text(saved)})."
+    return summary
