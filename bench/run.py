@@ -1,0 +1,33 @@
+"""Run every benchmark and print one table of figures and ratios.
+
+python -m bench.run            # the full run (1 GiB upload, 3 repeats)
+python -m bench.run --quick    # a smoke run that keeps the benchmarks working (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+
+from bench import upload
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    args = parser.parse_args()
+    rows = upload.run(size_mib=64 if args.quick else 1024, repeats=1 if args.quick else 3)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    print(f"descript-mcp benchmarks ({'quick' if args.quick else 'full'} run; {machine})")
+    width = max(len(name) for name, _ in rows)
+    for name, figure in rows:
+        print(f"  {name:<{width}}  {figure}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
