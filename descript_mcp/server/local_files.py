@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import Context
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from descript_mcp.client import DescriptClient
 from descript_mcp.errors import DescriptError
@@ -28,7 +30,10 @@ async def roots_for(ctx: Context[Any], state: ServerState) -> Roots:
     if not roots.folders or capabilities is None or capabilities.roots is None:
         return roots
     try:
-        announced = (await ctx.session.list_roots()).roots
+        with warnings.catch_warnings():
+            # Roots are deprecated in 2026-07-28 but still what 2025-11-25 clients announce.
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            announced = (await ctx.session.list_roots()).roots
     except Exception as exc:  # a 2026-07-28 connection has no way to ask: keep the configured
         logger.debug("could not list the client's roots: %s", exc)
         return roots

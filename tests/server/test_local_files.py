@@ -1,0 +1,288 @@
+"""Local files through the MCP tools: uploads, share links, saved downloads, confinement."""
+
+from __future__ import annotations
+
+import io
+import wave
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.types import ListRootsResult, Root
+
+from descript_mcp.sandbox import Sandbox
+from descript_mcp.sandbox.media import synthesize_wav
+from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Path:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "talk.wav").write_bytes(synthesize_wav(4.0))
+    return folder
+
+
+@pytest.fixture
+async def mcp(make_server, mode: str, media: Path) -> Any:
+    async with Client(make_server(roots=(media,)), mode=mode) as client:
+        yield client
+
+
+async def test_a_local_file_is_uploaded_with_byte_progress(mcp: Client, media: Path) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    summary = structured(
+        await mcp.call_tool(
+            "import_media",
+            {
+                "project_name": "From disk",
+                "add_media": {"talk.wav": {"path": str(media / "talk.wav")}},
+            },
+            progress_callback=on_progress,
+        )
+    )
+    assert summary["outcome"] == "success"
+    assert summary["media"][0]["duration_seconds"] == pytest.approx(4.0)
+    size = (media / "talk.wav").stat().st_size
+    uploads = [(p, t, m) for p, t, m in seen if m and m.startswith("Uploading talk.wav")]
+    assert uploads[-1][0] == size  # bytes sent, of the total bytes
+    assert uploads[-1][1] == size
+    assert "of 125.0 KiB" in (uploads[-1][2] or "")
+    values = [p for p, _, _ in seen]
+    assert values == sorted(set(values))
+    assert seen[-1][2] is not None
+    assert seen[-1][2].startswith("finished: success")
+
+
+async def test_urls_paths_share_links_and_sequences_in_one_import(mcp: Client, media: Path) -> None:
+    summary = structured(
+        await mcp.call_tool(
+            "import_media",
+            {
+                "project_name": "Mixed",
+                "add_media": {
+                    "web.wav": {"url": SAMPLE},
+                    "disk.wav": {"path": str(media / "talk.wav")},
+                    "shared.mp4": {
+                        "url": "https://www.dropbox.com/scl/fi/abc/shared.mp4?rlkey=k&dl=0"
+                    },
+                    "Sequences/Both": {
+                        "tracks": [{"media": "web.wav"}, {"media": "disk.wav", "offset": 1}]
+                    },
+                },
+            },
+        )
+    )
+    outcomes = {m["name"]: m["status"] for m in summary["media"]}
+    assert outcomes == {
+        "web.wav": "success",
+        "disk.wav": "success",
+        "shared.mp4": "failed",
+        "Sequences/Both": "success",
+    }  # the sandbox fetches loopback URLs only
+    record = await read_json(mcp, f"descript://jobs/{summary['job_id']}")
+    asked = record["request"]["add_media"]
+    assert asked["shared.mp4"]["url"] == (
+        "https://www.dropbox.com/scl/fi/abc/shared.mp4?rlkey=REDACTED&dl=1"
+    )
+    assert asked["disk.wav"] == {
+        "content_type": "audio/wav",
+        "file_size": (media / "talk.wav").stat().st_size,
+    }
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ({"path": "/etc/passwd"}, "outside the folders this server may use"),
+        ({"path": "relative.wav"}, "not an absolute path"),
+        ({"url": "https://drive.google.com/drive/folders/xyz"}, "Google Drive folder"),
+    ],
+)
+async def test_refused_sources_start_no_job(
+    mcp: Client, sandbox: Sandbox, source: dict[str, str], says: str
+) -> None:
+    text = error_text(await mcp.call_tool("import_media", {"add_media": {"a.wav": source}}))
+    assert says in text
+    assert sandbox.world.jobs == {}
+
+
+async def test_without_roots_local_files_are_off_and_say_how_to_allow(
+    make_server, sandbox: Sandbox, media: Path
+) -> None:
+    async with Client(make_server()) as mcp:
+        text = error_text(
+            await mcp.call_tool(
+                "import_media", {"add_media": {"talk.wav": {"path": str(media / "talk.wav")}}}
+            )
+        )
+    assert "DESCRIPT_MCP_ROOTS" in text
+    assert sandbox.world.jobs == {}
+
+
+async def test_a_media_name_needs_an_extension(mcp: Client, media: Path) -> None:
+    text = error_text(
+        await mcp.call_tool(
+            "import_media", {"add_media": {"talk": {"path": str(media / "talk.wav")}}}
+        )
+    )
+    assert "file extension (like talk.mp4)" in text
+
+
+async def test_an_expired_upload_url_cancels_the_import(
+    mcp: Client, sandbox: Sandbox, media: Path
+) -> None:
+    sandbox.config.upload_url_ttl = 0.0
+    summary = structured(
+        await mcp.call_tool(
+            "import_media",
+            {"project_name": "Late", "add_media": {"talk.wav": {"path": str(media / "talk.wav")}}},
+        )
+    )
+    assert summary["outcome"] == "cancelled"
+    assert summary["media"][0]["status"] == "failed"
+    assert "upload failed" in summary["media"][0]["error"]
+    assert "was cancelled so it does not wait for the file forever" in summary["summary"]
+    (job,) = sandbox.world.jobs.values()
+    assert job.state == "cancelled"
+    history = await read_json(mcp, f"descript://jobs/{summary['job_id']}")
+    assert history["state"] == "cancelled"
+
+
+async def test_cancelling_the_call_mid_upload_cancels_the_import(
+    mcp: Client, sandbox: Sandbox, media: Path
+) -> None:
+    big = media / "long.wav"
+    with big.open("wb") as out:
+        out.truncate(2 * 1024**3)
+    with anyio.move_on_after(0.5) as scope:
+        await mcp.call_tool("import_media", {"add_media": {"long.wav": {"path": str(big)}}})
+    assert scope.cancelled_caught
+    for _ in range(250):  # the server cancels the job as the call unwinds
+        if sandbox.world.jobs and all(j.state == "cancelled" for j in sandbox.world.jobs.values()):
+            break
+        await anyio.sleep(0.02)
+    assert [job.state for job in sandbox.world.jobs.values()] == ["cancelled"]
+
+
+async def test_publish_saves_the_file_and_never_replaces_one_unasked(
+    mcp: Client, sandbox: Sandbox, media: Path
+) -> None:
+    project = await import_sample(mcp)
+    target = media / "episode.wav"
+    summary = structured(
+        await mcp.call_tool(
+            "publish", {"project_id": project["project_id"], "download_to": str(target)}
+        )
+    )
+    assert summary["saved_to"] == str(target)
+    assert summary["saved_bytes"] == target.stat().st_size
+    assert "Saved to" in summary["summary"]
+    with wave.open(io.BytesIO(target.read_bytes())) as rendered:
+        assert rendered.getnframes() == 12 * 16_000
+
+    jobs_before = len(sandbox.world.jobs)
+    text = error_text(
+        await mcp.call_tool(
+            "publish", {"project_id": project["project_id"], "download_to": str(target)}
+        )
+    )
+    assert "already exists" in text
+    assert len(sandbox.world.jobs) == jobs_before  # refused before anything started
+    target.write_bytes(b"old")
+    replaced = structured(
+        await mcp.call_tool(
+            "publish",
+            {"project_id": project["project_id"], "download_to": str(target), "overwrite": True},
+        )
+    )
+    assert replaced["saved_bytes"] == target.stat().st_size > 3
+
+
+async def test_get_job_saves_a_publish_later_with_a_renewed_link(
+    mcp: Client, sandbox: Sandbox, media: Path
+) -> None:
+    project = await import_sample(mcp)
+    sandbox.config.download_url_ttl = 0.0  # the job's link is stale once it is done
+    sandbox.config.timings.publish = 0.3
+    started = structured(
+        await mcp.call_tool(
+            "publish",
+            {
+                "project_id": project["project_id"],
+                "wait_seconds": 0,
+                "download_to": str(media / "later.wav"),
+            },
+        )
+    )
+    assert started["finished"] is False
+    assert "call get_job with this job_id and download_to" in started["summary"]
+    assert not (media / "later.wav").exists()
+    done = structured(
+        await mcp.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 10})
+    )
+    sandbox.config.download_url_ttl = 3600.0  # fresh links from the share page are valid
+    saved = structured(
+        await mcp.call_tool(
+            "get_job", {"job_id": done["job_id"], "download_to": str(media / "later.wav")}
+        )
+    )
+    assert saved["saved_bytes"] == (media / "later.wav").stat().st_size
+
+
+async def test_transcripts_can_be_saved_in_any_format(mcp: Client, media: Path) -> None:
+    project = await import_sample(mcp)
+    saved = structured(
+        await mcp.call_tool(
+            "export_transcript",
+            {
+                "project_id": project["project_id"],
+                "format": "docx",
+                "save_to": str(media / "transcript.docx"),
+            },
+        )
+    )
+    assert saved["saved_to"] == str(media / "transcript.docx")
+    assert "text" not in saved
+    document = zipfile.ZipFile(media / "transcript.docx").read("word/document.xml")
+    assert b"Main" in document
+    text = error_text(
+        await mcp.call_tool(
+            "export_transcript", {"project_id": project["project_id"], "format": "docx"}
+        )
+    )
+    assert "give save_to" in text
+
+
+async def test_a_clients_roots_narrow_what_may_be_read(
+    make_server, sandbox: Sandbox, media: Path
+) -> None:
+    (media / "allowed").mkdir()
+    (media / "allowed" / "ok.wav").write_bytes(synthesize_wav(2.0))
+
+    async def roots(_context: Any) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=(media / "allowed").as_uri())])
+
+    async with Client(make_server(roots=(media,)), mode="legacy", list_roots_callback=roots) as mcp:
+        refused = error_text(
+            await mcp.call_tool(
+                "import_media", {"add_media": {"talk.wav": {"path": str(media / "talk.wav")}}}
+            )
+        )
+        allowed = structured(
+            await mcp.call_tool(
+                "import_media",
+                {"add_media": {"ok.wav": {"path": str(media / "allowed" / "ok.wav")}}},
+            )
+        )
+    assert "outside the folders" in refused
+    assert allowed["outcome"] == "success"
