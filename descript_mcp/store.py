@@ -116,44 +116,16 @@ class JobRecord:
 
 
 _COLUMNS = (
-    "job_id, job_type, tool, request_json, project_id, project_url, drive_id, state, "
-    "progress_label, progress_percent, result_json, created_at, stopped_at, updated_at"
+    "job_id, job_type, tool, request_json AS request, project_id, project_url, drive_id, state, "
+    "progress_label, progress_percent, result_json AS result, created_at, stopped_at, updated_at"
 )
 
 
-def _record(row: tuple[Any, ...]) -> JobRecord:
-    (
-        job_id,
-        job_type,
-        tool,
-        request,
-        project_id,
-        project_url,
-        drive_id,
-        state,
-        label,
-        percent,
-        result,
-        created_at,
-        stopped_at,
-        updated_at,
-    ) = row
-    return JobRecord(
-        job_id,
-        job_type,
-        tool,
-        json.loads(request) if request else None,
-        project_id,
-        project_url,
-        drive_id,
-        state,
-        label,
-        percent,
-        json.loads(result) if result else None,
-        created_at,
-        stopped_at,
-        updated_at,
-    )
+def _record(row: sqlite3.Row) -> JobRecord:
+    data = dict(row)
+    for name in ("request", "result"):
+        data[name] = json.loads(data[name]) if data[name] else None
+    return JobRecord(**data)
 
 
 class JobStore:
@@ -167,6 +139,7 @@ class JobStore:
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
