@@ -29,7 +29,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "001_jobs",
         """
         CREATE TABLE jobs (
-            job_id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
             owner TEXT NOT NULL,
             job_type TEXT NOT NULL,
             tool TEXT,
@@ -43,19 +43,21 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             result_json TEXT,
             created_at TEXT NOT NULL,
             stopped_at TEXT,
-            updated_at TEXT NOT NULL
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (owner, job_id)
         );
         CREATE INDEX jobs_by_owner ON jobs (owner, created_at DESC);
         CREATE INDEX jobs_by_project ON jobs (owner, project_id);
         CREATE TABLE job_events (
             id INTEGER PRIMARY KEY,
-            job_id TEXT NOT NULL REFERENCES jobs (job_id),
+            owner TEXT NOT NULL,
+            job_id TEXT NOT NULL,
             at TEXT NOT NULL,
             state TEXT NOT NULL,
             progress_label TEXT,
             progress_percent INTEGER
         );
-        CREATE INDEX job_events_by_job ON job_events (job_id, id);
+        CREATE INDEX job_events_by_job ON job_events (owner, job_id, id);
         """,
     ),
 )
@@ -199,96 +201,56 @@ class JobStore:
                     ),
                 )
                 db.execute(
-                    "INSERT INTO job_events (job_id, at, state) VALUES (?, ?, 'queued')",
-                    (created.job_id, now),
+                    "INSERT INTO job_events (owner, job_id, at, state) VALUES (?, ?, ?, 'queued')",
+                    (owner, created.job_id, now),
                 )
 
         await self._run(write)
 
     async def record_job(self, owner: str, job: Job) -> bool:
         """What Descript said of a job now; True when its state or progress changed."""
-        progress = job.progress
+        label = job.progress.label if job.progress else None
+        percent = job.progress.percent if job.progress else None
         result = getattr(job, "result", None)
-        return await self._update(
-            owner,
-            job.job_id,
-            state=job.job_state,
-            label=progress.label if progress else None,
-            percent=progress.percent if progress else None,
-            job_type=job.job_type,
-            result=result.model_dump(mode="json", exclude_none=True) if result else None,
-            created_at=_iso(job.created_at),
-            stopped_at=_iso(job.stopped_at),
-            project_id=job.project_id,
-            project_url=job.project_url,
-            drive_id=job.drive_id,
-        )
-
-    async def record_progress(
-        self, owner: str, job_id: str, state: str, label: str | None, percent: int | None
-    ) -> bool:
-        return await self._update(owner, job_id, state=state, label=label, percent=percent)
-
-    async def _update(
-        self,
-        owner: str,
-        job_id: str,
-        *,
-        state: str,
-        label: str | None,
-        percent: int | None,
-        **known: Any,
-    ) -> bool:
         now = _now()
+        row = {
+            "owner": owner, "job_id": job.job_id, "job_type": job.job_type,
+            "state": job.job_state, "label": label, "percent": percent,
+            "result": json.dumps(result.model_dump(mode="json", exclude_none=True))
+            if result else None,
+            "created_at": _iso(job.created_at), "stopped_at": _iso(job.stopped_at),
+            "project_id": job.project_id, "project_url": job.project_url,
+            "drive_id": job.drive_id, "now": now,
+        }  # fmt: skip
 
         def write(db: sqlite3.Connection) -> bool:
             with _transaction(db):
-                row = db.execute(
+                before = db.execute(
                     "SELECT state, progress_label, progress_percent FROM jobs "
-                    "WHERE job_id = ? AND owner = ?",
-                    (job_id, owner),
+                    "WHERE owner = ? AND job_id = ?",
+                    (owner, job.job_id),
                 ).fetchone()
-                if row is None:
-                    if "job_type" not in known:
-                        return False
-                    db.execute(
-                        "INSERT INTO jobs (job_id, owner, job_type, state, created_at, "
-                        "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            job_id,
-                            owner,
-                            known["job_type"],
-                            state,
-                            known.get("created_at") or now,
-                            now,
-                        ),
-                    )
-                changed = row is None or tuple(row) != (state, label, percent)
                 db.execute(
-                    "UPDATE jobs SET state = ?, progress_label = ?, progress_percent = ?, "
-                    "updated_at = ?, result_json = COALESCE(?, result_json), "
-                    "stopped_at = COALESCE(?, stopped_at), project_id = COALESCE(?, project_id), "
-                    "project_url = COALESCE(?, project_url), drive_id = COALESCE(?, drive_id) "
-                    "WHERE job_id = ? AND owner = ?",
-                    (
-                        state,
-                        label,
-                        percent,
-                        now,
-                        json.dumps(known["result"]) if known.get("result") else None,
-                        known.get("stopped_at"),
-                        known.get("project_id"),
-                        known.get("project_url"),
-                        known.get("drive_id"),
-                        job_id,
-                        owner,
-                    ),
+                    "INSERT INTO jobs (owner, job_id, job_type, state, progress_label, "
+                    "progress_percent, result_json, created_at, stopped_at, project_id, "
+                    "project_url, drive_id, updated_at) VALUES (:owner, :job_id, :job_type, "
+                    ":state, :label, :percent, :result, :created_at, :stopped_at, :project_id, "
+                    ":project_url, :drive_id, :now) ON CONFLICT (owner, job_id) DO UPDATE SET "
+                    "state = :state, progress_label = :label, progress_percent = :percent, "
+                    "result_json = COALESCE(:result, result_json), "
+                    "stopped_at = COALESCE(:stopped_at, stopped_at), "
+                    "project_id = COALESCE(:project_id, project_id), "
+                    "project_url = COALESCE(:project_url, project_url), "
+                    "drive_id = COALESCE(:drive_id, drive_id), updated_at = :now",
+                    row,
                 )
+                changed = before is None or tuple(before) != (job.job_state, label, percent)
                 if changed:
                     db.execute(
-                        "INSERT INTO job_events (job_id, at, state, progress_label, "
-                        "progress_percent) VALUES (?, ?, ?, ?, ?)",
-                        (job_id, now, state, label, percent),
+                        "INSERT INTO job_events (owner, job_id, at, state, progress_label, "
+                        "progress_percent) VALUES (:owner, :job_id, :now, :state, :label, "
+                        ":percent)",
+                        row,
                     )
                 return changed
 
@@ -306,10 +268,9 @@ class JobStore:
     async def events(self, owner: str, job_id: str) -> list[dict[str, Any]]:
         def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = db.execute(
-                "SELECT e.at, e.state, e.progress_label, e.progress_percent FROM job_events e "
-                "JOIN jobs j ON j.job_id = e.job_id WHERE e.job_id = ? AND j.owner = ? "
-                "ORDER BY e.id",
-                (job_id, owner),
+                "SELECT at, state, progress_label, progress_percent FROM job_events "
+                "WHERE owner = ? AND job_id = ? ORDER BY id",
+                (owner, job_id),
             ).fetchall()
             return [{"at": a, "state": s, "label": lb, "percent": p} for a, s, lb, p in rows]
 

@@ -21,11 +21,6 @@ class ShareLinkError(DescriptError, ValueError):
     """A share link that does not point at one file Descript could download."""
 
 
-def is_share_link(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in _GOOGLE_HOSTS or host in _DROPBOX_HOSTS
-
-
 def direct_download_url(url: str) -> str:
     """The direct-download form of a Google Drive or Dropbox share link; other URLs unchanged."""
     parts = urlsplit(url)

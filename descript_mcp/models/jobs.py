@@ -115,11 +115,6 @@ class _JobBase(ResponseModel):
     def is_terminal(self) -> bool:
         return self.job_state in TERMINAL_STATES
 
-    @property
-    def error_message(self) -> str | None:
-        result: Any = getattr(self, "result", None)
-        return result.error_message if result is not None else None
-
 
 class ImportJob(_JobBase):
     job_type: Literal["import/project_media"]
