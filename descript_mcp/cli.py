@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--api-url", help="the Descript API base URL")
     serve.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="HOST",
+        help="a host name HTTP clients may use besides loopback names (repeatable)",
+    )
+    serve.add_argument(
         "--root",
         action="append",
         dest="roots",
@@ -113,6 +120,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             wait_seconds=args.wait_seconds,
             api_url=args.api_url,
             roots=args.roots,
+            allowed_hosts=args.allowed_hosts,
             http_token_fallback=args.http_token_fallback,
             log_level=args.log_level,
         )

@@ -28,6 +28,7 @@ ENVIRONMENT: dict[str, str] = {
     "http_token_fallback": "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK",
     "log_level": "DESCRIPT_MCP_LOG_LEVEL",
     "roots": ROOTS_ENV,
+    "allowed_hosts": "DESCRIPT_MCP_ALLOWED_HOSTS",
 }
 
 
@@ -63,6 +64,11 @@ class Settings(BaseModel):
     transport: Transport = Field(default="stdio", description="stdio, sse or http")
     host: str = Field(default="127.0.0.1", description="Address the HTTP transports bind")
     port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP transports")
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host names (host or host:port) HTTP clients may use besides loopback "
+        "names, e.g. the published host of a container",
+    )
     http_token_fallback: bool = Field(
         default=False,
         description="Over HTTP, use DESCRIPT_API_KEY for requests that bring no token of their own",
@@ -85,6 +91,10 @@ class Settings(BaseModel):
         }
         if "roots" in values:
             values["roots"] = [p for p in values["roots"].split(os.pathsep) if p.strip()]
+        if "allowed_hosts" in values:
+            values["allowed_hosts"] = [
+                h.strip() for h in values["allowed_hosts"].split(",") if h.strip()
+            ]
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)

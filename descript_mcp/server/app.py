@@ -8,6 +8,8 @@ from typing import Any
 
 import anyio
 from mcp.server import MCPServer
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from descript_mcp._version import __version__
 from descript_mcp.client import DescriptClient
@@ -81,6 +83,12 @@ def build_server(
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
     )
     notifier.install(server)
+
+    @server.custom_route("/health", methods=["GET"])
+    async def health(_request: Request) -> JSONResponse:
+        """For load balancers and container health checks: the process answers."""
+        return JSONResponse({"status": "ok", "version": __version__})
+
     for area in (
         tools_media,
         tools_agent,

@@ -21,15 +21,19 @@ nothing is billed. Media to try: {sample} (a 12-second recording; import it as s
 """
 
 
-def transport_security(host: str) -> TransportSecuritySettings:
-    """DNS-rebinding protection on: only this host and loopback names may be in Host."""
-    hosts = {host, "127.0.0.1", "localhost", "[::1]"}
+def transport_security(host: str, allowed: tuple[str, ...] = ()) -> TransportSecuritySettings:
+    """DNS-rebinding protection on: Host and Origin must name this server, by loopback names,
+    the bound host, or an allowed one (`name` means any port, `name:port` that port only)."""
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    if host not in ("0.0.0.0", "::"):
+        names.add(host)
+    hosts = {f"{name}:*" for name in names} | {h if ":" in h else f"{h}:*" for h in allowed}
+    hosts |= {h for h in allowed if ":" not in h}  # behind a proxy the Host may have no port
+    origins = {f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")}
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
-        allowed_hosts=sorted(f"{name}:*" for name in hosts),
-        allowed_origins=sorted(
-            f"{scheme}://{name}:*" for name in hosts for scheme in ("http", "https")
-        ),
+        allowed_hosts=sorted(hosts),
+        allowed_origins=sorted(origins),
     )
 
 
@@ -55,7 +59,7 @@ async def serve(settings: Settings, *, sandbox: Literal["realistic", "fast"] | N
                 file=sys.stderr,
             )
         server = build_server(settings, notes=notes)
-        security = transport_security(settings.host)
+        security = transport_security(settings.host, settings.allowed_hosts)
         match settings.transport:
             case "stdio":
                 await server.run_stdio_async()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -181,3 +182,68 @@ async def test_sse_transport_serves_the_tools(sse_server: str) -> None:
     async with Client(sse_client(sse_server, headers=headers)) as mcp:
         status = structured(await mcp.call_tool("get_drive_status", {}))
     assert status["drive_name"] == "Sandbox Drive"
+
+
+def _dockerfile() -> tuple[dict[str, str], list[str]]:
+    """The environment and command the image runs, read from the Dockerfile itself."""
+    text = (Path(__file__).parents[2] / "Dockerfile").read_text().replace("\\\n", " ")
+    env: dict[str, str] = {}
+    command: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("ENV "):
+            env.update(dict(re.findall(r"(\w+)=(\S+)", line)))
+        elif line.startswith(("ENTRYPOINT ", "CMD ")):
+            command += json.loads(line.split(" ", 1)[1])
+    return env, command
+
+
+def test_the_images_entry_command_serves_health_and_guards_hosts(tmp_path: Path) -> None:
+    env, command = _dockerfile()
+    assert command == ["descript-mcp", "serve"]
+    port = _free_port()
+    env |= {
+        "DESCRIPT_MCP_PORT": str(port),
+        "DESCRIPT_MCP_HISTORY": str(tmp_path / "h.sqlite3"),
+        "DESCRIPT_MCP_ALLOWED_HOSTS": "mcp.example.com",
+    }
+    assert env["DESCRIPT_MCP_HOST"] == "0.0.0.0"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "descript_mcp", *command[1:], "--sandbox", "fast"],
+        env={**os.environ, **{k: v for k, v in env.items() if k != "PATH"}},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx2.get(f"{origin}/health")
+                break
+            except httpx2.ConnectError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
+        assert health.json()["status"] == "ok"
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        headers = {"Accept": "application/json, text/event-stream"}
+        for host, allowed in (
+            ("evil.example.com", False),
+            ("mcp.example.com", True),
+            (f"localhost:{port}", True),
+        ):
+            answer = httpx2.post(
+                f"{origin}/mcp", json=initialize, headers={**headers, "Host": host}
+            )
+            assert (answer.status_code != 421) is allowed, (host, answer.status_code)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
