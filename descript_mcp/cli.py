@@ -67,11 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--root",
-        action="append",
+        action="extend",
+        nargs="*",
         dest="roots",
         metavar="FOLDER",
-        help="a folder whose files may be read and written (repeatable; "
-        "default: DESCRIPT_MCP_ROOTS)",
+        help="folders whose files may be read and written (default: DESCRIPT_MCP_ROOTS)",
     )
     serve.add_argument(
         "--http-token-fallback",
