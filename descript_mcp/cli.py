@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -98,6 +100,64 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(run=_run_sandbox)
 
+    def descript_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--json", action="store_true", help="print the result as JSON")
+        return command
+
+    add = descript_command("import", "import media (URLs, share links, local files)")
+    add.add_argument("media", nargs="+", help="URLs, Google Drive/Dropbox links or file paths")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument("--project-name", help="create a project with this name")
+    where.add_argument("--project-id", help="import into this project")
+    add.add_argument("--composition", metavar="NAME", help="a composition of all the media")
+    add.add_argument("--wait", type=float, help="seconds to wait (default: until done)")
+    add.set_defaults(run=_run_descript, make=_import)
+
+    agent = descript_command("agent", "edit a project with Descript's agent, Underlord")
+    agent.add_argument("prompt", help="what to do, in plain words")
+    target = agent.add_mutually_exclusive_group(required=True)
+    target.add_argument("--project-id")
+    target.add_argument("--new", metavar="NAME", help="create a project from the prompt")
+    agent.add_argument("--composition-id")
+    agent.add_argument("--model", help="a model or alias (see list_agent_models)")
+    agent.add_argument("--wait", type=float, help="seconds to wait (default: until done)")
+    agent.set_defaults(run=_run_descript, make=_agent)
+
+    publish = descript_command("publish", "render and publish a composition")
+    publish.add_argument("project_id")
+    publish.add_argument("--composition-id")
+    publish.add_argument(
+        "--access-level", choices=["public", "unlisted", "drive", "private"], default="private"
+    )
+    publish.add_argument("--media-type", choices=["Video", "Audio"])
+    publish.add_argument("--resolution", choices=["480p", "720p", "1080p", "1440p", "4K"])
+    publish.add_argument("--download-to", type=Path, help="save the rendered file here")
+    publish.add_argument("--overwrite", action="store_true")
+    publish.add_argument("--wait", type=float, help="seconds to wait (default: until done)")
+    publish.set_defaults(run=_run_descript, make=_publish)
+
+    jobs = descript_command("jobs", "list, show, wait for or cancel jobs")
+    jobs.add_argument("action", choices=["list", "show", "wait", "cancel"])
+    jobs.add_argument("job_id", nargs="?")
+    jobs.add_argument("--project-id")
+    jobs.add_argument("--type", choices=["import/project_media", "agent"])
+    jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--wait", type=float, help="with wait: at most this many seconds")
+    jobs.set_defaults(run=_run_descript, make=_jobs)
+
+    status = descript_command("status", "check the token: which drive it belongs to")
+    status.set_defaults(run=_run_descript, make=lambda _args: _status_command())
+
+    doctor = commands.add_parser("doctor", help="check the set-up and say what to fix")
+    doctor.set_defaults(run=_run_doctor)
+
+    config = commands.add_parser("config", help="store settings for the command line")
+    config.add_argument("action", choices=["set"])
+    config.add_argument("key", choices=["api-key"])
+    config.add_argument("value", nargs="?", help="default: asked for, without echo")
+    config.set_defaults(run=_run_config)
+
     demo = commands.add_parser(
         "demo", help="import, edit and publish through the MCP tools on the built-in sandbox"
     )
@@ -161,4 +221,93 @@ def _run_demo(args: argparse.Namespace) -> int:
     except DemoError as error:
         print(f"descript-mcp demo: {error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _import(args: argparse.Namespace) -> Any:
+    from descript_mcp.commands import import_command
+
+    return import_command(
+        args.media, args.project_name, args.project_id, args.composition, args.wait
+    )
+
+
+def _agent(args: argparse.Namespace) -> Any:
+    from descript_mcp.commands import agent_command
+
+    return agent_command(
+        args.prompt, args.project_id, args.new, args.composition_id, args.model, args.wait
+    )
+
+
+def _publish(args: argparse.Namespace) -> Any:
+    from descript_mcp.commands import publish_command
+    from descript_mcp.models import PublishRequest
+
+    request = PublishRequest(
+        project_id=args.project_id,
+        composition_id=args.composition_id,
+        access_level=args.access_level,
+        media_type=args.media_type,
+        resolution=args.resolution,
+    )
+    return publish_command(request, args.download_to, args.overwrite, args.wait)
+
+
+def _jobs(args: argparse.Namespace) -> Any:
+    from descript_mcp.commands import jobs_command
+
+    if args.action != "list" and not args.job_id:
+        raise UsageError(f"jobs {args.action} needs a job id")
+    filters = {"project_id": args.project_id, "type": args.type, "limit": args.limit}
+    return jobs_command(args.action, args.job_id, filters, args.wait)
+
+
+def _status_command() -> Any:
+    from descript_mcp.commands import status_command
+
+    return status_command
+
+
+class UsageError(Exception):
+    pass
+
+
+def _run_descript(args: argparse.Namespace) -> int:
+    from descript_mcp.commands import EXIT_USAGE, run_command
+    from descript_mcp.config import Settings
+    from descript_mcp.errors import DescriptError
+
+    try:
+        settings = Settings.load()
+        command = args.make(args)
+    except (UsageError, DescriptError, ValueError) as error:
+        print(f"descript-mcp: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return anyio.run(run_command, settings, args.json, command)
+
+
+def _run_doctor(_args: argparse.Namespace) -> int:
+    from descript_mcp.commands import EXIT_USAGE, doctor
+    from descript_mcp.config import Settings
+    from descript_mcp.errors import ConfigurationError
+
+    try:
+        settings = Settings.load()
+    except ConfigurationError as error:
+        print(f"descript-mcp doctor: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return anyio.run(doctor, settings)
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    import getpass
+
+    from descript_mcp.credentials import save_api_key
+
+    token = args.value or getpass.getpass("Descript API token: ")
+    if not token.strip():
+        print("descript-mcp config: no token given", file=sys.stderr)
+        return 2
+    print(f"saved to {save_api_key(token.strip())} (readable by you only)", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from descript_mcp.client import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
+from descript_mcp.credentials import stored_api_key
 from descript_mcp.errors import ConfigurationError
 from descript_mcp.files.roots import ROOTS_ENV
 
@@ -96,6 +97,8 @@ class Settings(BaseModel):
                 h.strip() for h in values["allowed_hosts"].split(",") if h.strip()
             ]
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if "api_key" not in values and (saved := stored_api_key(environ)):
+            values["api_key"] = saved
         try:
             return cls(**values)
         except ValidationError as exc:

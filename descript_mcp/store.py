@@ -214,14 +214,22 @@ class JobStore:
         result = getattr(job, "result", None)
         now = _now()
         row = {
-            "owner": owner, "job_id": job.job_id, "job_type": job.job_type,
-            "state": job.job_state, "label": label, "percent": percent,
+            "owner": owner,
+            "job_id": job.job_id,
+            "job_type": job.job_type,
+            "state": job.job_state,
+            "label": label,
+            "percent": percent,
             "result": json.dumps(result.model_dump(mode="json", exclude_none=True))
-            if result else None,
-            "created_at": _iso(job.created_at), "stopped_at": _iso(job.stopped_at),
-            "project_id": job.project_id, "project_url": job.project_url,
-            "drive_id": job.drive_id, "now": now,
-        }  # fmt: skip
+            if result
+            else None,
+            "created_at": _iso(job.created_at),
+            "stopped_at": _iso(job.stopped_at),
+            "project_id": job.project_id,
+            "project_url": job.project_url,
+            "drive_id": job.drive_id,
+            "now": now,
+        }
 
         def write(db: sqlite3.Connection) -> bool:
             with _transaction(db):

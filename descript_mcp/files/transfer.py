@@ -21,13 +21,26 @@ CHUNK_SIZE = 1024 * 1024
 ByteProgress = Callable[[int, int | None], Awaitable[None]]
 # Types by extension for media Descript imports; the platform's table can be thin.
 MEDIA_TYPES = {
-    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".aac": "audio/aac",
-    ".flac": "audio/flac", ".ogg": "audio/ogg", ".opus": "audio/opus", ".aiff": "audio/aiff",
-    ".mp4": "video/mp4", ".m4v": "video/x-m4v", ".mov": "video/quicktime",
-    ".webm": "video/webm", ".mkv": "video/x-matroska", ".avi": "video/x-msvideo",
-    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/opus",
+    ".aiff": "audio/aiff",
+    ".mp4": "video/mp4",
+    ".m4v": "video/x-m4v",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
     ".webp": "image/webp",
-}  # fmt: skip
+}
 
 
 def content_type_of(name: str | PurePath) -> str:

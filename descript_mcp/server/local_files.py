@@ -13,12 +13,13 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from descript_mcp.client import DescriptClient
 from descript_mcp.errors import DescriptError
+from descript_mcp.files.published import download_published
 from descript_mcp.files.roots import LocalFileError, Roots, root_from_uri
-from descript_mcp.files.transfer import download_file, upload_file
+from descript_mcp.files.transfer import upload_file
 from descript_mcp.models import Job, PublishJob, UploadTarget
 from descript_mcp.server.progress import CallProgress, size_text
 from descript_mcp.server.state import ServerState
-from descript_mcp.server.summaries import JobSummary, summarize
+from descript_mcp.summaries import JobSummary, summarize
 
 logger = logging.getLogger("descript_mcp.server")
 
@@ -90,44 +91,6 @@ async def upload_all(
     return []
 
 
-async def save_published(
-    client: DescriptClient,
-    job: PublishJob,
-    destination: Path,
-    *,
-    overwrite: bool,
-    progress: CallProgress,
-) -> int:
-    """Download a finished publish's file to `destination`; a stale link is renewed."""
-    assert job.result is not None
-    assert job.result.download_url is not None
-    current = job.result.download_url
-
-    async def fresh_link() -> str:
-        nonlocal current
-        latest = await client.get_job(job.job_id)
-        result = getattr(latest, "result", None)
-        url = getattr(result, "download_url", None)
-        if not url or url == current:
-            share_url = getattr(result, "share_url", None) or job.result.share_url  # type: ignore[union-attr]
-            url = (
-                (await client.get_published_project(share_url)).download_url if share_url else None
-            )
-        if not url:
-            raise LocalFileError("The download link expired and Descript gave no new one.")
-        current = url
-        return url
-
-    async def report(written: int, total: int | None) -> None:
-        size = total or written
-        message = f"Saving {destination.name}: {size_text(written)} of {size_text(size)}"
-        await progress.report(written, size, message)
-
-    return await download_file(
-        client, current, destination, overwrite=overwrite, on_bytes=report, refresh=fresh_link
-    )
-
-
 async def with_saved_file(
     caller_client: DescriptClient,
     job: Job,
@@ -151,8 +114,14 @@ async def with_saved_file(
     if job.result is None or job.result.status != "success" or not job.result.download_url:
         return summary
     progress.next_phase(100.0)  # the job's share of the call, as in wait_for
-    saved = await save_published(
-        caller_client, job, destination, overwrite=overwrite, progress=progress
+
+    async def report(written: int, total: int | None) -> None:
+        size = total or written
+        message = f"Saving {destination.name}: {size_text(written)} of {size_text(size)}"
+        await progress.report(written, size, message)
+
+    saved = await download_published(
+        caller_client, job, destination, overwrite=overwrite, on_bytes=report
     )
     summary.saved_to, summary.saved_bytes = str(destination), saved
     summary.summary += f" Saved to {destination} ({size_text(saved)})."

@@ -12,7 +12,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from descript_mcp.jobs import ProgressUpdate
-from descript_mcp.server.summaries import outcome_of
+from descript_mcp.summaries import outcome_of
 
 # At most one notification per interval, unless the phase moved by a step or ended.
 MIN_INTERVAL = 0.25

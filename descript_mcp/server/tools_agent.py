@@ -13,8 +13,8 @@ from descript_mcp.server.annotations import CHANGES, READS
 from descript_mcp.server.arguments import CompositionId, WaitSeconds
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
-from descript_mcp.server.summaries import Compact, JobSummary
 from descript_mcp.server.waiting import record_submission, wait_and_summarize
+from descript_mcp.summaries import Compact, JobSummary
 
 
 class AgentModelInfo(Compact):

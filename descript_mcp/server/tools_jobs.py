@@ -22,8 +22,8 @@ from descript_mcp.server.local_files import roots_for, with_saved_file
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
-from descript_mcp.server.summaries import JobSummary, summarize
 from descript_mcp.server.waiting import wait_for
+from descript_mcp.summaries import JobSummary, summarize
 
 
 class JobList(BaseModel):

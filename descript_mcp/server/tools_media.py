@@ -31,8 +31,8 @@ from descript_mcp.server.local_files import LocalMedia, UploadFailure, roots_for
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import ServerState, caller_of
-from descript_mcp.server.summaries import JobSummary, MediaOutcome, summarize
 from descript_mcp.server.waiting import record_submission, wait_for
+from descript_mcp.summaries import JobSummary, MediaOutcome, summarize
 
 
 class MediaSource(BaseModel):

@@ -16,7 +16,7 @@ from descript_mcp.server.annotations import READS
 from descript_mcp.server.arguments import Cursor, Limit, ProjectId
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
-from descript_mcp.server.summaries import Compact
+from descript_mcp.summaries import Compact
 
 
 class ProjectList(BaseModel):

@@ -32,8 +32,8 @@ from descript_mcp.server.local_files import roots_for, with_saved_file
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
-from descript_mcp.server.summaries import Compact, JobSummary
 from descript_mcp.server.waiting import record_submission, wait_for
+from descript_mcp.summaries import Compact, JobSummary
 
 # Enough for a long episode's transcript, well under what clients accept as a tool result.
 MAX_TRANSCRIPT_CHARACTERS = 200_000

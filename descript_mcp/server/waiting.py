@@ -13,7 +13,7 @@ from descript_mcp.redact import redact_urls
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.state import ServerState
-from descript_mcp.server.summaries import JobSummary, summarize
+from descript_mcp.summaries import JobSummary, summarize
 
 
 async def wait_for(

@@ -1,0 +1,41 @@
+"""Saving a finished publish's rendered file, renewing its signed link when it has expired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from descript_mcp.client import DescriptClient
+from descript_mcp.files.roots import LocalFileError
+from descript_mcp.files.transfer import ByteProgress, download_file
+from descript_mcp.models import PublishJob
+
+
+async def download_published(
+    client: DescriptClient,
+    job: PublishJob,
+    destination: Path,
+    *,
+    overwrite: bool,
+    on_bytes: ByteProgress | None = None,
+) -> int:
+    """Download to `destination`; a stale link is renewed from the job, then the share page."""
+    result = job.result
+    if result is None or result.status != "success" or not result.download_url:
+        raise LocalFileError(f"Publish {job.job_id} has no file to download.")
+    current = result.download_url
+    share_url = result.share_url
+
+    async def fresh_link() -> str:
+        nonlocal current
+        latest = getattr(await client.get_job(job.job_id), "result", None)
+        url = getattr(latest, "download_url", None)
+        if (not url or url == current) and share_url:
+            url = (await client.get_published_project(share_url)).download_url
+        if not url:
+            raise LocalFileError("The download link expired and Descript gave no new one.")
+        current = url
+        return url
+
+    return await download_file(
+        client, current, destination, overwrite=overwrite, on_bytes=on_bytes, refresh=fresh_link
+    )
