@@ -295,6 +295,19 @@ class JobStore:
 
         return await self._run(read)
 
+    async def unfinished(self, owner: str) -> list[str]:
+        """This owner's jobs last seen queued or running: to follow again after a restart."""
+
+        def read(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                "SELECT job_id FROM jobs WHERE owner = ? AND state IN ('queued', 'running') "
+                "ORDER BY created_at",
+                (owner,),
+            ).fetchall()
+            return [job_id for (job_id,) in rows]
+
+        return await self._run(read)
+
     async def complete_ids(
         self, owner: str, column: str, prefix: str, limit: int = 20
     ) -> list[str]:

@@ -28,7 +28,7 @@ from descript_mcp.server.callers import ClientFactory, ClientPool
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.state import ServerState, remember_request
 from descript_mcp.server.tracker import JobTracker
-from descript_mcp.store import JobStore
+from descript_mcp.store import JobStore, owner_of
 
 INSTRUCTIONS = """\
 Tools to work in Descript, the audio and video editor: import media, edit with Descript's agent
@@ -40,6 +40,19 @@ with its job_id and wait_seconds to keep waiting; never start the same job again
 start is paid for (media minutes for imports, AI credits for agent edits). Read-only tools are
 free. The descript://jobs resources keep the history of jobs this server started.
 """
+
+
+async def resume_unfinished(state: ServerState) -> None:
+    """After a restart, follow the jobs the history last saw running to their end, so the
+    history and subscribers learn how they ended. Only the server's own token can be used:
+    tokens of HTTP users are never stored."""
+    token = state.settings.token()
+    if token is None:
+        return
+    owner = owner_of(token)
+    client = await state.pool.get(token)
+    for job_id in await state.store.unfinished(owner):
+        state.tracker.follow(owner, client, job_id)
 
 
 def build_server(
@@ -65,7 +78,9 @@ def build_server(
         try:
             async with anyio.create_task_group() as task_group:
                 tracker.attach(task_group)
-                yield ServerState(settings, store, notifier, tracker, pool)
+                state = ServerState(settings, store, notifier, tracker, pool)
+                task_group.start_soon(resume_unfinished, state)
+                yield state
                 task_group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
