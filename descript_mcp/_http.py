@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -70,7 +71,8 @@ class RequestSender:
         params: Any = None,
     ) -> httpx.Response:
         """Send with retries as the policy allows; return a 2xx response or raise an APIError."""
-        headers = self._auth_headers()
+        # One id for the request and all its retries, so each attempt can be traced to it.
+        headers = self._auth_headers() | {"X-Client-Request-Id": uuid.uuid4().hex}
         started = self.clock()
         attempt = 1
         while True:

@@ -15,6 +15,7 @@ from descript_mcp.errors import (
     APIError,
     PublishInProgressError,
     RateLimitError,
+    ResponseFormatError,
     ServerError,
 )
 
@@ -43,7 +44,7 @@ NO_RETRIES = RetryPolicy(max_attempts=1, recovery_delays=(0.0,))
 
 def may_have_created(error: APIError) -> bool:
     """Whether a failed job-creating POST may still have created the job."""
-    if isinstance(error, ServerError):
+    if isinstance(error, ServerError | ResponseFormatError):  # an unreadable 2xx: it was
         return True
     return isinstance(error, APIConnectionError) and error.may_have_reached_server
 

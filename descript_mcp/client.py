@@ -354,6 +354,7 @@ class DescriptClient:
         submitted_at = datetime.now(UTC)
         try:
             response = await self._sender.send("POST", path, idempotent=False, json=body)
+            created_job = _parse_model(model, response)
         except APIError as error:
             if not may_have_created(error):
                 raise
@@ -378,7 +379,6 @@ class DescriptClient:
                     candidates=[created.job_id],
                 ) from error
             return model.model_validate(created.model_dump())
-        created_job = _parse_model(model, response)
         self._created_job_ids.add(getattr(created_job, "job_id", ""))
         return created_job
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +36,9 @@ class RequestRecord:
     path: str
     status: int
     at: float
+    # The client's id for one logical request, the same across its retries.
+    request_id: str | None = None
+    retry_after: float | None = None
 
 
 class Sandbox:
@@ -56,7 +60,7 @@ class Sandbox:
             exception_handlers={404: _route_not_found},
         )
         self.app.state.sandbox = self
-        self.engine = Engine(self.config, self.world, self.app)
+        self.engine = Engine(self.config, self.world, self.app, self.faults)
         self._task_group: TaskGroup | None = None
 
     @property
@@ -126,16 +130,8 @@ class Sandbox:
         async def endpoint(request: Request) -> Response:
             self.engine.own_hosts.add(request.url.netloc)
             path = request.url.path.removeprefix(API_PREFIX)
-            fault = self.faults.take(request.method, path, "before")
             try:
-                if fault is not None:
-                    response = fault.response()
-                else:
-                    self._check_rate(request)
-                    response = await handler(request)
-                    fault = self.faults.take(request.method, path, "after")
-                    if fault is not None:
-                        response = fault.response()
+                response = await self._answer(request, path, handler)
             except ApiError as error:
                 response = error.response()
             except Exception:
@@ -144,12 +140,42 @@ class Sandbox:
                     {"error": "internal_error", "message": "Internal server error"},
                     status_code=500,
                 )
+            retry_after = response.headers.get("retry-after")
             self.requests.append(
-                RequestRecord(request.method, path, response.status_code, time.monotonic())
+                RequestRecord(
+                    request.method,
+                    path,
+                    response.status_code,
+                    time.monotonic(),
+                    request.headers.get("x-client-request-id"),
+                    float(retry_after) if retry_after else None,
+                )
             )
             return response
 
         return endpoint
+
+    async def _answer(self, request: Request, path: str, handler: Handler) -> Response:
+        fault = self.faults.take(request.method, path, "before")
+        if fault is not None and fault.kind == "latency":
+            await anyio.sleep(fault.latency)
+            fault = None
+        if fault is not None:
+            return fault.response()
+        self._check_rate(request)
+        response = await handler(request)
+        fault = self.faults.take(request.method, path, "after")
+        if fault is None:
+            return response
+        if fault.kind == "latency":
+            await anyio.sleep(fault.latency)
+            return response
+        if fault.kind == "stuck":
+            job_id = json.loads(bytes(response.body)).get("job_id")
+            if job_id in self.world.jobs:
+                self.world.jobs[job_id].stuck = True
+            return response
+        return fault.response()
 
     def _check_rate(self, request: Request) -> None:
         token = request.headers.get("authorization", "").partition(" ")[2].strip()

@@ -15,6 +15,7 @@ from anyio.abc import TaskGroup
 from starlette.types import ASGIApp
 
 from descript_mcp.sandbox.config import SandboxConfig
+from descript_mcp.sandbox.faults import FaultPlan
 from descript_mcp.sandbox.state import Job, World, now
 
 logger = logging.getLogger("descript_mcp.sandbox")
@@ -36,9 +37,12 @@ class FetchedMedia:
 class Engine:
     """The sandbox's moving parts. Lives while the sandbox runs (see app.Sandbox)."""
 
-    def __init__(self, config: SandboxConfig, world: World, app: ASGIApp) -> None:
+    def __init__(
+        self, config: SandboxConfig, world: World, app: ASGIApp, faults: FaultPlan
+    ) -> None:
         self.config = config
         self.world = world
+        self.faults = faults
         self._task_group: TaskGroup | None = None
         # Host names the sandbox has been reached by: URLs on them are answered in-process.
         self.own_hosts: set[str] = set()
@@ -91,6 +95,10 @@ class Engine:
                 await self._post_callback(job)
 
     async def _post_callback(self, job: Job) -> None:
+        # A fault on method CALLBACK (path: the job type) loses the callback, as networks do.
+        if self.faults.take("CALLBACK", job.type, "before") is not None:
+            logger.info("callback for %s lost to a fault", job.id)
+            return
         try:
             response = await self._client_for(job.callback_url).post(
                 job.callback_url, json=job.to_json()

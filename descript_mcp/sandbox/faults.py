@@ -1,19 +1,29 @@
-"""Scripted faults: make a route fail before its handler runs, or after (the work is done,
-the answer is lost). "502 after the job was created" is the case that costs users money."""
+"""Scripted faults: what goes wrong with a route, before its handler runs or after (the work
+is done, the answer is lost). "502 after the job was created" is the case that costs users
+money. Faults match by method and path and fire with a probability, a number of times.
+
+Kinds: `status` (an error answer; 429 carries Retry-After), `latency` (a pause, then the normal
+answer), `drop` (the connection breaks mid-answer), `malformed` (a 2xx whose JSON is cut),
+`stuck` (a job-creating request whose job then never finishes).
+"""
 
 from __future__ import annotations
 
 import math
+import random
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Literal
 
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from descript_mcp.sandbox.config import SandboxConfig
 from descript_mcp.sandbox.errors import ApiError
+
+FaultKind = Literal["status", "latency", "drop", "malformed", "stuck"]
 
 
 @dataclass
@@ -22,20 +32,28 @@ class Fault:
     path: str  # a regular expression matched against the path after /v1
     status: int = 502
     when: Literal["before", "after"] = "before"
-    times: int = 1
+    times: int | None = 1  # None: no limit
     retry_after: float | None = None
+    kind: FaultKind = "status"
+    probability: float = 1.0
+    latency: float = 0.0
     hits: int = 0
 
-    def matches(self, method: str, path: str, when: str) -> bool:
+    def matches(self, method: str, path: str, when: str, chance: float) -> bool:
         return (
             self.when == when
-            and self.hits < self.times
+            and (self.times is None or self.hits < self.times)
             and self.method == method
             and re.fullmatch(self.path, path) is not None
+            and chance < self.probability
         )
 
     def response(self) -> Response:
-        self.hits += 1
+        match self.kind:
+            case "drop":
+                return DroppedResponse()
+            case "malformed":
+                return Response(b'{"job_id": "', status_code=200, media_type="application/json")
         headers = {} if self.retry_after is None else {"Retry-After": f"{self.retry_after:g}"}
         if self.status == 429:
             return ApiError(429, "Rate limit exceeded", headers=headers).response()
@@ -46,17 +64,41 @@ class Fault:
         return JSONResponse(body, status_code=self.status, headers=headers)
 
 
+class DroppedResponse(Response):
+    """Headers promise a body that never comes: the client sees the connection break."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"job', "more_body": True})
+        raise ConnectionAbortedError("sandbox fault: connection dropped")
+
+
 @dataclass
 class FaultPlan:
     faults: list[Fault] = field(default_factory=list)
+    seed: int = 0
+    injected: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
 
     def add(self, fault: Fault) -> Fault:
         self.faults.append(fault)
         return fault
 
     def take(self, method: str, path: str, when: str) -> Fault | None:
+        """The first fault that fires for this request at this point, counted as injected."""
         for fault in self.faults:
-            if fault.matches(method, path, when):
+            if fault.matches(method, path, when, self._random.random()):
+                fault.hits += 1
+                label = f"{fault.kind} {fault.status}" if fault.kind == "status" else fault.kind
+                self.injected[f"{label} {fault.when}"] += 1
                 return fault
         return None
 

@@ -77,6 +77,9 @@ async def _advance(
     engine: Engine, job: Job, label: str, seconds: float, start: int, end: int, **extra: object
 ) -> None:
     """Spend `seconds` on one phase, moving the percent from `start` to `end` in steps."""
+    if job.stuck:  # as a stuck Descript job looks: running, "Processing", 0 %, forever
+        job.set_progress("Processing", 0)
+        await anyio.sleep_forever()
     steps = max(1, engine.config.timings.progress_steps)
     for step in range(steps):
         job.set_progress(label, start + (end - start) * step // steps, **extra)

@@ -129,6 +129,7 @@ class Job:
     progress: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     callback_url: str | None = None
+    stuck: bool = False  # a fault: the job never finishes
     cancel_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
     def set_progress(self, label: str, percent: int | None = None, **extra: Any) -> None:

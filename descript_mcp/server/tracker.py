@@ -14,7 +14,13 @@ import anyio
 from anyio.abc import TaskGroup
 
 from descript_mcp.client import DescriptClient
-from descript_mcp.errors import DescriptError
+from descript_mcp.errors import (
+    APIConnectionError,
+    DescriptError,
+    RateLimitError,
+    ResponseFormatError,
+    ServerError,
+)
 from descript_mcp.jobs import PollSchedule, ProgressUpdate, wait_for_job
 from descript_mcp.models import Job
 from descript_mcp.server.notify import Notifier
@@ -24,6 +30,9 @@ logger = logging.getLogger("descript_mcp.server")
 
 # A job still running after this long is left alone until someone asks about it again.
 FOLLOW_AT_MOST = 6 * 3600.0
+# Failures that pass: the follower waits (doubling from the first pause) and reads again.
+TRANSIENT = (ServerError, APIConnectionError, ResponseFormatError, RateLimitError)
+RETRY_FIRST, RETRY_MOST = 0.5, 30.0
 
 
 @dataclass
@@ -69,23 +78,37 @@ class JobTracker:
         return followed
 
     async def _run(self, followed: Followed, client: DescriptClient) -> None:
+        deadline = anyio.current_time() + FOLLOW_AT_MOST
+        pause = RETRY_FIRST
         try:
-            await wait_for_job(
-                client,
-                followed.job_id,
-                max_wait=FOLLOW_AT_MOST,
-                schedule=self.schedule,
-                on_progress=lambda update: self._update(followed, update),
-            )
-        except DescriptError as error:
-            followed.error = error
+            while True:
+                try:
+                    await wait_for_job(
+                        client,
+                        followed.job_id,
+                        max_wait=max(0.0, deadline - anyio.current_time()),
+                        schedule=self.schedule,
+                        on_progress=lambda update: self._update(followed, update),
+                    )
+                    return
+                except TRANSIENT as error:  # Descript will answer again: keep following
+                    followed.error = error
+                    followed.signal()
+                    if anyio.current_time() + pause > deadline:
+                        return
+                    logger.info("following %s: %s; again in %.1fs", followed.job_id, error, pause)
+                    await anyio.sleep(pause)
+                    pause = min(pause * 2, RETRY_MOST)
+                except DescriptError as error:  # 401, 403, 404: following cannot succeed
+                    followed.error = error
+                    return
         finally:
             followed.done = True
             self._followed.pop((followed.owner, followed.job_id), None)
             followed.signal()
 
     async def _update(self, followed: Followed, update: ProgressUpdate) -> None:
-        followed.latest = update
+        followed.latest, followed.error = update, None
         with anyio.CancelScope(shield=True):  # a job's end is recorded even during shutdown
             if await self.store.record_job(followed.owner, update.job):
                 await self.notifier.job_changed(followed.job_id)
@@ -111,7 +134,9 @@ class JobTracker:
             if followed.done:
                 return
             remaining = deadline - anyio.current_time()
-            if reported is not None and remaining <= 0:
+            # Without any answer yet, wait for one; unless the follower is failing meanwhile.
+            bounded = reported is not None or followed.error is not None
+            if bounded and remaining <= 0:
                 return
-            with anyio.move_on_after(remaining if reported is not None else None):
+            with anyio.move_on_after(remaining if bounded else None):
                 await changed.wait()

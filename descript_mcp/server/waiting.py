@@ -32,7 +32,7 @@ async def wait_for(
         await progress.job_update(update, weight)
 
     await state.tracker.wait(followed, budget, report)
-    if followed.job is None:
+    if followed.job is None:  # no answer about the job at all, only failures
         assert followed.error is not None
         raise followed.error
     return followed.job

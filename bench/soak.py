@@ -1,0 +1,267 @@
+"""Soak: many jobs through the MCP server while the sandbox injects faults, then a
+reconciliation of what Descript (the sandbox) accepted against what the server recorded.
+
+    python -m bench.soak [--jobs 300] [--concurrency 8] [--seed 1]
+
+Must be zero: jobs lost, duplicate submissions, tool calls without a result, token leaks,
+requests sent before a Retry-After elapsed. Loopback only; bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import logging
+import re
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from descript_mcp import DescriptClient, RetryPolicy
+from descript_mcp.config import Settings
+from descript_mcp.jobs import PollSchedule
+from descript_mcp.sandbox import Fault, Sandbox, SandboxConfig, serve
+from descript_mcp.sandbox.app import RequestRecord
+from descript_mcp.server import build_server
+from descript_mcp.store import JobStore, owner_of
+
+TOKEN = "soak-secret-token-7d3f19"
+JOB_ROUTES = "/jobs/import/project_media"
+# Faults per route: (method, path, kind, status, when, probability, retry_after, latency)
+FAULTS: list[Fault] = [
+    Fault("POST", JOB_ROUTES, status=502, when="after", probability=0.05, times=None),
+    Fault("POST", JOB_ROUTES, status=502, when="before", probability=0.05, times=None),
+    Fault(
+        "POST", JOB_ROUTES, status=429, when="before", probability=0.05, times=None, retry_after=0.2
+    ),
+    Fault("POST", JOB_ROUTES, kind="drop", when="after", probability=0.03, times=None),
+    Fault("POST", JOB_ROUTES, kind="malformed", when="after", probability=0.03, times=None),
+    Fault("POST", JOB_ROUTES, kind="stuck", when="after", probability=0.03, times=None),
+    Fault(
+        "POST", JOB_ROUTES, kind="latency", when="before", probability=0.1, times=None, latency=0.05
+    ),
+    Fault("GET", r"/jobs/.+", status=503, probability=0.05, times=None),
+    Fault("GET", r"/jobs/.+", status=429, probability=0.03, times=None, retry_after=0.1),
+    Fault("GET", r"/jobs/.+", kind="drop", probability=0.02, times=None),
+    Fault("GET", r"/jobs/.+", kind="malformed", when="after", probability=0.02, times=None),
+    Fault("GET", r"/jobs/.+", kind="latency", probability=0.1, times=None, latency=0.05),
+    Fault("GET", "/jobs", status=500, probability=0.05, times=None),
+    Fault("DELETE", r"/jobs/.+", status=503, probability=0.05, times=None),
+    Fault("CALLBACK", ".*", kind="drop", probability=0.2, times=None),
+]
+RETRIES = RetryPolicy(
+    max_attempts=6,
+    backoff_initial=0.02,
+    backoff_max=0.2,
+    max_retry_after=5,
+    recovery_delays=(0.0, 0.2, 0.5),
+)
+
+
+@dataclass
+class SoakReport:
+    jobs_run: int = 0
+    accepted: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    lost: int = 0
+    wrong_final_state: int = 0
+    duplicates: int = 0
+    without_result: int = 0
+    clear_errors: int = 0
+    token_leaks: int = 0
+    retry_after_violations: int = 0
+    seconds: float = 0.0
+    mismatches: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str]]:
+        faults = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.faults.items()))
+        return [
+            ("jobs run (tool calls that started a job)", str(self.jobs_run)),
+            ("jobs the sandbox accepted", str(self.accepted)),
+            ("faults injected", f"{sum(self.faults.values())} ({faults})"),
+            ("jobs lost (must be 0)", str(self.lost)),
+            ("jobs whose recorded final state differs (must be 0)", str(self.wrong_final_state)),
+            ("duplicate submissions (must be 0)", str(self.duplicates)),
+            ("tool calls without a result (must be 0)", str(self.without_result)),
+            ("tool calls answered with a clear error", str(self.clear_errors)),
+            ("token leaks (must be 0)", str(self.token_leaks)),
+            ("requests before Retry-After elapsed (must be 0)", str(self.retry_after_violations)),
+            ("run time", f"{self.seconds:.1f} s"),
+        ]
+
+
+async def run_soak(jobs: int = 300, concurrency: int = 8, seed: int = 1) -> SoakReport:
+    report = SoakReport()
+    started = time.monotonic()
+    logs = io.StringIO()
+    handler = logging.StreamHandler(logs)
+    package_logger = logging.getLogger("descript_mcp")
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.DEBUG)
+    package_logger.propagate = False  # captured to look for the token, not shown
+    # Dropped connections are faults on purpose: uvicorn's tracebacks for them are noise.
+    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+    config = SandboxConfig.for_tests(rate_limit_requests=100_000)
+    config.drives[0].tokens = (TOKEN,)
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            history = Path(home) / "history.sqlite3"
+            async with Sandbox(config) as sandbox, serve(sandbox) as api:
+                sandbox.faults.seed = seed
+                sandbox.faults.__post_init__()
+                for fault in FAULTS:
+                    sandbox.faults.add(fault)
+                texts = await _drive(sandbox, api, history, jobs, concurrency, report)
+                await _reconcile(sandbox, history, report)
+                report.faults = sandbox.faults.injected
+                report.retry_after_violations = _early_retries(sandbox.requests)
+            secrets = [history.read_bytes().decode("latin-1"), logs.getvalue(), *texts]
+            report.token_leaks = sum(text.count(TOKEN) for text in secrets)
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.propagate = True
+    report.seconds = time.monotonic() - started
+    return report
+
+
+async def _drive(
+    sandbox: Sandbox, api: str, history: Path, jobs: int, concurrency: int, report: SoakReport
+) -> list[str]:
+    settings = Settings(api_key=TOKEN, api_url=api, history_path=history, wait_seconds=3)
+    server = build_server(
+        settings,
+        client_factory=lambda token: DescriptClient(token, base_url=api, retry=RETRIES),
+        poll_schedule=PollSchedule(initial=0.05, factor=1.5, maximum=0.3),
+    )
+    sample = api.removesuffix("/v1") + "/_sandbox/media/sample.wav"
+    texts: list[str] = []
+    numbers = iter(range(jobs))
+
+    async def call(mcp: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            result = await mcp.call_tool(tool, arguments)
+        except Exception as error:  # a call that produced no result at all
+            texts.append(repr(error))
+            report.without_result += 1
+            return None
+        text = " ".join(getattr(block, "text", "") for block in result.content)
+        texts.append(text)
+        if result.is_error:
+            # The SDK's text for an unexpected exception names the tool and nothing else.
+            if re.fullmatch(r"Error executing tool \w+", text.strip()):
+                report.without_result += 1
+            else:
+                report.clear_errors += 1
+            return None
+        return result.structured_content
+
+    async def worker() -> None:
+        async with Client(server) as mcp:
+            for number in numbers:
+                summary = await call(
+                    mcp,
+                    "import_media",
+                    {
+                        "project_name": f"soak-{number}",
+                        "add_media": {"sample.wav": {"url": sample}},
+                        "wait_seconds": 3,
+                    },
+                )
+                if summary is None:
+                    continue
+                report.jobs_run += 1
+                for _ in range(2):
+                    if summary is None or summary["finished"]:
+                        break
+                    summary = await call(
+                        mcp, "get_job", {"job_id": summary["job_id"], "wait_seconds": 3}
+                    )
+                if summary is not None and not summary["finished"]:
+                    await call(mcp, "cancel_job", {"job_id": summary["job_id"]})
+
+    async with Client(server) as keeper:  # keeps the server's lifespan (and followers) open
+        with anyio.fail_after(600):
+            async with anyio.create_task_group() as group:
+                for _ in range(concurrency):
+                    group.start_soon(worker)
+            # The followers record how each job ended; give the last ones time to finish.
+            for _ in range(100):
+                if all(job.stopped_at for job in sandbox.world.jobs.values()):
+                    break
+                await anyio.sleep(0.1)
+            await anyio.sleep(1.0)
+        await keeper.call_tool("list_jobs", {"limit": 1})
+    return texts
+
+
+async def _reconcile(sandbox: Sandbox, history: Path, report: SoakReport) -> None:
+    store = JobStore(history)
+    store.open()
+    try:
+        recorded = {r.job_id: r for r in await store.recent(owner_of(TOKEN), limit=100_000)}
+    finally:
+        store.close()
+    accepted = sandbox.world.jobs
+    report.accepted = len(accepted)
+    report.lost = sum(1 for job_id in accepted if job_id not in recorded)
+    report.mismatches = [
+        f"{job_id}: recorded {recorded[job_id].state}, Descript {job.state}"
+        for job_id, job in accepted.items()
+        if job_id in recorded and recorded[job_id].state != job.state
+    ]
+    report.wrong_final_state = len(report.mismatches)
+    per_project_name: Counter[str] = Counter(
+        sandbox.world.projects[job.project_id].name for job in accepted.values()
+    )
+    report.duplicates = sum(n - 1 for n in per_project_name.values() if n > 1)
+
+
+def _early_retries(requests: list[RequestRecord]) -> int:
+    """Attempts of a request made before the Retry-After of its previous attempt elapsed."""
+    by_request: dict[str, list[RequestRecord]] = defaultdict(list)
+    for record in requests:
+        if record.request_id:
+            by_request[record.request_id].append(record)
+    early = 0
+    for attempts in by_request.values():
+        for previous, following in itertools.pairwise(attempts):
+            if previous.status == 429 and previous.retry_after is not None:
+                early += following.at < previous.at + previous.retry_after - 0.005
+    return early
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    report = anyio.run(run_soak, args.jobs, args.concurrency, args.seed)
+    print("descript-mcp soak under injected faults")
+    width = max(len(name) for name, _ in report.rows())
+    for name, figure in report.rows():
+        print(f"  {name:<{width}}  {figure}")
+    for mismatch in report.mismatches:
+        print(f"  mismatch: {mismatch}")
+    failed = (
+        report.lost
+        or report.duplicates
+        or report.without_result
+        or report.token_leaks
+        or report.retry_after_violations
+        or report.wrong_final_state
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
