@@ -24,6 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from descript_mcp.redact import install_log_redaction
+
+    install_log_redaction()
     return int(args.run(args) or 0)
 
 

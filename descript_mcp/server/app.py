@@ -15,6 +15,7 @@ from descript_mcp._version import __version__
 from descript_mcp.client import DescriptClient
 from descript_mcp.config import Settings
 from descript_mcp.jobs import PollSchedule
+from descript_mcp.redact import install_log_redaction
 from descript_mcp.server import (
     prompts,
     resources,
@@ -64,6 +65,7 @@ def build_server(
 ) -> MCPServer[ServerState]:
     """The descript-mcp server. `client_factory` makes the API client for a token; `notes`
     are added to the instructions the client receives."""
+    install_log_redaction()
     notifier = Notifier()
 
     def default_factory(token: str) -> DescriptClient:
