@@ -10,10 +10,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mcp import MCPError
 from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
-from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp.types import (
+    INVALID_PARAMS,
+    EmptyResult,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
 
 logger = logging.getLogger("descript_mcp.server")
 
@@ -39,7 +45,14 @@ class Notifier:
     async def _subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
     ) -> EmptyResult:
-        self._legacy.setdefault(str(params.uri), set()).add(ctx.session)
+        uri = str(params.uri)
+        if uri.startswith(f"{JOBS_URI}/"):  # only the caller's own jobs
+            state = ctx.lifespan_context
+            headers = ctx.request.headers if ctx.request is not None else None
+            owner = (await state.caller_for(headers)).owner
+            if await state.store.get(owner, uri.removeprefix(f"{JOBS_URI}/")) is None:
+                raise MCPError(code=INVALID_PARAMS, message=f"No job at {uri} in your history")
+        self._legacy.setdefault(uri, set()).add(ctx.session)
         return EmptyResult()
 
     async def _unsubscribe(

@@ -7,13 +7,20 @@ import sys
 from contextlib import AsyncExitStack
 from typing import Literal
 
+import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from descript_mcp.config import Settings
 from descript_mcp.server.app import build_server
+from descript_mcp.server.callers import bearer_token
 
 logger = logging.getLogger("descript_mcp.server")
+
+# Tool calls are small; a larger body is refused (413) before it is read.
+MAX_BODY = 1024 * 1024
 
 SANDBOX_NOTE = """
 This server is connected to a built-in sandbox that simulates Descript: no account is used and
@@ -60,14 +67,46 @@ async def serve(settings: Settings, *, sandbox: Literal["realistic", "fast"] | N
             )
         server = build_server(settings, notes=notes)
         security = transport_security(settings.host, settings.allowed_hosts)
-        match settings.transport:
-            case "stdio":
-                await server.run_stdio_async()
-            case "sse":
-                await server.run_sse_async(
-                    host=settings.host, port=settings.port, transport_security=security
+        if settings.transport == "stdio":
+            await server.run_stdio_async()
+            return
+        if settings.transport == "sse":
+            app = server.sse_app(
+                transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
+            )
+        else:
+            app = server.streamable_http_app(
+                transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
+            )
+        if not (settings.http_token_fallback and settings.token()):
+            app = RequireBearer(app)
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_level=settings.log_level
+        )
+        await uvicorn.Server(config).serve()
+
+
+class RequireBearer:
+    """Over HTTP, each request must bring a Descript token unless the server lends its own:
+    refused with 401 before any MCP handling. The health check stays open."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/health":
+            headers = dict(scope["headers"])
+            if bearer_token(headers.get(b"authorization", b"").decode("latin-1")) is None:
+                body = {
+                    "error": "unauthorized",
+                    "message": "Send your Descript API token "
+                    "(Descript → Settings → API Tokens) as Authorization: Bearer <token>.",
+                }
+                response = JSONResponse(
+                    body,
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="descript-mcp"'},
                 )
-            case "http":
-                await server.run_streamable_http_async(
-                    host=settings.host, port=settings.port, transport_security=security
-                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

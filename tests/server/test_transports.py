@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Any
 
 import httpx2
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN
 from tests.server.conftest import error_text, structured
@@ -169,12 +171,31 @@ async def test_http_serves_two_users_each_their_own_history(http_server: str, mo
         assert not alice_jobs & bob_jobs
         refused = error_text(await alice.call_tool("get_job", {"job_id": bobs["job_id"]}))
         assert "Descript refused access (403)" in refused
+        with pytest.raises(MCPError):
+            await alice.read_resource(f"descript://jobs/{bobs['job_id']}")
+        if mode == "legacy":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                with pytest.raises(MCPError, match="in your history"):
+                    await alice.subscribe_resource(f"descript://jobs/{bobs['job_id']}")
 
 
-async def test_http_without_a_token_is_told_how_to_send_one(http_server: str) -> None:
-    async with _as(None, http_server, "legacy") as anonymous:
-        text = error_text(await anonymous.call_tool("get_drive_status", {}))
-    assert "Authorization: Bearer" in text
+def test_http_refuses_requests_without_a_token_and_oversized_bodies(http_server: str) -> None:
+    anonymous = httpx2.post(http_server, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert anonymous.status_code == 401
+    assert "Authorization: Bearer" in anonymous.json()["message"]
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert httpx2.get(http_server.removesuffix("/mcp") + "/health").status_code == 200
+    huge = httpx2.post(
+        http_server,
+        content=b"[" + b"0," * 600_000 + b"0]",
+        headers={
+            "Authorization": f"Bearer {DEFAULT_TOKEN}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+    )
+    assert huge.status_code == 413
 
 
 async def test_sse_transport_serves_the_tools(sse_server: str) -> None:
@@ -234,7 +255,10 @@ def test_the_images_entry_command_serves_health_and_guards_hosts(tmp_path: Path)
                 "clientInfo": {"name": "t", "version": "1"},
             },
         }
-        headers = {"Accept": "application/json, text/event-stream"}
+        headers = {
+            "Accept": "application/json, text/event-stream",
+            "Authorization": f"Bearer {DEFAULT_TOKEN}",
+        }
         for host, allowed in (
             ("evil.example.com", False),
             ("mcp.example.com", True),
