@@ -6,7 +6,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import (
     Completion,
     CompletionArgument,
@@ -68,7 +68,7 @@ def register(server: MCPServer[Any]) -> None:
         except NotFoundError as error:
             raise ResourceNotFoundError(tool_message(error)) from error
         except DescriptError as error:
-            raise ValueError(tool_message(error)) from error
+            raise ResourceError(tool_message(error)) from error
         return found.model_dump(mode="json", exclude_none=True)
 
     @server.completion()
