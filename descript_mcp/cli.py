@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
         help="folders whose files may be read and written (default: DESCRIPT_MCP_ROOTS)",
     )
     serve.add_argument(
+        "--callback-url",
+        metavar="URL",
+        help="over HTTP: the public base URL Descript can call back when jobs end",
+    )
+    serve.add_argument(
         "--http-token-fallback",
         action="store_const",
         const=True,
@@ -184,6 +189,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             api_url=args.api_url,
             roots=args.roots,
             allowed_hosts=args.allowed_hosts,
+            callback_url=args.callback_url,
             http_token_fallback=args.http_token_fallback,
             log_level=args.log_level,
         )

@@ -30,6 +30,7 @@ ENVIRONMENT: dict[str, str] = {
     "log_level": "DESCRIPT_MCP_LOG_LEVEL",
     "roots": ROOTS_ENV,
     "allowed_hosts": "DESCRIPT_MCP_ALLOWED_HOSTS",
+    "callback_url": "DESCRIPT_MCP_CALLBACK_URL",
 }
 
 
@@ -69,6 +70,11 @@ class Settings(BaseModel):
         default=(),
         description="Host names (host or host:port) HTTP clients may use besides loopback "
         "names, e.g. the published host of a container",
+    )
+    callback_url: str | None = Field(
+        default=None,
+        description="Over HTTP: the public base URL at which Descript can reach this server, "
+        "to tell it when jobs end (callbacks are confirmed with Descript before use)",
     )
     http_token_fallback: bool = Field(
         default=False,

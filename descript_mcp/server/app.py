@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 from mcp.server import MCPServer
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from descript_mcp._version import __version__
 from descript_mcp.client import DescriptClient
@@ -25,6 +25,7 @@ from descript_mcp.server import (
     tools_projects,
     tools_publish,
 )
+from descript_mcp.server.callbacks import CALLBACK_PATH, CallbackRegistry, receive_callback
 from descript_mcp.server.callers import ClientFactory, ClientPool
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.state import ServerState, remember_request
@@ -67,6 +68,7 @@ def build_server(
     are added to the instructions the client receives."""
     install_log_redaction()
     notifier = Notifier()
+    running: list[ServerState] = []  # the live state, for HTTP routes outside MCP handlers
 
     def default_factory(token: str) -> DescriptClient:
         return DescriptClient(token, base_url=settings.api_url)
@@ -80,9 +82,14 @@ def build_server(
         try:
             async with anyio.create_task_group() as task_group:
                 tracker.attach(task_group)
-                state = ServerState(settings, store, notifier, tracker, pool)
+                callbacks = CallbackRegistry(
+                    settings.callback_url if settings.transport != "stdio" else None
+                )
+                state = ServerState(settings, store, notifier, tracker, pool, callbacks)
+                running.append(state)
                 task_group.start_soon(resume_unfinished, state)
                 yield state
+                running.remove(state)
                 task_group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -100,6 +107,12 @@ def build_server(
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
     )
     notifier.install(server)
+
+    @server.custom_route(f"{CALLBACK_PATH}/{{secret}}", methods=["POST"])
+    async def callback(request: Request) -> Response:
+        if not running:
+            return JSONResponse({"error": "not ready"}, status_code=503)
+        return await receive_callback(request, running[0])
 
     @server.custom_route("/health", methods=["GET"])
     async def health(_request: Request) -> JSONResponse:

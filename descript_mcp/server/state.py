@@ -11,6 +11,7 @@ from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import Context
 
 from descript_mcp.config import Settings
+from descript_mcp.server.callbacks import CallbackRegistry
 from descript_mcp.server.callers import Caller, ClientPool, resolve
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.tracker import JobTracker
@@ -24,6 +25,7 @@ class ServerState:
     notifier: Notifier
     tracker: JobTracker
     pool: ClientPool
+    callbacks: CallbackRegistry
 
     async def caller_for(self, headers: Any) -> Caller:
         """`headers` are the HTTP request's, or None on stdio and in memory."""

@@ -65,6 +65,7 @@ def register(server: MCPServer[Any]) -> None:
         """
         state, caller = await caller_of(ctx)
         request = AgentEditRequest(
+            callback_url=state.callbacks.url_for(caller),
             prompt=prompt,
             project_id=project_id,
             project_name=project_name,

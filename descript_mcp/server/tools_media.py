@@ -148,6 +148,7 @@ def register(server: MCPServer[Any]) -> None:
         state, caller = await caller_of(ctx)
         items, local = await _plan_media(add_media, ctx, state)
         request = ImportMediaRequest(
+            callback_url=state.callbacks.url_for(caller),
             project_id=project_id,
             project_name=project_name,
             folder_name=folder_name,

@@ -89,6 +89,7 @@ def register(server: MCPServer[Any]) -> None:
         if download_to is not None:  # checked before anything is started
             destination = (await roots_for(ctx, state)).writable(download_to, overwrite=overwrite)
         request = PublishRequest(
+            callback_url=state.callbacks.url_for(caller),
             project_id=project_id,
             composition_id=composition_id,
             media_type=media_type,

@@ -114,6 +114,16 @@ class JobTracker:
                 await self.notifier.job_changed(followed.job_id)
         followed.signal()
 
+    async def observe(self, owner: str, job: Job) -> None:
+        """A confirmed reading of a job from elsewhere (a callback): record it, tell waiters."""
+        followed = self._followed.get((owner, job.job_id))
+        if followed is not None:
+            await self._update(
+                followed, ProgressUpdate(job.job_id, job.job_state, None, None, 0.0, job)
+            )
+        elif await self.store.record_job(owner, job):
+            await self.notifier.job_changed(job.job_id)
+
     async def wait(
         self,
         followed: Followed,
@@ -131,7 +141,7 @@ class JobTracker:
             if followed.latest is not None and followed.latest is not reported:
                 reported = followed.latest
                 await on_update(reported)
-            if followed.done:
+            if followed.done or (reported is not None and reported.job.is_terminal):
                 return
             remaining = deadline - anyio.current_time()
             # Without any answer yet, wait for one; unless the follower is failing meanwhile.
