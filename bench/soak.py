@@ -107,7 +107,7 @@ async def run_soak(jobs: int = 300, concurrency: int = 8, seed: int = 1) -> Soak
     package_logger.setLevel(logging.DEBUG)
     package_logger.propagate = False  # captured to look for the token, not shown
     # Dropped connections are faults on purpose: uvicorn's tracebacks for them are noise.
-    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+    logging.getLogger("uvicorn").setLevel(logging.CRITICAL)
     config = SandboxConfig.for_tests(rate_limit_requests=100_000)
     config.drives[0].tokens = (TOKEN,)
     try:
