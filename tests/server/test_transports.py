@@ -171,6 +171,8 @@ async def test_http_serves_two_users_each_their_own_history(http_server: str, mo
         assert not alice_jobs & bob_jobs
         refused = error_text(await alice.call_tool("get_job", {"job_id": bobs["job_id"]}))
         assert "Descript refused access (403)" in refused
+        cancel = error_text(await alice.call_tool("cancel_job", {"job_id": bobs["job_id"]}))
+        assert "Descript refused access (403)" in cancel
         with pytest.raises(MCPError):
             await alice.read_resource(f"descript://jobs/{bobs['job_id']}")
         if mode == "legacy":
