@@ -11,7 +11,7 @@ import os
 import platform
 import sys
 
-from bench import upload
+from bench import coldstart, history, upload
 
 
 def main() -> int:
@@ -21,6 +21,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     args = parser.parse_args()
     rows = upload.run(size_mib=64 if args.quick else 1024, repeats=1 if args.quick else 3)
+    rows += coldstart.run(repeats=2 if args.quick else 10)
+    rows += history.run(repeats=5 if args.quick else 50)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print(f"descript-mcp benchmarks ({'quick' if args.quick else 'full'} run; {machine})")
     width = max(len(name) for name, _ in rows)

@@ -1,32 +1,46 @@
 """descript-mcp: drive Descript from AI assistants over MCP, with a built-in sandbox.
 
-The client layer (this package's top level) imports no MCP code.
+The client layer (this package's top level) imports no MCP code. Its names are loaded on
+first use (PEP 562), so importing the server does not pay for the HTTP client before the first
+tool call needs it.
 """
 
-from descript_mcp._retry import NO_RETRIES, RetryPolicy
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from descript_mcp._version import __version__
-from descript_mcp.client import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL, DescriptClient
-from descript_mcp.errors import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    ConflictError,
-    DescriptError,
-    NotFoundError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    PublishInProgressError,
-    RateLimitError,
-    ResponseFormatError,
-    ServerError,
-    UnconfirmedSubmissionError,
-    UnprocessableEntityError,
-)
-from descript_mcp.jobs import PollSchedule, ProgressUpdate, wait_for_job
+
+_HOMES = {
+    "APIConnectionError": "descript_mcp.errors",
+    "APIError": "descript_mcp.errors",
+    "APIStatusError": "descript_mcp.errors",
+    "APITimeoutError": "descript_mcp.errors",
+    "API_KEY_ENV": "descript_mcp._env",
+    "API_URL_ENV": "descript_mcp._env",
+    "AuthenticationError": "descript_mcp.errors",
+    "BadRequestError": "descript_mcp.errors",
+    "ConfigurationError": "descript_mcp.errors",
+    "ConflictError": "descript_mcp.errors",
+    "DEFAULT_API_URL": "descript_mcp._env",
+    "DescriptClient": "descript_mcp.client",
+    "DescriptError": "descript_mcp.errors",
+    "NO_RETRIES": "descript_mcp._retry",
+    "NotFoundError": "descript_mcp.errors",
+    "PaymentRequiredError": "descript_mcp.errors",
+    "PermissionDeniedError": "descript_mcp.errors",
+    "PollSchedule": "descript_mcp.jobs",
+    "ProgressUpdate": "descript_mcp.jobs",
+    "PublishInProgressError": "descript_mcp.errors",
+    "RateLimitError": "descript_mcp.errors",
+    "ResponseFormatError": "descript_mcp.errors",
+    "RetryPolicy": "descript_mcp._retry",
+    "ServerError": "descript_mcp.errors",
+    "UnconfirmedSubmissionError": "descript_mcp.errors",
+    "UnprocessableEntityError": "descript_mcp.errors",
+    "wait_for_job": "descript_mcp.jobs",
+}
 
 __all__ = [
     "API_KEY_ENV",
@@ -58,3 +72,16 @@ __all__ = [
     "__version__",
     "wait_for_job",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'descript_mcp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

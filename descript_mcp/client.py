@@ -18,6 +18,7 @@ import anyio
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from descript_mcp._env import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
 from descript_mcp._http import RequestSender, Sleep, status_error
 from descript_mcp._retry import RetryPolicy, may_have_created
 from descript_mcp._version import __version__
@@ -37,31 +38,26 @@ from descript_mcp.models import (
     ImportMediaRequest,
     Job,
     JobCreated,
+    ListJobsType,
     Page,
     Project,
+    ProjectSort,
     ProjectSummary,
     PublishedProject,
     PublishRequest,
     SearchHit,
     SearchResults,
+    SearchType,
     TranscriptFile,
 )
 
 logger = logging.getLogger("descript_mcp.client")
 
-DEFAULT_API_URL = "https://descriptapi.com/v1"
-API_KEY_ENV = "DESCRIPT_API_KEY"
-API_URL_ENV = "DESCRIPT_API_URL"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 USER_AGENT = f"descript-mcp/{__version__} (+https://github.com/descript-mcp/descript-mcp)"
 # How far our clock and Descript's may disagree when looking for a job we may have created.
 CLOCK_SKEW = timedelta(seconds=60)
 
-ListJobsType = Literal["import/project_media", "agent"]
-ProjectSort = Literal["name", "created_at", "updated_at", "last_viewed_at"]
-SearchType = Literal[
-    "project", "video", "image", "audio", "project_folder", "media_library_folder", "layout_pack"
-]
 
 M = TypeVar("M", bound=BaseModel)
 _JOB = TypeAdapter(Job)

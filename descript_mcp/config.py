@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from descript_mcp.client import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
+from descript_mcp._env import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
 from descript_mcp.credentials import stored_api_key
 from descript_mcp.errors import ConfigurationError
 from descript_mcp.files.roots import ROOTS_ENV

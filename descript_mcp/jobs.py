@@ -6,12 +6,15 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 
-from descript_mcp.client import DescriptClient
 from descript_mcp.errors import RateLimitError
 from descript_mcp.models import Job
+
+if TYPE_CHECKING:
+    from descript_mcp.client import DescriptClient
 
 
 @dataclass(frozen=True)

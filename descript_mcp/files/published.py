@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from descript_mcp.client import DescriptClient
 from descript_mcp.files.roots import LocalFileError
 from descript_mcp.files.transfer import ByteProgress, download_file
 from descript_mcp.models import PublishJob
+
+if TYPE_CHECKING:
+    from descript_mcp.client import DescriptClient
 
 
 async def download_published(

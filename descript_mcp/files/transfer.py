@@ -8,12 +8,15 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 import anyio
 
-from descript_mcp.client import DescriptClient
 from descript_mcp.errors import APIConnectionError, APIStatusError
 from descript_mcp.files.roots import LocalFileError
+
+if TYPE_CHECKING:
+    from descript_mcp.client import DescriptClient
 
 logger = logging.getLogger("descript_mcp.files")
 

@@ -13,6 +13,11 @@ MediaType = Literal["Video", "Audio"]
 Resolution = Literal["480p", "720p", "1080p", "1440p", "4K"]
 AccessLevel = Literal["public", "unlisted", "drive", "private"]
 TranscriptFormat = Literal["txt", "markdown", "html", "rtf", "docx", "srt"]
+ListJobsType = Literal["import/project_media", "agent"]
+ProjectSort = Literal["name", "created_at", "updated_at", "last_viewed_at"]
+SearchType = Literal[
+    "project", "video", "image", "audio", "project_folder", "media_library_folder", "layout_pack"
+]
 SpeakerLabels = Literal["off", "changes", "every_paragraph"]
 
 

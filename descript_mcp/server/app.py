@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server import MCPServer
@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from descript_mcp._version import __version__
-from descript_mcp.client import DescriptClient
 from descript_mcp.config import Settings
 from descript_mcp.jobs import PollSchedule
 from descript_mcp.redact import install_log_redaction
@@ -31,6 +30,9 @@ from descript_mcp.server.notify import Notifier
 from descript_mcp.server.state import ServerState, remember_request
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.store import JobStore, owner_of
+
+if TYPE_CHECKING:
+    from descript_mcp.client import DescriptClient
 
 INSTRUCTIONS = """\
 Tools to work in Descript, the audio and video editor: import media, edit with Descript's agent
@@ -52,9 +54,11 @@ async def resume_unfinished(state: ServerState) -> None:
     if token is None:
         return
     owner = owner_of(token)
-    client = await state.pool.get(token)
-    for job_id in await state.store.unfinished(owner):
-        state.tracker.follow(owner, client, job_id)
+    unfinished = await state.store.unfinished(owner)
+    if unfinished:  # only then is a client (and its HTTP stack) needed
+        client = await state.pool.get(token)
+        for job_id in unfinished:
+            state.tracker.follow(owner, client, job_id)
 
 
 def build_server(
@@ -71,6 +75,8 @@ def build_server(
     running: list[ServerState] = []  # the live state, for HTTP routes outside MCP handlers
 
     def default_factory(token: str) -> DescriptClient:
+        from descript_mcp.client import DescriptClient  # the HTTP stack, when first needed
+
         return DescriptClient(token, base_url=settings.api_url)
 
     @asynccontextmanager

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from descript_mcp.client import DescriptClient
 from descript_mcp.store import owner_of
 
-ClientFactory = Callable[[str], DescriptClient]
+if TYPE_CHECKING:
+    from descript_mcp.client import DescriptClient
+
+ClientFactory = Callable[[str], "DescriptClient"]
 
 
 @dataclass(frozen=True)

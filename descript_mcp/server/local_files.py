@@ -6,12 +6,11 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPDeprecationWarning
 
-from descript_mcp.client import DescriptClient
 from descript_mcp.errors import DescriptError
 from descript_mcp.files.published import download_published
 from descript_mcp.files.roots import LocalFileError, Roots, root_from_uri
@@ -20,6 +19,9 @@ from descript_mcp.models import Job, PublishJob, UploadTarget
 from descript_mcp.server.progress import CallProgress, size_text
 from descript_mcp.server.state import ServerState
 from descript_mcp.summaries import JobSummary, summarize
+
+if TYPE_CHECKING:
+    from descript_mcp.client import DescriptClient
 
 logger = logging.getLogger("descript_mcp.server")
 

@@ -9,8 +9,16 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from descript_mcp.client import ProjectSort, SearchType
-from descript_mcp.models import DriveStatus, FolderHit, MediaHit, Project, ProjectHit, SearchHit
+from descript_mcp.models import (
+    DriveStatus,
+    FolderHit,
+    MediaHit,
+    Project,
+    ProjectHit,
+    ProjectSort,
+    SearchHit,
+    SearchType,
+)
 from descript_mcp.models import ProjectSummary as ProjectItem
 from descript_mcp.server.annotations import READS
 from descript_mcp.server.arguments import Cursor, Limit, ProjectId

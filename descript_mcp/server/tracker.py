@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskGroup
 
-from descript_mcp.client import DescriptClient
 from descript_mcp.errors import (
     APIConnectionError,
     DescriptError,
@@ -25,6 +25,9 @@ from descript_mcp.jobs import PollSchedule, ProgressUpdate, wait_for_job
 from descript_mcp.models import Job
 from descript_mcp.server.notify import Notifier
 from descript_mcp.store import JobStore
+
+if TYPE_CHECKING:
+    from descript_mcp.client import DescriptClient
 
 logger = logging.getLogger("descript_mcp.server")
 
