@@ -11,7 +11,7 @@ import os
 import platform
 import sys
 
-from bench import coldstart, history, upload
+from bench import coldstart, history, overhead, upload
 
 
 def main() -> int:
@@ -22,6 +22,7 @@ def main() -> int:
     args = parser.parse_args()
     rows = upload.run(size_mib=64 if args.quick else 1024, repeats=1 if args.quick else 3)
     rows += coldstart.run(repeats=2 if args.quick else 10)
+    rows += overhead.run(repeats=50 if args.quick else 500)
     rows += history.run(repeats=5 if args.quick else 50)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print(f"descript-mcp benchmarks ({'quick' if args.quick else 'full'} run; {machine})")

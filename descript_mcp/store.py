@@ -10,6 +10,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
 )
+
+
+# How many jobs' last recorded state is remembered in memory.
+RECORDED_MEMORY = 10_000
 
 
 def owner_of(token: str) -> str:
@@ -137,6 +142,8 @@ class JobStore:
         self.path = path
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        # What was last recorded of recent jobs: a reading that changes nothing skips the file.
+        self._recorded: OrderedDict[tuple[str, str], tuple[Any, ...]] = OrderedDict()
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,6 +219,9 @@ class JobStore:
         label = job.progress.label if job.progress else None
         percent = job.progress.percent if job.progress else None
         result = getattr(job, "result", None)
+        key, seen = (owner, job.job_id), (job.job_state, label, percent, result is not None)
+        if self._recorded.get(key) == seen:
+            return False
         now = _now()
         row = {
             "owner": owner,
@@ -262,7 +272,15 @@ class JobStore:
                     )
                 return changed
 
-        return await self._run(write)
+        changed = await self._run(write)
+        self._remember(key, seen)
+        return changed
+
+    def _remember(self, key: tuple[str, str], seen: tuple[Any, ...]) -> None:
+        self._recorded[key] = seen
+        self._recorded.move_to_end(key)
+        while len(self._recorded) > RECORDED_MEMORY:
+            self._recorded.popitem(last=False)
 
     async def get(self, owner: str, job_id: str) -> JobRecord | None:
         def read(db: sqlite3.Connection) -> JobRecord | None:
