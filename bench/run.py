@@ -11,7 +11,7 @@ import os
 import platform
 import sys
 
-from bench import coldstart, history, overhead, upload
+from bench import coldstart, history, overhead, polling, upload
 
 
 def main() -> int:
@@ -24,6 +24,7 @@ def main() -> int:
     rows += coldstart.run(repeats=2 if args.quick else 10)
     rows += overhead.run(repeats=50 if args.quick else 500)
     rows += history.run(repeats=5 if args.quick else 50)
+    rows += polling.run()
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print(f"descript-mcp benchmarks ({'quick' if args.quick else 'full'} run; {machine})")
     width = max(len(name) for name, _ in rows)

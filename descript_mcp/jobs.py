@@ -19,17 +19,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """Poll soon after submitting (short jobs end fast), then back off to spare the rate limit."""
+    """Poll every `initial` seconds while a job is young (most finish fast, and their end
+    should be seen within a poll), then back off by `factor` up to `maximum`, to spare the
+    rate limit on long jobs."""
 
     initial: float = 1.0
-    factor: float = 1.5
+    factor: float = 1.3
     maximum: float = 10.0
+    steady_for: float = 15.0
 
     def intervals(self) -> Iterator[float]:
-        interval = self.initial
+        interval, elapsed = self.initial, 0.0
         while True:
             yield interval
-            interval = min(self.maximum, interval * self.factor)
+            elapsed += interval
+            if elapsed >= self.steady_for:
+                interval = min(self.maximum, interval * self.factor)
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ async def test_polls_back_off_and_never_sleep_past_the_deadline(
         sleeps.append(seconds)
         clock[0] += seconds
 
-    schedule = PollSchedule(initial=1.0, factor=2.0, maximum=5.0)
+    schedule = PollSchedule(initial=1.0, factor=2.0, maximum=5.0, steady_for=0)
     job = await wait_for_job(
         client, job_id, max_wait=20.0, schedule=schedule, sleep=sleep, clock=lambda: clock[0]
     )
@@ -113,3 +113,9 @@ async def test_a_rate_limit_while_polling_is_waited_out(
         job = await wait_for_job(client, job_id, schedule=FAST_POLL, max_wait=10)
     assert job.job_state == "stopped"
     assert [r.status for r in sandbox.api_requests("GET", "/jobs/")][:2] == [429, 429]
+
+
+def test_young_jobs_are_polled_steadily_then_less_often() -> None:
+    schedule = PollSchedule(initial=1.0, factor=2.0, maximum=5.0, steady_for=3.0)
+    intervals = schedule.intervals()
+    assert [next(intervals) for _ in range(7)] == [1.0, 1.0, 1.0, 2.0, 4.0, 5.0, 5.0]

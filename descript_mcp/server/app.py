@@ -34,6 +34,8 @@ from descript_mcp.store import JobStore, owner_of
 if TYPE_CHECKING:
     from descript_mcp.client import DescriptClient
 
+SAFETY_POLLS = PollSchedule(initial=300.0, factor=1.0, maximum=300.0, steady_for=0.0)
+
 INSTRUCTIONS = """\
 Tools to work in Descript, the audio and video editor: import media, edit with Descript's agent
 (Underlord), publish, export transcripts, and read projects and jobs.
@@ -84,13 +86,15 @@ def build_server(
         store = JobStore(settings.history_path)
         await anyio.to_thread.run_sync(store.open)
         pool = ClientPool(client_factory or default_factory)
-        tracker = JobTracker(store, notifier, poll_schedule)
+        callbacks_on = settings.callback_url is not None and settings.transport != "stdio"
+        # With callbacks, Descript says when a job ends: after a first read, only a rare
+        # safety read in case a callback is lost.
+        schedule = poll_schedule or (SAFETY_POLLS if callbacks_on else None)
+        tracker = JobTracker(store, notifier, schedule)
         try:
             async with anyio.create_task_group() as task_group:
                 tracker.attach(task_group)
-                callbacks = CallbackRegistry(
-                    settings.callback_url if settings.transport != "stdio" else None
-                )
+                callbacks = CallbackRegistry(settings.callback_url if callbacks_on else None)
                 state = ServerState(settings, store, notifier, tracker, pool, callbacks)
                 running.append(state)
                 task_group.start_soon(resume_unfinished, state)

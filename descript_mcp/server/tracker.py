@@ -46,6 +46,7 @@ class Followed:
     error: DescriptError | None = None
     done: bool = False
     changed: anyio.Event = field(default_factory=anyio.Event)
+    polling: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
     @property
     def job(self) -> Job | None:
@@ -81,34 +82,38 @@ class JobTracker:
         return followed
 
     async def _run(self, followed: Followed, client: DescriptClient) -> None:
-        deadline = anyio.current_time() + FOLLOW_AT_MOST
-        pause = RETRY_FIRST
         try:
-            while True:
-                try:
-                    await wait_for_job(
-                        client,
-                        followed.job_id,
-                        max_wait=max(0.0, deadline - anyio.current_time()),
-                        schedule=self.schedule,
-                        on_progress=lambda update: self._update(followed, update),
-                    )
-                    return
-                except TRANSIENT as error:  # Descript will answer again: keep following
-                    followed.error = error
-                    followed.signal()
-                    if anyio.current_time() + pause > deadline:
-                        return
-                    logger.info("following %s: %s; again in %.1fs", followed.job_id, error, pause)
-                    await anyio.sleep(pause)
-                    pause = min(pause * 2, RETRY_MOST)
-                except DescriptError as error:  # 401, 403, 404: following cannot succeed
-                    followed.error = error
-                    return
+            with followed.polling:  # cancelled when a confirmed callback says the job ended
+                await self._poll(followed, client)
         finally:
             followed.done = True
             self._followed.pop((followed.owner, followed.job_id), None)
             followed.signal()
+
+    async def _poll(self, followed: Followed, client: DescriptClient) -> None:
+        deadline = anyio.current_time() + FOLLOW_AT_MOST
+        pause = RETRY_FIRST
+        while True:
+            try:
+                await wait_for_job(
+                    client,
+                    followed.job_id,
+                    max_wait=max(0.0, deadline - anyio.current_time()),
+                    schedule=self.schedule,
+                    on_progress=lambda update: self._update(followed, update),
+                )
+                return
+            except TRANSIENT as error:  # Descript will answer again: keep following
+                followed.error = error
+                followed.signal()
+                if anyio.current_time() + pause > deadline:
+                    return
+                logger.info("following %s: %s; again in %.1fs", followed.job_id, error, pause)
+                await anyio.sleep(pause)
+                pause = min(pause * 2, RETRY_MOST)
+            except DescriptError as error:  # 401, 403, 404: following cannot succeed
+                followed.error = error
+                return
 
     async def _update(self, followed: Followed, update: ProgressUpdate) -> None:
         followed.latest, followed.error = update, None
@@ -118,14 +123,17 @@ class JobTracker:
         followed.signal()
 
     async def observe(self, owner: str, job: Job) -> None:
-        """A confirmed reading of a job from elsewhere (a callback): record it, tell waiters."""
+        """A confirmed reading of a job from elsewhere (a callback): record it, tell waiters,
+        and stop polling a job that has ended."""
         followed = self._followed.get((owner, job.job_id))
-        if followed is not None:
-            await self._update(
-                followed, ProgressUpdate(job.job_id, job.job_state, None, None, 0.0, job)
-            )
-        elif await self.store.record_job(owner, job):
-            await self.notifier.job_changed(job.job_id)
+        if followed is None:
+            if await self.store.record_job(owner, job):
+                await self.notifier.job_changed(job.job_id)
+            return
+        update = ProgressUpdate(job.job_id, job.job_state, None, None, 0.0, job)
+        await self._update(followed, update)
+        if job.is_terminal:
+            followed.polling.cancel()
 
     async def wait(
         self,
