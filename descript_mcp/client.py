@@ -392,7 +392,9 @@ class DescriptClient:
         for delay in self._sender.retry.recovery_delays:
             await self._sender.sleep(delay)
             candidates = await self._unclaimed_jobs(job_type, project_id, since)
-            if project_name is not None and len(candidates) > 1:
+            # A job of another client on the same drive may be the only new one: a job is
+            # claimed only if it is for the project this request named.
+            if project_name is not None:
                 candidates = [c for c in candidates if await self._project_named(c, project_name)]
             if len(candidates) == 1:
                 job = candidates[0]
@@ -409,7 +411,7 @@ class DescriptClient:
         ids = [job.job_id for job in candidates]
         found = f"several jobs could be it: {', '.join(ids)}" if ids else "no new job appeared"
         raise UnconfirmedSubmissionError(
-            f"{error.message} Descript may or may not have created the job; {found}. "
+            f"{error.message.rstrip('.')}. Descript may or may not have created the job; {found}. "
             "Check the job list before submitting again, to avoid paying twice.",
             method="POST",
             path=path,

@@ -142,6 +142,20 @@ async def test_a_502_before_anything_was_created_is_reported_not_resent(
     assert len(sandbox.api_requests("POST", "/jobs/agent")) == 1
 
 
+async def test_another_clients_new_job_is_never_claimed_after_a_failed_post(
+    client: DescriptClient, make_client, sandbox: Sandbox
+) -> None:
+    """A 502 before anything was created, while another client on the drive started an
+    import: that job is the only new one, but it is for another project, so it is not ours."""
+    async with make_client() as someone_else:
+        await someone_else.import_project_media(ImportMediaRequest(project_name="Theirs"))
+    sandbox.faults.add(Fault("POST", "/jobs/import/project_media", status=502, when="before"))
+    with pytest.raises(UnconfirmedSubmissionError) as caught:
+        await client.import_project_media(ImportMediaRequest(project_name="Mine"))
+    assert caught.value.candidates == []
+    assert [p.name for p in sandbox.world.projects.values()] == ["Theirs"]
+
+
 async def test_a_lost_upload_import_is_cancelled_so_resubmitting_is_safe(
     client: DescriptClient, sandbox: Sandbox
 ) -> None:
