@@ -85,6 +85,12 @@ class JobTracker:
         try:
             with followed.polling:  # cancelled when a confirmed callback says the job ended
                 await self._poll(followed, client)
+        except Exception as error:  # a follower runs in the server's task group: never fatal
+            logger.exception("following %s failed", followed.job_id)
+            followed.error = DescriptError(
+                f"Following job {followed.job_id} failed ({type(error).__name__}); "
+                "call get_job again to read it."
+            )
         finally:
             followed.done = True
             self._followed.pop((followed.owner, followed.job_id), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import anyio
@@ -187,3 +188,28 @@ async def test_bad_requests_get_errors_that_say_what_to_do(
     mcp: Client, tool: str, arguments: dict[str, Any], expected: str
 ) -> None:
     assert expected in error_text(await mcp.call_tool(tool, arguments))
+
+
+async def test_a_follower_that_fails_unexpectedly_does_not_end_the_session(
+    mcp: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follower runs in the server's own task group: an error there (here the history file
+    locked by another process) ends that follower only; the next get_job reads the job again."""
+    from descript_mcp.store import JobStore
+
+    record_job = JobStore.record_job
+    failures = iter([sqlite3.OperationalError("database is locked")])
+
+    async def locked_once(self: JobStore, owner: str, job: Any) -> bool:
+        if job.job_state != "queued" and (failure := next(failures, None)) is not None:
+            raise failure
+        return await record_job(self, owner, job)
+
+    monkeypatch.setattr(JobStore, "record_job", locked_once)
+    started = await import_sample(mcp, wait_seconds=0)
+    await anyio.sleep(0.3)
+    assert not (await mcp.call_tool("get_drive_status", {})).is_error
+    summary = structured(
+        await mcp.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 10})
+    )
+    assert summary["finished"] is True
