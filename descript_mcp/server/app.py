@@ -112,7 +112,6 @@ def build_server(
         version=__version__,
         instructions=INSTRUCTIONS + notes,
         lifespan=lifespan,
-        subscriptions=notifier.bus,
         middleware=[remember_request],
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
     )

@@ -85,7 +85,7 @@ def register(server: MCPServer[Any]) -> None:
         )
         for job in page.items:
             if await state.store.record_job(caller.owner, job):
-                await state.notifier.job_changed(job.job_id)
+                await state.notifier.job_changed(caller.owner, job.job_id)
         return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
 
     @tool(server, title="Cancel a job", annotations=CANCELS)
@@ -96,5 +96,5 @@ def register(server: MCPServer[Any]) -> None:
         await caller.client.cancel_job(job_id)
         job = await caller.client.get_job(job_id)
         if await state.store.record_job(caller.owner, job):
-            await state.notifier.job_changed(job_id)
+            await state.notifier.job_changed(caller.owner, job_id)
         return summarize(job)

@@ -125,7 +125,7 @@ class JobTracker:
         followed.latest, followed.error = update, None
         with anyio.CancelScope(shield=True):  # a job's end is recorded even during shutdown
             if await self.store.record_job(followed.owner, update.job):
-                await self.notifier.job_changed(followed.job_id)
+                await self.notifier.job_changed(followed.owner, followed.job_id)
         followed.signal()
 
     async def observe(self, owner: str, job: Job) -> None:
@@ -134,7 +134,7 @@ class JobTracker:
         followed = self._followed.get((owner, job.job_id))
         if followed is None:
             if await self.store.record_job(owner, job):
-                await self.notifier.job_changed(job.job_id)
+                await self.notifier.job_changed(owner, job.job_id)
             return
         update = ProgressUpdate(job.job_id, job.job_state, None, None, 0.0, job)
         await self._update(followed, update)

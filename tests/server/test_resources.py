@@ -76,7 +76,7 @@ async def test_a_2025_subscriber_hears_when_its_job_finishes(make_server, sandbo
             if len(sandbox.world.jobs) and all(j.stopped_at for j in sandbox.world.jobs.values()):
                 finished.set()
 
-    sandbox.config.timings.import_item = 0.3
+    sandbox.config.timings.import_item = 1.0  # outlasts the subscribe, even on a busy machine
     async with Client(make_server(), mode="legacy", message_handler=on_message) as mcp:
         started = await import_sample(mcp, wait_seconds=0)
         uri = f"descript://jobs/{started['job_id']}"
@@ -91,7 +91,7 @@ async def test_a_2025_subscriber_hears_when_its_job_finishes(make_server, sandbo
 
 
 async def test_a_2026_listener_hears_when_its_job_finishes(make_server, sandbox: Sandbox) -> None:
-    sandbox.config.timings.import_item = 0.3
+    sandbox.config.timings.import_item = 1.0  # outlasts the listen, even on a busy machine
     async with Client(make_server(), mode="auto") as mcp:
         started = await import_sample(mcp, wait_seconds=0)
         uri = f"descript://jobs/{started['job_id']}"

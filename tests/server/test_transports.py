@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client, MCPError, StdioServerParameters
@@ -180,6 +181,36 @@ async def test_http_serves_two_users_each_their_own_history(http_server: str, mo
                 warnings.simplefilter("ignore", MCPDeprecationWarning)
                 with pytest.raises(MCPError, match="in your history"):
                     await alice.subscribe_resource(f"descript://jobs/{bobs['job_id']}")
+
+
+async def test_a_2026_listener_hears_only_of_its_own_users_jobs(http_server: str) -> None:
+    heard: dict[str, list[str]] = {"alice": [], "bob": []}
+    bob_heard = anyio.Event()
+
+    async def listen(name: str, mcp: Client, ready: anyio.Event) -> None:
+        async with mcp.listen(resource_subscriptions=["descript://jobs"]) as subscription:
+            ready.set()
+            async for event in subscription:
+                heard[name].append(str(event.uri))
+                if name == "bob":
+                    bob_heard.set()
+
+    async with (
+        _as(DEFAULT_TOKEN, http_server, "auto") as alice,
+        _as(OTHER_DRIVE_TOKEN, http_server, "auto") as bob,
+        anyio.create_task_group() as listeners,
+    ):
+        for name, mcp in (("alice", alice), ("bob", bob)):
+            ready = anyio.Event()
+            listeners.start_soon(listen, name, mcp, ready)
+            await ready.wait()
+        await round_trip(bob, "Bob's show")
+        with anyio.move_on_after(10):
+            await bob_heard.wait()
+        await anyio.sleep(0.5)  # time enough for a stray event to reach Alice
+        listeners.cancel_scope.cancel()
+    assert "descript://jobs" in heard["bob"]
+    assert heard["alice"] == []
 
 
 def test_http_refuses_requests_without_a_token_and_oversized_bodies(http_server: str) -> None:
