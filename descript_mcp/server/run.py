@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import AsyncExitStack
-from typing import Literal
+from typing import Any, Literal
 
 import uvicorn
+from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.responses import JSONResponse
@@ -49,41 +50,54 @@ async def serve(settings: Settings, *, sandbox: Literal["realistic", "fast"] | N
     async with AsyncExitStack() as stack:
         notes = ""
         if sandbox is not None:
-            from descript_mcp.sandbox import Sandbox, SandboxConfig
-            from descript_mcp.sandbox import serve as serve_sandbox
-
-            config = SandboxConfig.for_tests() if sandbox == "fast" else SandboxConfig()
-            simulated = await stack.enter_async_context(Sandbox(config))
-            api_url = await stack.enter_async_context(serve_sandbox(simulated))
-            settings = settings.model_copy(
-                update={"api_url": api_url, "api_key": SecretStr(simulated.token)}
-            )
-            sample = api_url.removesuffix("/v1") + "/_sandbox/media/sample.wav"
-            notes = SANDBOX_NOTE.format(sample=sample)
-            print(
-                f"descript-mcp: using the built-in sandbox at {api_url}; over HTTP, send "
-                f"Authorization: Bearer {simulated.token} (or start with --http-token-fallback)",
-                file=sys.stderr,
-            )
+            settings, notes = await start_sandbox(stack, settings, sandbox)
         server = build_server(settings, notes=notes)
-        security = transport_security(settings.host, settings.allowed_hosts)
         if settings.transport == "stdio":
             await server.run_stdio_async()
             return
-        if settings.transport == "sse":
-            app = server.sse_app(
-                transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
-            )
-        else:
-            app = server.streamable_http_app(
-                transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
-            )
-        if not (settings.http_token_fallback and settings.token()):
-            app = RequireBearer(app)
-        config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level=settings.log_level
+        await serve_http(server, settings)
+
+
+async def start_sandbox(
+    stack: AsyncExitStack, settings: Settings, sandbox: Literal["realistic", "fast"]
+) -> tuple[Settings, str]:
+    """Start a built-in sandbox that lives as long as `stack`: the settings that point at it,
+    and the notes for the server's instructions."""
+    from descript_mcp.sandbox import Sandbox, SandboxConfig
+    from descript_mcp.sandbox import serve as serve_sandbox
+
+    config = SandboxConfig.for_tests() if sandbox == "fast" else SandboxConfig()
+    simulated = await stack.enter_async_context(Sandbox(config))
+    api_url = await stack.enter_async_context(serve_sandbox(simulated))
+    settings = settings.model_copy(
+        update={"api_url": api_url, "api_key": SecretStr(simulated.token)}
+    )
+    sample = api_url.removesuffix("/v1") + "/_sandbox/media/sample.wav"
+    print(
+        f"descript-mcp: using the built-in sandbox at {api_url}; over HTTP, send "
+        f"Authorization: Bearer {simulated.token} (or start with --http-token-fallback)",
+        file=sys.stderr,
+    )
+    return settings, SANDBOX_NOTE.format(sample=sample)
+
+
+async def serve_http(server: MCPServer[Any], settings: Settings) -> None:
+    """Serve `server` over the configured HTTP transport (sse or streamable HTTP) until stopped."""
+    security = transport_security(settings.host, settings.allowed_hosts)
+    if settings.transport == "sse":
+        app = server.sse_app(
+            transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
         )
-        await uvicorn.Server(config).serve()
+    else:
+        app = server.streamable_http_app(
+            transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
+        )
+    if not (settings.http_token_fallback and settings.token()):
+        app = RequireBearer(app)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+    await uvicorn.Server(config).serve()
 
 
 class RequireBearer:
