@@ -1,4 +1,5 @@
-"""Removing secrets from what is logged or stored: signatures and tokens in URLs."""
+"""Removing secrets from what is logged or stored: signatures and tokens in URLs, and the
+secret path segment of this server's job callback URLs."""
 
 from __future__ import annotations
 
@@ -24,8 +25,18 @@ _SENSITIVE = (
 )
 
 
+# The segment after /callbacks/ is what makes a callback URL unguessable (server.callbacks).
+_CALLBACK_SECRET = re.compile(r"(/callbacks/)[^/\s?#\"']+")
+
+
+def redact_path(text: str) -> str:
+    """`text` with the secret of any callback URL path in it replaced."""
+    return _CALLBACK_SECRET.sub(rf"\g<1>{REDACTED}", text)
+
+
 def redact_url(url: str) -> str:
     """The URL with the values of credential-like query parameters replaced."""
+    url = redact_path(url)
     parts = urlsplit(url)
     if not parts.query:
         return url
@@ -48,16 +59,23 @@ def redact_urls(value: Any) -> Any:
 
 
 class RedactingFilter(logging.Filter):
-    """Removes credentials from URLs in log records (httpx logs every request's URL)."""
+    """Removes credentials from URLs in log records (httpx logs every request's URL, uvicorn
+    every request's path)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_url(str(arg)) if _looks_like_url(arg) else arg for arg in record.args
-            )
-        if isinstance(record.msg, str) and "://" in record.msg:
-            record.msg = _URL.sub(lambda m: redact_url(m.group(0)), record.msg)
+            record.args = tuple(_redact_arg(arg) for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_path(_URL.sub(lambda m: redact_url(m.group(0)), record.msg))
         return True
+
+
+def _redact_arg(arg: object) -> object:
+    if _looks_like_url(arg):
+        return redact_url(str(arg))
+    if isinstance(arg, str):
+        return redact_path(arg)
+    return arg
 
 
 _URL = re.compile(r"https?://[^\s\"'<>]+")
@@ -68,9 +86,25 @@ def _looks_like_url(value: object) -> bool:
     return text.startswith(("http://", "https://"))
 
 
+# A logger's filters see only the records made on that very logger, not its children's.
+_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "uvicorn.access",
+    "uvicorn.error",
+    "descript_mcp.client",
+    "descript_mcp.files",
+    "descript_mcp.sandbox",
+    "descript_mcp.server",
+)
+
+
 def install_log_redaction() -> None:
-    """Redact URLs in the records of the HTTP libraries and of descript-mcp itself."""
-    for name in ("httpx", "httpx2", "httpcore", "descript_mcp"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
+    """Redact URLs in the records of the HTTP libraries, the HTTP server and descript-mcp, and
+    in whatever else reaches the root logger's handlers."""
+    targets: list[logging.Filterer] = [logging.getLogger(name) for name in _LOGGERS]
+    targets += logging.getLogger().handlers
+    for target in targets:
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())

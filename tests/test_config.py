@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
 from descript_mcp.config import Settings
 from descript_mcp.errors import ConfigurationError
-from descript_mcp.redact import redact_url, redact_urls
+from descript_mcp.redact import install_log_redaction, redact_url, redact_urls
 from descript_mcp.server.callers import choose_token
 
 
@@ -75,3 +77,23 @@ def test_signed_url_credentials_are_redacted() -> None:
         "add_media": {"a": {"url": "https://s3/x?X-Amz-Credential=REDACTED&v=1"}},
         "n": 1,
     }
+
+
+def test_log_records_lose_callback_secrets_and_url_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """uvicorn logs each request's path, httpx each URL, descript-mcp's own modules their
+    own: all of them reach the log redacted."""
+    install_log_redaction()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "POST", "/callbacks/s3cr3t-cb", "1.1", 204
+        )
+        logging.getLogger("descript_mcp.server").info(
+            "fetching https://cdn.example/a.wav?X-Amz-Signature=s1gn4ture"
+        )
+    logged = caplog.text
+    assert "/callbacks/REDACTED" in logged
+    assert "X-Amz-Signature=REDACTED" in logged
+    assert "s3cr3t-cb" not in logged
+    assert "s1gn4ture" not in logged

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from descript_mcp.config import Settings
 from descript_mcp.server.app import build_server
+from descript_mcp.server.callbacks import CALLBACK_PATH
 from descript_mcp.server.callers import bearer_token
 
 logger = logging.getLogger("descript_mcp.server")
@@ -83,6 +84,18 @@ async def start_sandbox(
 
 async def serve_http(server: MCPServer[Any], settings: Settings) -> None:
     """Serve `server` over the configured HTTP transport (sse or streamable HTTP) until stopped."""
+    config = uvicorn.Config(
+        http_app(server, settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+    await uvicorn.Server(config).serve()
+
+
+def http_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:
+    """The ASGI app for the configured HTTP transport, with DNS-rebinding protection, a body
+    size limit, and a token required unless the server lends its own."""
     security = transport_security(settings.host, settings.allowed_hosts)
     if settings.transport == "sse":
         app = server.sse_app(
@@ -94,21 +107,19 @@ async def serve_http(server: MCPServer[Any], settings: Settings) -> None:
         )
     if not (settings.http_token_fallback and settings.token()):
         app = RequireBearer(app)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level
-    )
-    await uvicorn.Server(config).serve()
+    return app
 
 
 class RequireBearer:
     """Over HTTP, each request must bring a Descript token unless the server lends its own:
-    refused with 401 before any MCP handling. The health check stays open."""
+    refused with 401 before any MCP handling. The health check stays open, and so do job
+    callbacks: Descript sends no token, and their unguessable URL is their credential."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] != "/health":
+        if scope["type"] == "http" and not _open_path(scope["path"]):
             headers = dict(scope["headers"])
             if bearer_token(headers.get(b"authorization", b"").decode("latin-1")) is None:
                 body = {
@@ -124,3 +135,7 @@ class RequireBearer:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _open_path(path: str) -> bool:
+    return path == "/health" or path.startswith(f"{CALLBACK_PATH}/")

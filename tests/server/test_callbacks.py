@@ -18,7 +18,7 @@ from descript_mcp.config import Settings
 from descript_mcp.jobs import PollSchedule
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox, serve, serve_app
 from descript_mcp.server import build_server
-from descript_mcp.server.run import transport_security
+from descript_mcp.server.run import http_app
 from tests.server.conftest import structured
 from tests.server.test_transports import _free_port
 
@@ -43,7 +43,7 @@ async def test_callbacks_are_confirmed_before_they_count(sandbox: Sandbox, tmp_p
         )
         # Followers poll once, then only after 30 s: quick news can only come by callback.
         server = build_server(settings, poll_schedule=PollSchedule(30, 1, 30))
-        app = server.streamable_http_app(transport_security=transport_security("127.0.0.1"))
+        app = http_app(server, settings)  # as served: a token is required, but not of Descript
         async with (
             serve_app(app, port=port),
             httpx2.AsyncClient(
@@ -62,6 +62,7 @@ async def test_callbacks_are_confirmed_before_they_count(sandbox: Sandbox, tmp_p
             callback_url = sandbox.world.jobs[done["job_id"]].callback_url
             assert callback_url is not None
             assert callback_url.startswith(f"{origin}/callbacks/")
+            secret = callback_url.rpartition("/")[2]
             for _ in range(100):  # 5 s at most; the next poll would be 30 s away
                 if (await _record(mcp, done["job_id"]))["state"] == "stopped":
                     break
@@ -101,3 +102,7 @@ async def test_callbacks_are_confirmed_before_they_count(sandbox: Sandbox, tmp_p
             assert (await _record(mcp, done["job_id"]))["state"] == "stopped"
             history = json.loads((await mcp.read_resource("descript://jobs")).contents[0].text)  # type: ignore[union-attr]
             assert theirs not in {job["job_id"] for job in history["jobs"]}
+            # The callback URL's secret is a credential: never in the history.
+            assert secret not in json.dumps(await _record(mcp, done["job_id"]))
+            for stored in tmp_path.glob("h.sqlite3*"):  # the database and its WAL
+                assert secret.encode() not in stored.read_bytes()
