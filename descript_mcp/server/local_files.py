@@ -83,7 +83,7 @@ async def upload_all(
             if target is None:
                 raise LocalFileError("Descript returned no upload URL for it.")
             await upload_file(client, target.upload_url, media.path, media.size, report)
-        except DescriptError as error:
+        except (DescriptError, OSError) as error:  # OSError: the file changed or went away
             skipped = [
                 UploadFailure(m.name, f"not uploaded after {media.name} failed")
                 for m in files[index + 1 :]

@@ -170,8 +170,8 @@ def register(server: MCPServer[Any]) -> None:
         if local:
             try:
                 failures = await upload_all(caller.client, local, created.upload_urls, progress)
-            except anyio.get_cancelled_exc_class():
-                with anyio.CancelScope(shield=True):  # the import could never finish
+            except BaseException:  # cancelled, or failed: the import could never finish
+                with anyio.CancelScope(shield=True):
                     await caller.client.cancel_job(created.job_id)
                 raise
             if failures:

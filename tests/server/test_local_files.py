@@ -158,6 +158,44 @@ async def test_an_expired_upload_url_cancels_the_import(
     assert history["state"] == "cancelled"
 
 
+async def test_a_file_that_cannot_be_read_mid_upload_cancels_the_import(
+    mcp: Client, media: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def disk_fails(*_args: Any) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("descript_mcp.server.local_files.upload_file", disk_fails)
+    summary = structured(
+        await mcp.call_tool(
+            "import_media",
+            {
+                "project_name": "Bad disk",
+                "add_media": {"talk.wav": {"path": str(media / "talk.wav")}},
+            },
+        )
+    )
+    assert summary["outcome"] == "cancelled"
+    assert "talk.wav: upload failed: [Errno 5] Input/output error" in summary["summary"]
+    assert [job.state for job in sandbox.world.jobs.values()] == ["cancelled"]
+
+
+async def test_an_unexpected_failure_mid_upload_still_cancels_the_import(
+    mcp: Client, media: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def breaks(*_args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("descript_mcp.server.local_files.upload_file", breaks)
+    result = await mcp.call_tool(
+        "import_media",
+        {"project_name": "Bug", "add_media": {"talk.wav": {"path": str(media / "talk.wav")}}},
+    )
+    assert result.is_error
+    assert [job.state for job in sandbox.world.jobs.values()] == ["cancelled"]
+    (job_id,) = sandbox.world.jobs
+    assert (await read_json(mcp, f"descript://jobs/{job_id}"))["job_id"] == job_id
+
+
 async def test_cancelling_the_call_mid_upload_cancels_the_import(
     mcp: Client, sandbox: Sandbox, media: Path
 ) -> None:
