@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -152,15 +153,22 @@ def import_command(
         created = await client.import_project_media(request)
         stderr.print(f"import started: {created.job_id}")
         uploads = [(name, path) for name, _, path in planned if path is not None]
-        async with output.progress(transfer=True) as bar:
-            for name, path in uploads:
-                size = path.stat().st_size
-                task = bar.add_task(f"uploading {name}", total=size)
+        try:
+            async with output.progress(transfer=True) as bar:
+                for name, path in uploads:
+                    size = path.stat().st_size
+                    task = bar.add_task(f"uploading {name}", total=size)
 
-                async def sent(done: int, _total: int | None, task: Any = task) -> None:
-                    bar.update(task, completed=done)
+                    async def sent(done: int, _total: int | None, task: Any = task) -> None:
+                        bar.update(task, completed=done)
 
-                await upload_file(client, created.upload_urls[name].upload_url, path, size, sent)
+                    upload_url = created.upload_urls[name].upload_url
+                    await upload_file(client, upload_url, path, size, sent)
+        except BaseException:  # interrupted or failed: the import could never finish
+            with anyio.CancelScope(shield=True):
+                await client.cancel_job(created.job_id)
+            stderr.print(f"import {created.job_id} cancelled: an upload did not complete")
+            raise
         return output.job(summarize(await _wait(client, output, created.job_id, wait)))
 
     return run
