@@ -9,7 +9,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from descript_mcp.server.annotations import CANCELS, READS
+from descript_mcp.server.annotations import CANCELS, READS, SAVES
 from descript_mcp.server.arguments import (
     Cursor,
     DownloadTo,
@@ -32,7 +32,7 @@ class JobList(BaseModel):
 
 
 def register(server: MCPServer[Any]) -> None:
-    @tool(server, title="Get a job's status, waiting if asked", annotations=READS)
+    @tool(server, title="Get a job's status, waiting if asked", annotations=SAVES)
     async def get_job(
         job_id: JobId,
         ctx: Context[Any],

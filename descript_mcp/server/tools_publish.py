@@ -20,7 +20,7 @@ from descript_mcp.models import (
     Timecodes,
     TranscriptFormat,
 )
-from descript_mcp.server.annotations import CHANGES, READS
+from descript_mcp.server.annotations import CHANGES, SAVES
 from descript_mcp.server.arguments import (
     CompositionId,
     DownloadTo,
@@ -106,7 +106,7 @@ def register(server: MCPServer[Any]) -> None:
             caller.client, job, destination, overwrite=overwrite, progress=progress
         )
 
-    @tool(server, title="Export a transcript", annotations=READS)
+    @tool(server, title="Export a transcript", annotations=SAVES)
     async def export_transcript(
         project_id: ProjectId,
         ctx: Context[Any],
