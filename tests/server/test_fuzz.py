@@ -57,7 +57,10 @@ ESCAPES = [
     "\x00",
     "/dev/null",
     "{root}/./ok.wav",
+    "{root}/../written.mp4",
+    "{root}/sub/../../written.txt",
 ]
+OUTSIDE_BYTES = b"secret: outside the allowed folder"
 BARE_ERROR = re.compile(r"Error executing tool \w+\s*")
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 TOOL_SCHEMAS = {tool["name"]: tool["input_schema"] for tool in json.loads(SNAPSHOT.read_text())}
@@ -66,8 +69,24 @@ TOOL_SCHEMAS = {tool["name"]: tool["input_schema"] for tool in json.loads(SNAPSH
 class Portal:
     """An MCP client over the sandbox, living in a portal thread, for sync property tests."""
 
-    def __init__(self, portal: BlockingPortal, client: Client, root: Path) -> None:
-        self.portal, self.client, self.root = portal, client, root
+    def __init__(
+        self, portal: BlockingPortal, client: Client, root: Path, sandbox: Sandbox
+    ) -> None:
+        self.portal, self.client, self.root, self.sandbox = portal, client, root, sandbox
+
+    def escaped(self) -> list[str]:
+        """What got out of the allowed folder: the outside file uploaded, or anything written
+        beside the folder (only the history and the outside file belong there)."""
+        found = [
+            f"uploaded {upload.media_key}"
+            for upload in self.sandbox.world.uploads.values()
+            if upload.head.startswith(OUTSIDE_BYTES)
+        ]
+        beside = {p.name for p in self.root.parent.iterdir()} - {"root", "outside.wav"}
+        found += [f"wrote {name}" for name in beside if not name.startswith("h.sqlite3")]
+        if (self.root.parent / "outside.wav").read_bytes() != OUTSIDE_BYTES:
+            found.append("changed outside.wav")
+        return found
 
     def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         return self.portal.call(self.client.call_tool, name, arguments)
@@ -84,7 +103,7 @@ def fuzz_client(
     root = base / "root"
     (root / "sub").mkdir(parents=True)
     (root / "ok.wav").write_bytes(synthesize_wav(1.0))
-    (base / "outside.wav").write_bytes(b"secret")
+    (base / "outside.wav").write_bytes(OUTSIDE_BYTES)
     (root / "link.wav").symlink_to(base / "outside.wav")
     sandbox = Sandbox(SandboxConfig.for_tests())
 
@@ -109,11 +128,12 @@ def fuzz_client(
         portal.wrap_async_context_manager(sandbox),
         portal.wrap_async_context_manager(Client(server, mode=request.param)) as client,
     ):
-        yield Portal(portal, client, root)
+        yield Portal(portal, client, root, sandbox)
 
 
 def _paths(root: Path) -> st.SearchStrategy[str]:
-    return st.sampled_from([p.format(root=root) for p in ESCAPES]) | st.text(max_size=30)
+    escapes = st.sampled_from([p.format(root=root) for p in ESCAPES])
+    return escapes | escapes | escapes | st.text(max_size=30)  # mostly the escapes
 
 
 def _media_items(root: Path) -> st.SearchStrategy[Any]:
@@ -135,7 +155,10 @@ def _media_items(root: Path) -> st.SearchStrategy[Any]:
             "language": st.text(max_size=5),
         },
     )
-    return st.dictionaries(st.text(max_size=15), source | JSON_VALUES, max_size=3) | JSON_VALUES
+    # A path alone, under a name with an extension, is what reaches the upload: drawn often.
+    upload = st.fixed_dictionaries({"path": _paths(root)})
+    names = st.sampled_from(["talk.wav", "clip.mp4"]) | st.text(max_size=15)
+    return st.dictionaries(names, upload | source | JSON_VALUES, max_size=3) | JSON_VALUES
 
 
 def _arguments(schema: dict[str, Any], root: Path) -> st.SearchStrategy[dict[str, Any]]:
@@ -163,6 +186,24 @@ def test_any_arguments_get_a_result_or_a_clear_error(
     if result.is_error:
         assert not BARE_ERROR.fullmatch(text), (arguments, text)
     assert "secret" not in json.dumps(result.structured_content or {})
+    assert fuzz_client.escaped() == [], arguments
+
+
+@FUZZ
+@given(data=st.data())
+def test_no_generated_path_uploads_a_file_from_outside_the_root(
+    fuzz_client: Portal, data: st.DataObject
+) -> None:
+    """Imports valid but for their paths, so each one reaches the confinement check."""
+    names = st.sampled_from(["talk.wav", "clip.mp4", "voice.m4a"])
+    paths = st.dictionaries(names, _paths(fuzz_client.root), min_size=1, max_size=3)
+    add_media = {name: {"path": path} for name, path in data.draw(paths).items()}
+    result = fuzz_client.call_tool(
+        "import_media", {"project_name": "Fuzz", "add_media": add_media, "wait_seconds": 0}
+    )
+    if result.is_error:
+        assert not BARE_ERROR.fullmatch(result.content[0].text), add_media
+    assert fuzz_client.escaped() == [], add_media
 
 
 @FUZZ
