@@ -33,7 +33,7 @@ from descript_mcp.server import build_server
 from descript_mcp.store import JobStore, owner_of
 
 TOKEN = "soak-secret-token-7d3f19"
-JOB_ROUTES = "/jobs/import/project_media"
+JOB_ROUTES = "/jobs/(import/project_media|agent|publish)"
 # Faults per route: (method, path, kind, status, when, probability, retry_after, latency)
 FAULTS: list[Fault] = [
     Fault("POST", JOB_ROUTES, status=502, when="after", probability=0.05, times=None),
@@ -54,7 +54,6 @@ FAULTS: list[Fault] = [
     Fault("GET", r"/jobs/.+", kind="latency", probability=0.1, times=None, latency=0.05),
     Fault("GET", "/jobs", status=500, probability=0.05, times=None),
     Fault("DELETE", r"/jobs/.+", status=503, probability=0.05, times=None),
-    Fault("CALLBACK", ".*", kind="drop", probability=0.2, times=None),
 ]
 RETRIES = RetryPolicy(
     max_attempts=6,
@@ -69,6 +68,7 @@ RETRIES = RetryPolicy(
 class SoakReport:
     jobs_run: int = 0
     accepted: int = 0
+    accepted_by_type: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     lost: int = 0
     wrong_final_state: int = 0
@@ -82,9 +82,13 @@ class SoakReport:
 
     def rows(self) -> list[tuple[str, str]]:
         faults = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.faults.items()))
+        by_type = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.accepted_by_type.items()))
         return [
-            ("jobs run (tool calls that started a job)", str(self.jobs_run)),
-            ("jobs the sandbox accepted", str(self.accepted)),
+            (
+                "jobs run (tool calls that started a job: imports, agent edits, publishes)",
+                str(self.jobs_run),
+            ),
+            ("jobs the sandbox accepted", f"{self.accepted} ({by_type})"),
             ("faults injected", f"{sum(self.faults.values())} ({faults})"),
             ("jobs lost (must be 0)", str(self.lost)),
             ("jobs whose recorded final state differs (must be 0)", str(self.wrong_final_state)),
@@ -162,29 +166,45 @@ async def _drive(
             return None
         return result.structured_content
 
+    async def follow(mcp: Client, summary: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Keep waiting on a started job a little, as an assistant would, then cancel it."""
+        if summary is None:
+            return None
+        report.jobs_run += 1
+        for _ in range(2):
+            if summary is None or summary["finished"]:
+                return summary
+            summary = await call(mcp, "get_job", {"job_id": summary["job_id"], "wait_seconds": 3})
+        if summary is not None and not summary["finished"]:
+            await call(mcp, "cancel_job", {"job_id": summary["job_id"]})
+        return summary
+
     async def worker() -> None:
         async with Client(server) as mcp:
             for number in numbers:
-                summary = await call(
+                imported = await follow(
                     mcp,
-                    "import_media",
-                    {
-                        "project_name": f"soak-{number}",
-                        "add_media": {"sample.wav": {"url": sample}},
-                        "wait_seconds": 3,
-                    },
+                    await call(
+                        mcp,
+                        "import_media",
+                        {
+                            "project_name": f"soak-{number}",
+                            "add_media": {"sample.wav": {"url": sample}},
+                            "add_compositions": [
+                                {"name": "Main", "clips": [{"media": "sample.wav"}]}
+                            ],
+                            "wait_seconds": 3,
+                        },
+                    ),
                 )
-                if summary is None:
+                if imported is None or imported.get("outcome") != "success":
                     continue
-                report.jobs_run += 1
-                for _ in range(2):
-                    if summary is None or summary["finished"]:
-                        break
-                    summary = await call(
-                        mcp, "get_job", {"job_id": summary["job_id"], "wait_seconds": 3}
-                    )
-                if summary is not None and not summary["finished"]:
-                    await call(mcp, "cancel_job", {"job_id": summary["job_id"]})
+                # Then, in turn, an agent edit or a publish of the new project: one each at most.
+                project = {"project_id": imported["project_id"], "wait_seconds": 3}
+                if number % 2:
+                    await follow(mcp, await call(mcp, "agent_edit", {**project, "prompt": "Tidy"}))
+                else:
+                    await follow(mcp, await call(mcp, "publish", project))
 
     async with Client(server) as keeper:  # keeps the server's lifespan (and followers) open
         with anyio.fail_after(600):
@@ -210,6 +230,7 @@ async def _reconcile(sandbox: Sandbox, history: Path, report: SoakReport) -> Non
         store.close()
     accepted = sandbox.world.jobs
     report.accepted = len(accepted)
+    report.accepted_by_type = Counter(job.type for job in accepted.values())
     report.lost = sum(1 for job_id in accepted if job_id not in recorded)
     report.mismatches = [
         f"{job_id}: recorded {recorded[job_id].state}, Descript {job.state}"
@@ -217,10 +238,11 @@ async def _reconcile(sandbox: Sandbox, history: Path, report: SoakReport) -> Non
         if job_id in recorded and recorded[job_id].state != job.state
     ]
     report.wrong_final_state = len(report.mismatches)
-    per_project_name: Counter[str] = Counter(
-        sandbox.world.projects[job.project_id].name for job in accepted.values()
+    # Each project is asked for once, and then for one agent edit or one publish at most.
+    per_project_and_type: Counter[tuple[str, str]] = Counter(
+        (sandbox.world.projects[job.project_id].name, job.type) for job in accepted.values()
     )
-    report.duplicates = sum(n - 1 for n in per_project_name.values() if n > 1)
+    report.duplicates = sum(n - 1 for n in per_project_and_type.values() if n > 1)
 
 
 def _early_retries(requests: list[RequestRecord]) -> int:

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.anyio
 async def test_nothing_is_lost_duplicated_leaked_or_retried_early_under_faults() -> None:
     report = await run_soak(jobs=80, concurrency=6, seed=7)
     assert report.jobs_run >= 60  # most calls start a job; some end in a clear error
+    assert set(report.accepted_by_type) == {"import/project_media", "agent", "publish"}
     assert sum(report.faults.values()) > 40
     assert {kind.split()[0] for kind in report.faults} >= {
         "status",
