@@ -236,7 +236,9 @@ async def test_a_multi_gib_file_streams_in_constant_memory_with_progress(
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 64 * 1024**2  # the whole process, sandbox included, while 3 GiB went by
+    # Python allocations of this process, sandbox included, while 3 GiB went by (the
+    # benchmark measures peak RSS, native buffers and all).
+    assert peak < 64 * 1024**2
     assert reports[-1] == (size, size)
     assert [sent for sent, _ in reports] == sorted({sent for sent, _ in reports})
     job = await wait(client, created.job_id)
