@@ -314,6 +314,12 @@ def _run_config(args: argparse.Namespace) -> int:
 
     from descript_mcp.credentials import save_api_key
 
+    if args.value:
+        print(
+            "descript-mcp config: a token typed on the command line stays in your shell "
+            "history; leave it out to be asked for it instead",
+            file=sys.stderr,
+        )
     token = args.value or getpass.getpass("Descript API token: ")
     if not token.strip():
         print("descript-mcp config: no token given", file=sys.stderr)

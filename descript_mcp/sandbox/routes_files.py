@@ -89,7 +89,7 @@ async def upload(request: Request) -> Response:
         return refusal
     assert target is not None
     declared = request.headers.get("content-length")
-    if declared is not None and int(declared) != target.declared_size:
+    if declared is not None and declared != str(target.declared_size):
         return _storage_error(
             400,
             "InvalidArgument",
