@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fetch media URLs beyond loopback addresses",
     )
+    sandbox.add_argument(
+        "--rate-limit",
+        type=int,
+        metavar="N",
+        help="API requests per token per minute before 429 (default 600, as Descript)",
+    )
     sandbox.set_defaults(run=_run_sandbox)
 
     def descript_command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -207,6 +213,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
     config = SandboxConfig.for_tests() if args.fast else SandboxConfig()
     config.allow_remote_urls = args.allow_remote_urls
+    if args.rate_limit is not None:
+        config.rate_limit_requests = args.rate_limit
     if args.token:
         config.drives[0].tokens = tuple(args.token)
     sandbox = Sandbox(config)
