@@ -1,5 +1,6 @@
 """Pydantic models of Descript's requests and responses."""
 
+from descript_mcp.models._base import RequestModel, ResponseModel
 from descript_mcp.models.jobs import (
     TERMINAL_STATES,
     AgentJob,
@@ -110,7 +111,9 @@ __all__ = [
     "PublishRequest",
     "PublishResult",
     "PublishedProject",
+    "RequestModel",
     "Resolution",
+    "ResponseModel",
     "ResultStatus",
     "SearchHit",
     "SearchOwner",

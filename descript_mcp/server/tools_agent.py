@@ -13,7 +13,7 @@ from descript_mcp.server.annotations import CHANGES, READS
 from descript_mcp.server.arguments import CompositionId, WaitSeconds
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
-from descript_mcp.server.waiting import record_submission, wait_and_summarize
+from descript_mcp.server.waiting import submit_job, wait_and_summarize
 from descript_mcp.summaries import Compact, JobSummary
 
 
@@ -73,9 +73,8 @@ def register(server: MCPServer[Any]) -> None:
             model=model,
             team_access=team_access,
         )
-        created = await caller.client.agent_edit(request)
-        await record_submission(
-            state, caller, created, job_type="agent", tool="agent_edit", request=request.to_body()
+        created = await submit_job(
+            state, caller, caller.client.agent_edit, request, job_type="agent", tool="agent_edit"
         )
         return await wait_and_summarize(state, caller, ctx, created.job_id, wait_seconds)
 

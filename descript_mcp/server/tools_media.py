@@ -31,7 +31,7 @@ from descript_mcp.server.local_files import LocalMedia, UploadFailure, roots_for
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import ServerState, caller_of
-from descript_mcp.server.waiting import record_submission, wait_for
+from descript_mcp.server.waiting import submit_job, wait_for
 from descript_mcp.summaries import JobSummary, MediaOutcome, summarize
 
 
@@ -156,14 +156,13 @@ def register(server: MCPServer[Any]) -> None:
             add_media=items,
             add_compositions=add_compositions,
         )
-        created = await caller.client.import_project_media(request)
-        await record_submission(
+        created = await submit_job(
             state,
             caller,
-            created,
+            caller.client.import_project_media,
+            request,
             job_type="import/project_media",
             tool="import_media",
-            request=request.to_body(),
         )
         progress = CallProgress(ctx)
         upload_bytes = sum(media.size for media in local)

@@ -32,7 +32,7 @@ from descript_mcp.server.local_files import roots_for, with_saved_file
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import tool
 from descript_mcp.server.state import caller_of
-from descript_mcp.server.waiting import record_submission, wait_for
+from descript_mcp.server.waiting import submit_job, wait_for
 from descript_mcp.summaries import Compact, JobSummary
 
 # Enough for a long episode's transcript, well under what clients accept as a tool result.
@@ -96,9 +96,8 @@ def register(server: MCPServer[Any]) -> None:
             resolution=resolution,
             access_level=access_level,
         )
-        created = await caller.client.publish(request)
-        await record_submission(
-            state, caller, created, job_type="publish", tool="publish", request=request.to_body()
+        created = await submit_job(
+            state, caller, caller.client.publish, request, job_type="publish", tool="publish"
         )
         progress = CallProgress(ctx)
         job = await wait_for(state, caller, created.job_id, wait_seconds, progress)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context
 
 from descript_mcp.jobs import ProgressUpdate
-from descript_mcp.models import Job, JobCreated
+from descript_mcp.models import Job, JobCreated, RequestModel
 from descript_mcp.redact import redact_urls
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.state import ServerState
 from descript_mcp.summaries import JobSummary, summarize
+
+RequestT = TypeVar("RequestT", bound=RequestModel)
+CreatedT = TypeVar("CreatedT", bound=JobCreated)
 
 
 async def wait_for(
@@ -45,17 +49,26 @@ async def wait_and_summarize(
     return summarize(await wait_for(state, caller, job_id, wait_seconds, CallProgress(ctx)))
 
 
-async def record_submission(
+async def submit_job(
     state: ServerState,
     caller: Caller,
-    created: JobCreated,
+    send: Callable[[RequestT], Awaitable[CreatedT]],
+    request: RequestT,
     *,
     job_type: str,
     tool: str,
-    request: dict[str, Any],
-) -> None:
-    """Store an accepted job at once, even if the tool call is being cancelled."""
+) -> CreatedT:
+    """Send a job-creating request and record the job Descript accepted, as one step that a
+    cancelled tool call cannot split: a call cancelled while the POST is in flight waits for
+    its answer (bounded by the client's timeouts), so an accepted job is always in the history.
+    """
     with anyio.CancelScope(shield=True):
+        created = await send(request)
         await state.store.record_submitted(
-            caller.owner, created, job_type=job_type, tool=tool, request=redact_urls(request)
+            caller.owner,
+            created,
+            job_type=job_type,
+            tool=tool,
+            request=redact_urls(request.to_body()),
         )
+    return created

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from descript_mcp.sandbox import Sandbox
+from descript_mcp.sandbox import Fault, Sandbox
 from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
 
 pytestmark = pytest.mark.anyio
@@ -213,3 +213,23 @@ async def test_a_follower_that_fails_unexpectedly_does_not_end_the_session(
         await mcp.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 10})
     )
     assert summary["finished"] is True
+
+
+async def test_a_call_cancelled_while_its_job_is_submitted_still_records_the_job(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    """The client gives up while the POST is in flight: Descript accepts the job a moment
+    later, and the history has it, so it is never submitted (and paid for) twice."""
+    sandbox.faults.add(
+        Fault("POST", "/jobs/import/project_media", kind="latency", when="before", latency=1.0)
+    )
+    with anyio.move_on_after(0.3) as scope:
+        await import_sample(mcp, name="Slow to answer")
+    assert scope.cancelled_caught
+    for _ in range(200):  # the POST ends a second after it started, the recording with it
+        history = await read_json(mcp, "descript://jobs")
+        if history["jobs"]:
+            break
+        await anyio.sleep(0.05)
+    (job_id,) = sandbox.world.jobs
+    assert [job["job_id"] for job in history["jobs"]] == [job_id]
