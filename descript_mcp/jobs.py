@@ -61,12 +61,15 @@ async def wait_for_job(
     schedule: PollSchedule | None = None,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    between_polls: Callable[[float], Awaitable[None]] | None = None,
 ) -> Job:
     """Poll `job_id` until it is terminal or `max_wait` seconds pass; return the last state seen.
 
     The caller tells the two outcomes apart with `job.is_terminal`. Cancelling the caller stops
-    the waiting, never the Descript job.
+    the waiting, never the Descript job. `between_polls` (default: `sleep`) waits out the pause
+    between two polls, and may end it early; a `Retry-After` is always waited out in full.
     """
+    between_polls = between_polls or sleep
     started = clock()
     deadline = None if max_wait is None else started + max_wait
     last_seen: tuple[str, str | None, int | None] | None = None
@@ -100,4 +103,4 @@ async def wait_for_job(
             if remaining <= 0:
                 return job
             pause = min(pause, remaining)
-        await sleep(pause)
+        await between_polls(pause)

@@ -36,6 +36,9 @@ FOLLOW_AT_MOST = 6 * 3600.0
 # Failures that pass: the follower waits (doubling from the first pause) and reads again.
 TRANSIENT = (ServerError, APIConnectionError, ResponseFormatError, RateLimitError)
 RETRY_FIRST, RETRY_MOST = 0.5, 30.0
+# A waiter arriving when the last reading is older than this asks the follower for a fresh one,
+# so a job whose callback was lost, or that is polled rarely by now, is not reported stale.
+FRESH_FOR = 2.0
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Followed:
     done: bool = False
     changed: anyio.Event = field(default_factory=anyio.Event)
     polling: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    read_at: float | None = None  # anyio's clock, when the last poll ended
+    poked: anyio.Event = field(default_factory=anyio.Event)
 
     @property
     def job(self) -> Job | None:
@@ -55,6 +60,16 @@ class Followed:
     def signal(self) -> None:
         self.changed.set()
         self.changed = anyio.Event()
+
+    async def until_next_poll(self, seconds: float) -> None:
+        """The pause after a poll: over when it has passed, or when a waiter pokes."""
+        self.read_at, self.poked = anyio.current_time(), anyio.Event()
+        with anyio.move_on_after(seconds):
+            await self.poked.wait()
+
+    def refresh_if_stale(self) -> None:
+        if self.read_at is not None and anyio.current_time() - self.read_at > FRESH_FOR:
+            self.poked.set()
 
 
 class JobTracker:
@@ -107,6 +122,7 @@ class JobTracker:
                     max_wait=max(0.0, deadline - anyio.current_time()),
                     schedule=self.schedule,
                     on_progress=lambda update: self._update(followed, update),
+                    between_polls=followed.until_next_poll,
                 )
                 return
             except TRANSIENT as error:  # Descript will answer again: keep following
@@ -153,6 +169,7 @@ class JobTracker:
         """
         deadline = anyio.current_time() + max_wait
         reported: ProgressUpdate | None = None
+        followed.refresh_if_stale()
         while True:
             changed = followed.changed
             if followed.latest is not None and followed.latest is not reported:

@@ -15,6 +15,7 @@ from mcp.types import CallToolResult
 
 from descript_mcp import DescriptClient, RetryPolicy
 from descript_mcp.config import Settings
+from descript_mcp.jobs import PollSchedule
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server import build_server
 from tests.conftest import ASGI_BASE, FAST_POLL
@@ -47,9 +48,9 @@ def make_server(sandbox: Sandbox, settings: Settings) -> Callable[..., MCPServer
             retry=SERVER_RETRIES,
         )
 
-    def make(**changes: Any) -> MCPServer[Any]:
+    def make(schedule: PollSchedule = FAST_POLL, **changes: Any) -> MCPServer[Any]:
         changed = Settings.model_validate(settings.model_dump() | changes)
-        return build_server(changed, client_factory=factory, poll_schedule=FAST_POLL)
+        return build_server(changed, client_factory=factory, poll_schedule=schedule)
 
     return make
 

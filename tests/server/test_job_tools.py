@@ -9,6 +9,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from descript_mcp.jobs import PollSchedule
 from descript_mcp.sandbox import Fault, Sandbox
 from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
 
@@ -233,3 +234,21 @@ async def test_a_call_cancelled_while_its_job_is_submitted_still_records_the_job
         await anyio.sleep(0.05)
     (job_id,) = sandbox.world.jobs
     assert [job["job_id"] for job in history["jobs"]] == [job_id]
+
+
+async def test_a_waiter_gets_a_fresh_reading_of_a_rarely_polled_job(
+    make_server, sandbox: Sandbox
+) -> None:
+    """With callbacks on, a job is polled only every few minutes in case its callback is lost:
+    a get_job call then asks for a fresh reading instead of reporting an old one."""
+    sandbox.config.timings.import_item = 0.5
+    rarely = PollSchedule(initial=300, factor=1, maximum=300, steady_for=0)
+    async with Client(make_server(schedule=rarely)) as mcp:
+        started = await import_sample(mcp, wait_seconds=0)
+        assert started["finished"] is False
+        await anyio.sleep(2.5)  # the job has ended; the follower's next poll is minutes away
+        summary = structured(
+            await mcp.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 5})
+        )
+    assert summary["finished"] is True
+    assert len(sandbox.api_requests("GET", f"/jobs/{started['job_id']}")) == 2
