@@ -11,10 +11,7 @@ from pydantic import BaseModel, Field
 
 from descript_mcp.models import (
     DriveStatus,
-    FolderHit,
-    MediaHit,
     Project,
-    ProjectHit,
     ProjectSort,
     SearchHit,
     SearchType,
@@ -49,37 +46,9 @@ class SearchResults(BaseModel):
 
 
 def _flatten(hit: SearchHit) -> SearchResult:
-    match hit:
-        case ProjectHit():
-            return SearchResult(
-                type=hit.type,
-                name=hit.name,
-                project_id=hit.project_id,
-                url=hit.url,
-                updated_at=hit.updated_at,
-            )
-        case MediaHit():
-            return SearchResult(
-                type=hit.type,
-                name=hit.name,
-                asset_id=hit.asset_id,
-                project_id=hit.project_id,
-                location=hit.location,
-                duration=hit.duration,
-                url=hit.url,
-                updated_at=hit.updated_at,
-            )
-        case FolderHit():
-            return SearchResult(
-                type=hit.type,
-                name=hit.name,
-                folder_id=hit.folder_id,
-                location=hit.location,
-                url=hit.url,
-                updated_at=hit.updated_at,
-            )
-        case _:
-            return SearchResult(type=hit.type, name=str(getattr(hit, "name", "")))
+    """Every kind of hit in one flat shape: the fields a kind lacks stay null."""
+    fields = hit.model_dump(include=set(SearchResult.model_fields))
+    return SearchResult.model_validate({**fields, "name": fields.get("name") or ""})
 
 
 def register(server: MCPServer[Any]) -> None:

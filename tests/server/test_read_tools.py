@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from mcp import Client
+from pydantic import TypeAdapter
 
+from descript_mcp.models import SearchHit
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox
+from descript_mcp.server.tools_projects import _flatten
 from tests.server.conftest import error_text, import_sample, structured
 
 pytestmark = pytest.mark.anyio
@@ -154,3 +159,38 @@ async def test_a_descript_outage_says_what_is_safe_to_retry(mcp: Client, sandbox
     text = error_text(await mcp.call_tool("get_drive_status", {}))
     assert "Descript failed (503" in text
     assert "check list_jobs" in text
+
+
+@pytest.mark.parametrize(
+    ("hit", "expected"),
+    [
+        (
+            {
+                "type": "audio",
+                "name": "a.wav",
+                "asset_id": "as1",
+                "location": "/x",
+                "duration": 3.5,
+            },
+            {
+                "type": "audio",
+                "name": "a.wav",
+                "asset_id": "as1",
+                "location": "/x",
+                "duration": 3.5,
+            },
+        ),
+        (
+            {"type": "project_folder", "name": "Shows", "folder_id": "f1"},
+            {"type": "project_folder", "name": "Shows", "folder_id": "f1"},
+        ),
+        ({"type": "brand_kit"}, {"type": "brand_kit", "name": ""}),  # a kind added later
+    ],
+)
+def test_every_kind_of_search_hit_flattens_to_one_shape(
+    hit: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    hits = TypeAdapter(list[SearchHit]).validate_python(
+        [{"updated_at": "2026-11-01T00:00:00Z", **hit}]
+    )
+    assert _flatten(hits[0]).model_dump(exclude_none=True, exclude={"updated_at"}) == expected
