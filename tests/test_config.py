@@ -79,21 +79,38 @@ def test_signed_url_credentials_are_redacted() -> None:
     }
 
 
-def test_log_records_lose_callback_secrets_and_url_credentials(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_log_records_lose_callback_secrets_and_url_credentials() -> None:
     """uvicorn logs each request's path, httpx each URL, descript-mcp's own modules their
     own: all of them reach the log redacted."""
     install_log_redaction()
-    with caplog.at_level(logging.INFO):
-        logging.getLogger("uvicorn.access").info(
+    collect = _Lines()
+    access, server = logging.getLogger("uvicorn.access"), logging.getLogger("descript_mcp.server")
+    levels = access.level, server.level
+    for logger in (access, server):
+        logger.addHandler(collect)
+        logger.setLevel(logging.INFO)
+    try:
+        access.info(
             '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "POST", "/callbacks/s3cr3t-cb", "1.1", 204
         )
-        logging.getLogger("descript_mcp.server").info(
-            "fetching https://cdn.example/a.wav?X-Amz-Signature=s1gn4ture"
-        )
-    logged = caplog.text
+        server.info("fetching https://cdn.example/a.wav?X-Amz-Signature=s1gn4ture")
+    finally:
+        for logger, level in zip((access, server), levels, strict=True):
+            logger.removeHandler(collect)
+            logger.setLevel(level)
+    logged = "\n".join(collect.lines)
     assert "/callbacks/REDACTED" in logged
     assert "X-Amz-Signature=REDACTED" in logged
     assert "s3cr3t-cb" not in logged
     assert "s1gn4ture" not in logged
+
+
+class _Lines(logging.Handler):
+    """Keeps each record's message, whatever the loggers' propagation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
