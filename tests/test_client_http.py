@@ -75,3 +75,14 @@ async def test_ids_are_escaped_into_the_path() -> None:
     ) as client:
         await client.cancel_job("../projects/x")
     assert capture.requests[0].url.raw_path == b"/v1/jobs/..%2Fprojects%2Fx"
+
+
+async def test_clients_share_one_tls_context() -> None:
+    """Loading the CA bundle costs about 100 ms; an HTTP server makes a client per user token.
+    (Reads httpx's connection pool: the one place the context can be seen.)"""
+    async with DescriptClient("alice") as alice, DescriptClient("bob") as bob:
+        contexts = {
+            id(http._transport._pool._ssl_context)  # type: ignore[attr-defined]
+            for http in (alice._http, alice._files, bob._http, bob._files)
+        }
+    assert len(contexts) == 1
