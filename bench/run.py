@@ -11,7 +11,7 @@ import os
 import platform
 import sys
 
-from bench import coldstart, history, overhead, polling, upload
+from bench import coldstart, history, overhead, polling, scale, upload
 
 
 def main() -> int:
@@ -25,6 +25,7 @@ def main() -> int:
     rows += overhead.run(repeats=50 if args.quick else 500)
     rows += history.run(repeats=5 if args.quick else 50)
     rows += polling.run()
+    rows += scale.run(quick=args.quick)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print(f"descript-mcp benchmarks ({'quick' if args.quick else 'full'} run; {machine})")
     width = max(len(name) for name, _ in rows)
