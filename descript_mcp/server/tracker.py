@@ -7,8 +7,10 @@ current and subscribers hear when the job ends. It stops when the job does.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -39,6 +41,10 @@ RETRY_FIRST, RETRY_MOST = 0.5, 30.0
 # A waiter arriving when the last reading is older than this asks the follower for a fresh one,
 # so a job whose callback was lost, or that is polled rarely by now, is not reported stale.
 FRESH_FOR = 2.0
+# Jobs seen to end, kept to answer without a request: a stopped or cancelled job never changes,
+# but a publish's download link expires, and one about to is read again.
+ENDED_KEPT = 2_000
+LINK_MARGIN = timedelta(minutes=5)
 
 
 @dataclass
@@ -81,6 +87,7 @@ class JobTracker:
         self.schedule = schedule or PollSchedule()
         self._task_group: TaskGroup | None = None
         self._followed: dict[tuple[str, str], Followed] = {}
+        self._ended: OrderedDict[tuple[str, str], Job] = OrderedDict()
 
     def attach(self, task_group: TaskGroup) -> None:
         self._task_group = task_group
@@ -89,6 +96,10 @@ class JobTracker:
         """The shared follower of this owner's job, started if none is running."""
         key = (owner, job_id)
         followed = self._followed.get(key)
+        ended = self._ended.get(key)
+        if followed is None and ended is not None and _still_current(ended):
+            update = ProgressUpdate(job_id, ended.job_state, None, None, 0.0, ended)
+            return Followed(job_id, owner, latest=update, done=True)
         if followed is None:
             if self._task_group is None:
                 raise RuntimeError("the job tracker is not running")
@@ -139,6 +150,8 @@ class JobTracker:
 
     async def _update(self, followed: Followed, update: ProgressUpdate) -> None:
         followed.latest, followed.error = update, None
+        if update.job.is_terminal:
+            self._remember_ended(followed.owner, update.job)
         with anyio.CancelScope(shield=True):  # a job's end is recorded even during shutdown
             if await self.store.record_job(followed.owner, update.job):
                 await self.notifier.job_changed(followed.owner, followed.job_id)
@@ -149,6 +162,8 @@ class JobTracker:
         and stop polling a job that has ended."""
         followed = self._followed.get((owner, job.job_id))
         if followed is None:
+            if job.is_terminal:
+                self._remember_ended(owner, job)
             if await self.store.record_job(owner, job):
                 await self.notifier.job_changed(owner, job.job_id)
             return
@@ -156,6 +171,12 @@ class JobTracker:
         await self._update(followed, update)
         if job.is_terminal:
             followed.polling.cancel()
+
+    def _remember_ended(self, owner: str, job: Job) -> None:
+        self._ended[(owner, job.job_id)] = job
+        self._ended.move_to_end((owner, job.job_id))
+        while len(self._ended) > ENDED_KEPT:
+            self._ended.popitem(last=False)
 
     async def wait(
         self,
@@ -184,3 +205,10 @@ class JobTracker:
                 return
             with anyio.move_on_after(remaining if bounded else None):
                 await changed.wait()
+
+
+def _still_current(job: Job) -> bool:
+    """A job that ended is final, but for a publish's download link, which expires."""
+    result = getattr(job, "result", None)
+    expires = getattr(result, "download_url_expires_at", None)
+    return expires is None or expires - LINK_MARGIN > datetime.now(UTC)

@@ -252,3 +252,26 @@ async def test_a_waiter_gets_a_fresh_reading_of_a_rarely_polled_job(
         )
     assert summary["finished"] is True
     assert len(sandbox.api_requests("GET", f"/jobs/{started['job_id']}")) == 2
+
+
+async def test_a_job_seen_to_end_is_answered_without_asking_descript_again(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    """An ended job never changes: reading it again spends none of the rate limit."""
+    done = await import_sample(mcp)
+    reads = len(sandbox.api_requests("GET", f"/jobs/{done['job_id']}"))
+    again = structured(await mcp.call_tool("get_job", {"job_id": done["job_id"]}))
+    assert (again["finished"], again["outcome"], again["media"]) == (True, "success", done["media"])
+    assert len(sandbox.api_requests("GET", f"/jobs/{done['job_id']}")) == reads
+
+
+async def test_a_publish_whose_link_expires_soon_is_read_again(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    sandbox.config.download_url_ttl = 120.0  # within the five minutes a link must still last
+    project = await import_sample(mcp)
+    published = structured(await mcp.call_tool("publish", {"project_id": project["project_id"]}))
+    reads = len(sandbox.api_requests("GET", f"/jobs/{published['job_id']}"))
+    again = structured(await mcp.call_tool("get_job", {"job_id": published["job_id"]}))
+    assert again["download_url"]
+    assert len(sandbox.api_requests("GET", f"/jobs/{published['job_id']}")) == reads + 1
