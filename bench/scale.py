@@ -1,7 +1,8 @@
 """Scale in one process, against a sandbox process on loopback.
 
 1. Sessions: 200 MCP sessions over streamable HTTP (quick: 40 sharing 10 tokens) call `get_job`
-   (wait_seconds 0, a finished job) in a loop on `descript-mcp serve --transport http`; the same
+   (wait_seconds 0, a finished job, which the server answers from memory once it has seen it
+   end) in a loop on `descript-mcp serve --transport http`; the same
    sessions call a trivial tool on a bare MCPServer, the SDK's floor, in the same run. Calls/s,
    p50/p99, CPU per call and peak RSS. Goal: throughput >= 0.7x the floor's.
 2. Waiters: 100, 250 and 500 jobs of 5 s (quick: 100 of 2 s) started at once by users of 10 jobs
