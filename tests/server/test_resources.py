@@ -67,27 +67,27 @@ async def test_history_survives_a_restart(make_server, mode: str) -> None:
 
 
 async def test_a_2025_subscriber_hears_when_its_job_finishes(make_server, sandbox: Sandbox) -> None:
-    updates: list[str] = []
-    finished = anyio.Event()
+    send, updates = anyio.create_memory_object_stream[str](100)
 
     async def on_message(message: Any) -> None:
         if isinstance(message, ResourceUpdatedNotification):
-            updates.append(str(message.params.uri))
-            if len(sandbox.world.jobs) and all(j.stopped_at for j in sandbox.world.jobs.values()):
-                finished.set()
+            send.send_nowait(str(message.params.uri))
 
     sandbox.config.timings.import_item = 1.0  # outlasts the subscribe, even on a busy machine
-    async with Client(make_server(), mode="legacy", message_handler=on_message) as mcp:
-        started = await import_sample(mcp, wait_seconds=0)
-        uri = f"descript://jobs/{started['job_id']}"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MCPDeprecationWarning)  # 2025-era API, on purpose
-            await mcp.subscribe_resource(uri)
-        with anyio.fail_after(10):
-            await finished.wait()
-        record = await read_json(mcp, uri)
-    assert uri in updates
-    assert record["state"] == "stopped"
+    heard: list[str] = []
+    with send, updates:
+        async with Client(make_server(), mode="legacy", message_handler=on_message) as mcp:
+            started = await import_sample(mcp, wait_seconds=0)
+            uri = f"descript://jobs/{started['job_id']}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)  # 2025-era API, on purpose
+                await mcp.subscribe_resource(uri)
+            with anyio.fail_after(10):
+                async for updated in updates:  # read on each update, until one finds it ended
+                    heard.append(updated)
+                    if (await read_json(mcp, uri))["state"] == "stopped":
+                        break
+    assert set(heard) == {uri}
 
 
 async def test_a_2026_listener_hears_when_its_job_finishes(make_server, sandbox: Sandbox) -> None:
