@@ -20,6 +20,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until `process` accepts connections on `port`; fails if it exits or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{process.args} did not start") from None
+            time.sleep(0.05)
+
+
 @contextmanager
 def sandbox_process() -> Iterator[str]:
     """`descript-mcp sandbox --fast` on a free port; yields its API URL."""

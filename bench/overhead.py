@@ -11,7 +11,6 @@ returns its JSON, on the same transport, is the floor; what descript-mcp adds be
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._sandbox import TOKEN, free_port, sandbox_process
+from bench._sandbox import TOKEN, free_port, sandbox_process, wait_listening
 from descript_mcp import DescriptClient
 
 WARMUP = 20
@@ -99,15 +98,7 @@ def _serving(command: list[str], port: int) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{command} did not start") from None
-                time.sleep(0.05)
+        wait_listening(port, process, timeout=30)
         yield
     finally:
         process.terminate()

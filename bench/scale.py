@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 import sqlite3
 import ssl
 import statistics
@@ -40,7 +39,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._sandbox import free_port
+from bench._sandbox import free_port, wait_listening
 
 # The SDK's floor: a bare MCPServer with one trivial tool, logging as little as descript-mcp.
 FLOOR = """
@@ -159,18 +158,6 @@ def _process(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{process.args} did not start") from None
-            time.sleep(0.05)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -554,12 +541,12 @@ def run(quick: bool) -> list[tuple[str, str]]:
                 else _serve_command(port, api, history)
             )
             servers[name] = Server(port, stack.enter_context(_process(command)), history)
-        _wait_listening(sandbox_port, sandbox)
+        wait_listening(sandbox_port, sandbox, timeout=60)
         session_tokens = [tokens[i % plan.users] for i in range(plan.sessions)]
         jobs = anyio.run(_create_jobs, api, session_tokens)  # finished ones, for get_job to read
         httpx.post(f"{api.removesuffix('/v1')}/_bench/duration/{plan.duration}").raise_for_status()
         for server in servers.values():
-            _wait_listening(server.port, server.process)
+            wait_listening(server.port, server.process, timeout=60)
         waits = [_waiters(servers[f"wait-{size}"], api, size, plan, jobs) for size in plan.sizes]
         rows = _sessions(
             plan, servers, sandbox.pid, list(zip(session_tokens, jobs, strict=True)), generators
