@@ -77,10 +77,10 @@ class Notifier:
 
     async def job_changed(self, owner: str, job_id: str) -> None:
         """The owner's job resource and their history list changed."""
-        bus = self._owners.get(owner, (None, None))[0]
+        listening = self._owners.get(owner)
         for uri in (job_uri(job_id), JOBS_URI):
-            if bus is not None:
-                await bus.publish(ResourceUpdated(uri=uri))
+            if listening is not None:
+                await listening[0].publish(ResourceUpdated(uri=uri))
             subscribers = self._legacy.get(uri, {})
             for session, subscriber in list(subscribers.items()):
                 if subscriber != owner:

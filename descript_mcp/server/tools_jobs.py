@@ -84,8 +84,7 @@ def register(server: MCPServer[Any]) -> None:
             cursor=cursor,
         )
         for job in page.items:
-            if await state.store.record_job(caller.owner, job):
-                await state.notifier.job_changed(caller.owner, job.job_id)
+            await state.tracker.record(caller.owner, job)
         return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
 
     @tool(server, title="Cancel a job", annotations=CANCELS)
@@ -95,6 +94,5 @@ def register(server: MCPServer[Any]) -> None:
         state, caller = await caller_of(ctx)
         await caller.client.cancel_job(job_id)
         job = await caller.client.get_job(job_id)
-        if await state.store.record_job(caller.owner, job):
-            await state.notifier.job_changed(caller.owner, job_id)
+        await state.tracker.record(caller.owner, job)
         return summarize(job)

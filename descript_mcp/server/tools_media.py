@@ -176,7 +176,7 @@ def register(server: MCPServer[Any]) -> None:
             if failures:
                 await caller.client.cancel_job(created.job_id)
                 job = await caller.client.get_job(created.job_id)
-                await state.store.record_job(caller.owner, job)
+                await state.tracker.record(caller.owner, job)
                 return _cancelled_for_uploads(job, failures)
             progress.next_phase(upload_bytes)
         # The job's share of this call's progress: as much as the upload, or 100 without one.

@@ -153,9 +153,13 @@ class JobTracker:
         if update.job.is_terminal:
             self._remember_ended(followed.owner, update.job)
         with anyio.CancelScope(shield=True):  # a job's end is recorded even during shutdown
-            if await self.store.record_job(followed.owner, update.job):
-                await self.notifier.job_changed(followed.owner, followed.job_id)
+            await self.record(followed.owner, update.job)
         followed.signal()
+
+    async def record(self, owner: str, job: Job) -> None:
+        """Store a reading of the owner's job; if it changed anything, tell its subscribers."""
+        if await self.store.record_job(owner, job):
+            await self.notifier.job_changed(owner, job.job_id)
 
     async def observe(self, owner: str, job: Job) -> None:
         """A confirmed reading of a job from elsewhere (a callback): record it, tell waiters,
@@ -164,8 +168,7 @@ class JobTracker:
         if followed is None:
             if job.is_terminal:
                 self._remember_ended(owner, job)
-            if await self.store.record_job(owner, job):
-                await self.notifier.job_changed(owner, job.job_id)
+            await self.record(owner, job)
             return
         update = ProgressUpdate(job.job_id, job.job_state, None, None, 0.0, job)
         await self._update(followed, update)
