@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rate-limit",
         type=int,
         metavar="N",
-        help="API requests per token per minute before 429 (default 600, as Descript)",
+        help="API requests per token per minute before 429 (default 600)",
     )
     sandbox.set_defaults(run=_run_sandbox)
 
