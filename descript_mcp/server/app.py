@@ -27,6 +27,7 @@ from descript_mcp.server import (
 from descript_mcp.server.callbacks import CALLBACK_PATH, CallbackRegistry, receive_callback
 from descript_mcp.server.callers import ClientFactory, ClientPool
 from descript_mcp.server.notify import Notifier
+from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import ServerState, remember_request
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.store import JobStore, owner_of
@@ -106,6 +107,9 @@ def build_server(
                 await pool.aclose()
             store.close()
 
+    tools = ToolSet()
+    for area in (tools_media, tools_agent, tools_publish, tools_jobs, tools_projects):
+        area.register(tools)
     server: MCPServer[ServerState] = MCPServer(
         "descript-mcp",
         title="Descript",
@@ -114,6 +118,7 @@ def build_server(
         lifespan=lifespan,
         middleware=[remember_request],
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+        tools=tools.tools,
     )
     notifier.install(server)
 
@@ -128,14 +133,6 @@ def build_server(
         """For load balancers and container health checks: the process answers."""
         return JSONResponse({"status": "ok", "version": __version__})
 
-    for area in (
-        tools_media,
-        tools_agent,
-        tools_publish,
-        tools_jobs,
-        tools_projects,
-        resources,
-        prompts,
-    ):
-        area.register(server)
+    resources.register(server)
+    prompts.register(server)
     return server

@@ -1,17 +1,14 @@
 """The agent (Underlord): agent_edit and list_agent_models."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from descript_mcp.models import AgentEditRequest, TeamAccess
 from descript_mcp.server.annotations import CHANGES, READS
 from descript_mcp.server.arguments import CompositionId, WaitSeconds
-from descript_mcp.server.registry import tool
+from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.waiting import submit_job, wait_and_summarize
 from descript_mcp.summaries import Compact, JobSummary
@@ -29,8 +26,8 @@ class AgentModelList(BaseModel):
     aliases: list[AgentModelInfo]
 
 
-def register(server: MCPServer[Any]) -> None:
-    @tool(server, title="Edit with Descript's agent (Underlord)", annotations=CHANGES)
+def register(tools: ToolSet) -> None:
+    @tools.tool(title="Edit with Descript's agent (Underlord)", annotations=CHANGES)
     async def agent_edit(
         prompt: Annotated[
             str,
@@ -78,7 +75,7 @@ def register(server: MCPServer[Any]) -> None:
         )
         return await wait_and_summarize(state, caller, ctx, created.job_id, wait_seconds)
 
-    @tool(server, title="List the agent's models", annotations=READS)
+    @tools.tool(title="List the agent's models", annotations=READS)
     async def list_agent_models(ctx: Context[Any]) -> AgentModelList:
         """The models agent_edit can use, with their cost tier, and aliases that follow the
         newest model of a family. Free."""

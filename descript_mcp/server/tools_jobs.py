@@ -1,11 +1,8 @@
 """Tools about jobs: get_job (with a bounded wait), list_jobs, cancel_job."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
@@ -20,7 +17,7 @@ from descript_mcp.server.arguments import (
 )
 from descript_mcp.server.local_files import roots_for, with_saved_file
 from descript_mcp.server.progress import CallProgress
-from descript_mcp.server.registry import tool
+from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.waiting import wait_for
 from descript_mcp.summaries import JobSummary, summarize
@@ -31,8 +28,8 @@ class JobList(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end")
 
 
-def register(server: MCPServer[Any]) -> None:
-    @tool(server, title="Get a job's status, waiting if asked", annotations=SAVES)
+def register(tools: ToolSet) -> None:
+    @tools.tool(title="Get a job's status, waiting if asked", annotations=SAVES)
     async def get_job(
         job_id: JobId,
         ctx: Context[Any],
@@ -58,7 +55,7 @@ def register(server: MCPServer[Any]) -> None:
             caller.client, job, destination, overwrite=overwrite, progress=progress
         )
 
-    @tool(server, title="List recent jobs", annotations=READS)
+    @tools.tool(title="List recent jobs", annotations=READS)
     async def list_jobs(
         ctx: Context[Any],
         project_id: Annotated[str | None, Field(description="Only this project's jobs")] = None,
@@ -87,7 +84,7 @@ def register(server: MCPServer[Any]) -> None:
             await state.tracker.record(caller.owner, job)
         return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
 
-    @tool(server, title="Cancel a job", annotations=CANCELS)
+    @tools.tool(title="Cancel a job", annotations=CANCELS)
     async def cancel_job(job_id: JobId, ctx: Context[Any]) -> JobSummary:
         """Cancel a queued or running Descript job. Media an import already brought in stays in
         the project. Cancelling a finished job changes nothing."""

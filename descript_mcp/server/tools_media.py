@@ -1,12 +1,9 @@
 """import_media: bring media into a new or existing project."""
 
-from __future__ import annotations
-
 from pathlib import PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import anyio
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -29,7 +26,7 @@ from descript_mcp.server.annotations import CREATES
 from descript_mcp.server.arguments import WaitSeconds
 from descript_mcp.server.local_files import LocalMedia, UploadFailure, roots_for, upload_all
 from descript_mcp.server.progress import CallProgress
-from descript_mcp.server.registry import tool
+from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import ServerState, caller_of
 from descript_mcp.server.waiting import submit_job, wait_for
 from descript_mcp.summaries import JobSummary, MediaOutcome, summarize
@@ -60,7 +57,7 @@ class MediaSource(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _one_source(self) -> MediaSource:
+    def _one_source(self) -> Self:
         if sum(x is not None for x in (self.url, self.path, self.tracks)) != 1:
             raise ValueError("give exactly one of url, path or tracks")
         return self
@@ -109,8 +106,8 @@ def _cancelled_for_uploads(job: Job, failures: list[UploadFailure]) -> JobSummar
     return summary
 
 
-def register(server: MCPServer[Any]) -> None:
-    @tool(server, title="Import media into Descript", annotations=CREATES)
+def register(tools: ToolSet) -> None:
+    @tools.tool(title="Import media into Descript", annotations=CREATES)
     async def import_media(
         ctx: Context[Any],
         add_media: Annotated[

@@ -1,11 +1,8 @@
 """Reading the drive: list_projects, get_project, get_drive_status, search_drive."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
@@ -19,7 +16,7 @@ from descript_mcp.models import (
 from descript_mcp.models import ProjectSummary as ProjectItem
 from descript_mcp.server.annotations import READS
 from descript_mcp.server.arguments import Cursor, Limit, ProjectId
-from descript_mcp.server.registry import tool
+from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import caller_of
 from descript_mcp.summaries import Compact
 
@@ -51,8 +48,8 @@ def _flatten(hit: SearchHit) -> SearchResult:
     return SearchResult.model_validate({**fields, "name": fields.get("name") or ""})
 
 
-def register(server: MCPServer[Any]) -> None:
-    @tool(server, title="List projects", annotations=READS)
+def register(tools: ToolSet) -> None:
+    @tools.tool(title="List projects", annotations=READS)
     async def list_projects(
         ctx: Context[Any],
         name: Annotated[str | None, Field(description="Name contains this (any case)")] = None,
@@ -81,21 +78,21 @@ def register(server: MCPServer[Any]) -> None:
         )
         return ProjectList(projects=page.items, next_cursor=page.next_cursor)
 
-    @tool(server, title="Get a project", annotations=READS)
+    @tools.tool(title="Get a project", annotations=READS)
     async def get_project(project_id: ProjectId, ctx: Context[Any]) -> Project:
         """A project's media files, compositions (with ids for agent_edit, publish and
         export_transcript) and earlier publishes with their share URLs. Free."""
         _, caller = await caller_of(ctx)
         return await caller.client.get_project(project_id)
 
-    @tool(server, title="Check the Descript connection", annotations=READS)
+    @tools.tool(title="Check the Descript connection", annotations=READS)
     async def get_drive_status(ctx: Context[Any]) -> DriveStatus:
         """Which Descript drive the API token belongs to, and the API version. Use it to check
         the token works. Free."""
         _, caller = await caller_of(ctx)
         return await caller.client.get_status()
 
-    @tool(server, title="Search the drive", annotations=READS)
+    @tools.tool(title="Search the drive", annotations=READS)
     async def search_drive(
         query: Annotated[str, Field(min_length=1, description="Words to look for")],
         ctx: Context[Any],

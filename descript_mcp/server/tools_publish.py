@@ -1,10 +1,7 @@
 """Getting media out: publish and export_transcript."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
@@ -30,7 +27,7 @@ from descript_mcp.server.arguments import (
 )
 from descript_mcp.server.local_files import roots_for, with_saved_file
 from descript_mcp.server.progress import CallProgress
-from descript_mcp.server.registry import tool
+from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.waiting import submit_job, wait_for
 from descript_mcp.summaries import Compact, JobSummary
@@ -51,8 +48,8 @@ class Transcript(Compact):
     saved_to: str | None = Field(default=None, description="Where the file was saved")
 
 
-def register(server: MCPServer[Any]) -> None:
-    @tool(server, title="Publish a composition", annotations=CHANGES)
+def register(tools: ToolSet) -> None:
+    @tools.tool(title="Publish a composition", annotations=CHANGES)
     async def publish(
         project_id: ProjectId,
         ctx: Context[Any],
@@ -105,7 +102,7 @@ def register(server: MCPServer[Any]) -> None:
             caller.client, job, destination, overwrite=overwrite, progress=progress
         )
 
-    @tool(server, title="Export a transcript", annotations=SAVES)
+    @tools.tool(title="Export a transcript", annotations=SAVES)
     async def export_transcript(
         project_id: ProjectId,
         ctx: Context[Any],

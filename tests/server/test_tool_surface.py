@@ -13,6 +13,11 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import ToolAnnotations
+
+from descript_mcp.server import tools_agent, tools_jobs, tools_media, tools_projects, tools_publish
+from descript_mcp.server.registry import ToolSet
 
 pytestmark = pytest.mark.anyio
 
@@ -70,3 +75,27 @@ async def test_read_only_tools_are_exactly_those_that_change_nothing(mcp: Client
     }
     destructive = {t.name for t in tools if t.annotations and t.annotations.destructive_hint}
     assert destructive == {"agent_edit", "publish", "cancel_job", "get_job", "export_transcript"}
+
+
+def test_shared_output_schemas_are_those_the_sdk_derives_for_each_tool() -> None:
+    """Tools returning the same model share one derived output schema; each tool still
+    publishes and validates exactly what the SDK's own registration would give it."""
+    tools = ToolSet()
+    for area in (tools_media, tools_agent, tools_publish, tools_jobs, tools_projects):
+        area.register(tools)
+    for tool in tools.tools:
+        alone = Tool.from_function(tool.fn, name=tool.name)
+        assert tool.output_schema == alone.output_schema, tool.name
+        assert tool.parameters == alone.parameters, tool.name
+        assert tool.fn_metadata.output_model is alone.fn_metadata.output_model, tool.name
+        assert tool.fn_metadata.wrap_output is alone.fn_metadata.wrap_output is False
+
+
+def test_a_tool_must_return_a_model() -> None:
+    tools = ToolSet()
+
+    async def untyped() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(TypeError, match="return a pydantic model"):
+        tools.tool(title="Untyped", annotations=ToolAnnotations())(untyped)
