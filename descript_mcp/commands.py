@@ -30,7 +30,7 @@ from descript_mcp.client import DescriptClient
 from descript_mcp.config import Settings
 from descript_mcp.errors import APIError, ConfigurationError, DescriptError
 from descript_mcp.files.published import download_published
-from descript_mcp.files.roots import LocalFileError
+from descript_mcp.files.roots import LocalFileError, expand_home
 from descript_mcp.files.sharelinks import direct_download_url
 from descript_mcp.files.transfer import content_type_of, upload_file
 from descript_mcp.jobs import ProgressUpdate, wait_for_job
@@ -120,7 +120,7 @@ def _media_item(source: str) -> tuple[str, MediaItem, Path | None]:
     if source.startswith(("http://", "https://")):
         name = source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "media"
         return name, UrlMedia(url=direct_download_url(source)), None
-    path = Path(source).expanduser()
+    path = expand_home(source)
     if not path.is_file():
         raise LocalFileError(f"'{source}' is not a file.")
     return (
@@ -295,7 +295,11 @@ async def doctor(settings: Settings) -> int:
     if not settings.roots:
         report(True, "local files are off (set DESCRIPT_MCP_ROOTS to allow folders)")
     for root in settings.roots:
-        path = root.expanduser()
+        try:
+            path = expand_home(root)
+        except LocalFileError as error:
+            report(False, f"root folder {root}", f"{error} Fix DESCRIPT_MCP_ROOTS")
+            continue
         report(path.is_dir(), f"root folder {path}", "create it, or fix DESCRIPT_MCP_ROOTS")
     stderr.print("all good" if not problems else f"{len(problems)} problem(s)")
     return EXIT_OK if not problems else EXIT_JOB_FAILED

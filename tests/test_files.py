@@ -145,6 +145,11 @@ def test_home_is_expanded(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch
     assert Roots.of(["~/root"]).readable("~/root/talk.wav") == tree["root"] / "talk.wav"
 
 
+def test_an_unknown_users_home_is_a_clear_error(tree: dict[str, Path]) -> None:
+    with pytest.raises(LocalFileError, match="unknown user's home: give the full path"):
+        Roots.of([tree["root"]]).readable("~no-such-user-here/talk.wav")
+
+
 def test_case_is_folded_only_where_the_file_system_folds_it(
     tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,8 +35,18 @@ def _key(path: Path) -> str:
     return text.casefold() if sys.platform == "darwin" else text
 
 
+def expand_home(path: str | Path) -> Path:
+    """`path` with a leading `~` or `~user` expanded."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # `~name` of a user this system does not know
+        raise LocalFileError(
+            f"'{path}' starts with an unknown user's home: give the full path."
+        ) from None
+
+
 def _resolve(path: str | Path) -> Path:
-    return Path(os.path.realpath(Path(path).expanduser()))
+    return Path(os.path.realpath(expand_home(path)))
 
 
 def _within(path: Path, folders: Iterable[Path]) -> bool:
@@ -72,7 +82,7 @@ class Roots:
     def _checked(self, path: str) -> Path:
         if not self.folders:
             raise LocalFileError(NO_ROOTS)
-        raw = Path(path).expanduser()
+        raw = expand_home(path)
         if not raw.is_absolute():
             raise LocalFileError(f"'{path}' is not an absolute path: give the full path.")
         resolved = _resolve(raw)
