@@ -47,6 +47,6 @@ class ToolSet:
 
 @functools.cache
 def output_schema(model: type[BaseModel]) -> dict[str, Any] | None:
-    """The output schema the SDK derives for `model`, derived once: deriving it is most of the
-    cost of registering a tool, and five tools return a JobSummary."""
+    """The output schema the SDK derives for `model`, derived once per model: five tools return a
+    JobSummary, and deriving its schema is a costly part of start-up."""
     return FuncMetadata(arg_model=ArgModelBase, output_model=model).output_schema
