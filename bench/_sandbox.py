@@ -1,4 +1,5 @@
-"""A sandbox in a process of its own, so the measured client does not share its CPU."""
+"""Processes the benchmarks start: a sandbox in a process of its own, so the measured client does
+not share its CPU, and servers to measure."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import httpx
 
 TOKEN = "sandbox-token"
 
@@ -34,28 +33,26 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) 
 
 
 @contextmanager
+def background(
+    command: list[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` running quietly until the block ends."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
 def sandbox_process() -> Iterator[str]:
     """`descript-mcp sandbox --fast` on a free port; yields its API URL."""
     port = free_port()
     # Benchmarks make thousands of requests a minute: Descript's rate limit is lifted.
     command = ["descript_mcp", "sandbox", "--fast", "--port", str(port), "--rate-limit", "1000000"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", *command],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{api}/status", headers={"Authorization": f"Bearer {TOKEN}"})
-                break
-            except httpx.ConnectError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.05)
-        yield api
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with background([sys.executable, "-m", *command]) as process:
+        wait_listening(port, process, timeout=30)
+        yield f"http://127.0.0.1:{port}/v1"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._sandbox import TOKEN, free_port, sandbox_process, wait_listening
+from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
 from descript_mcp import DescriptClient
 
 WARMUP = 20
@@ -91,18 +90,9 @@ async def _http(port: int, jobs: list[str]) -> list[float]:
 
 @contextmanager
 def _serving(command: list[str], port: int) -> Iterator[None]:
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, "DESCRIPT_API_KEY": TOKEN},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with background(command, env={**os.environ, "DESCRIPT_API_KEY": TOKEN}) as process:
         wait_listening(port, process, timeout=30)
         yield
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:

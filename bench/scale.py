@@ -25,8 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -39,7 +38,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._sandbox import free_port, wait_listening
+from bench._sandbox import background, free_port, wait_listening
 
 # The SDK's floor: a bare MCPServer with one trivial tool, logging as little as descript-mcp.
 FLOOR = """
@@ -148,16 +147,6 @@ class Server:
 
 
 # -- processes -----------------------------------------------------------------------------
-
-
-@contextmanager
-def _process(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -527,7 +516,7 @@ def run(quick: bool) -> list[tuple[str, str]]:
         sandbox_port = free_port()
         arguments = map(str, (sandbox_port, len(tokens)))
         sandbox = stack.enter_context(
-            _process([sys.executable, str(home / "sandbox.py"), *arguments])
+            background([sys.executable, str(home / "sandbox.py"), *arguments])
         )
         api = f"http://127.0.0.1:{sandbox_port}/v1"
         # Every server starts at once; each size of the waiters' test gets a fresh one.
@@ -540,7 +529,7 @@ def run(quick: bool) -> list[tuple[str, str]]:
                 if name == "floor"
                 else _serve_command(port, api, history)
             )
-            servers[name] = Server(port, stack.enter_context(_process(command)), history)
+            servers[name] = Server(port, stack.enter_context(background(command)), history)
         wait_listening(sandbox_port, sandbox, timeout=60)
         session_tokens = [tokens[i % plan.users] for i in range(plan.sessions)]
         jobs = anyio.run(_create_jobs, api, session_tokens)  # finished ones, for get_job to read
