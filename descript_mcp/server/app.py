@@ -64,6 +64,14 @@ async def resume_unfinished(state: ServerState) -> None:
             state.tracker.follow(owner, client, job_id)
 
 
+def build_tools() -> ToolSet:
+    """The server's tools, built: argument models, input and output schemas."""
+    tools = ToolSet()
+    for area in (tools_media, tools_agent, tools_publish, tools_jobs, tools_projects):
+        area.register(tools)
+    return tools
+
+
 def build_server(
     settings: Settings,
     *,
@@ -107,9 +115,7 @@ def build_server(
                 await pool.aclose()
             store.close()
 
-    tools = ToolSet()
-    for area in (tools_media, tools_agent, tools_publish, tools_jobs, tools_projects):
-        area.register(tools)
+    tools = build_tools()
     server: MCPServer[ServerState] = MCPServer(
         "descript-mcp",
         title="Descript",

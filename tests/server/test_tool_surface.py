@@ -16,7 +16,7 @@ from mcp import Client
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
-from descript_mcp.server import tools_agent, tools_jobs, tools_media, tools_projects, tools_publish
+from descript_mcp.server.app import build_tools
 from descript_mcp.server.registry import ToolSet
 
 pytestmark = pytest.mark.anyio
@@ -80,10 +80,7 @@ async def test_read_only_tools_are_exactly_those_that_change_nothing(mcp: Client
 def test_shared_output_schemas_are_those_the_sdk_derives_for_each_tool() -> None:
     """Tools returning the same model share one derived output schema; each tool still
     publishes and validates exactly what the SDK's own registration would give it."""
-    tools = ToolSet()
-    for area in (tools_media, tools_agent, tools_publish, tools_jobs, tools_projects):
-        area.register(tools)
-    for tool in tools.tools:
+    for tool in build_tools().tools:
         alone = Tool.from_function(tool.fn, name=tool.name)
         assert tool.output_schema == alone.output_schema, tool.name
         assert tool.parameters == alone.parameters, tool.name
