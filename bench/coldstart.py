@@ -97,6 +97,21 @@ def run(repeats: int) -> list[tuple[str, str]]:
     ]
 
 
+# Start-up in parts: processes that exit once a part is built, counted like the launches. The
+# differences between them say what each part costs.
+_FLOOR_BUILT = FLOOR.replace("server.run()\n", "")
+_IMPORTED = _FLOOR_BUILT + "import descript_mcp.cli\nimport descript_mcp.server.run\n"
+PARTS = {
+    "floor built": _FLOOR_BUILT,
+    "imported": _IMPORTED,
+    "tools built": _IMPORTED + "from descript_mcp.server.app import build_tools\nbuild_tools()\n",
+    "server built": _IMPORTED
+    + "from descript_mcp.config import Settings\n"
+    + "from descript_mcp.server.app import build_server\n"
+    + "build_server(Settings.load())\n",
+}
+
+
 def _instructions(command: list[str], env: dict[str, str], out: Path) -> int:
     """Instructions executed from launch to exit after answering `initialize` (stdin then
     ends), counted by valgrind: unlike time, the same on a busy machine."""
@@ -118,19 +133,42 @@ def count_instructions() -> list[tuple[str, str]]:
     with (
         _commands() as (floor_command, ours_command, env),
         tempfile.TemporaryDirectory() as work,
-        ThreadPoolExecutor() as pool,  # one process each, side by side
+        ThreadPoolExecutor(max_workers=os.cpu_count()) as pool,
     ):
-        counting_floor = pool.submit(_instructions, floor_command, env, Path(work) / "floor.out")
-        ours = _instructions(ours_command, env, Path(work) / "ours.out")
-        floor = counting_floor.result()
+        commands = {"floor": floor_command, "ours": ours_command}
+        for name, script in PARTS.items():
+            path = Path(work) / f"{name.replace(' ', '_')}.py"
+            path.write_text(script)
+            commands[name] = [sys.executable, str(path)]
+        counting = {
+            name: pool.submit(_instructions, command, env, Path(work) / f"{index}.out")
+            for index, (name, command) in enumerate(commands.items())
+        }
+        count = {name: future.result() for name, future in counting.items()}
+    floor, ours = count["floor"], count["ours"]
+    running = (ours - floor) - (count["server built"] - count["floor built"])
+    parts = [
+        ("importing descript-mcp's modules", count["imported"] - count["floor built"]),
+        (
+            "building its tools (argument models, schemas)",
+            count["tools built"] - count["imported"],
+        ),
+        (
+            "building the rest of its server (resources, prompts)",
+            count["server built"] - count["tools built"],
+        ),
+        ("running it, beyond the floor's running (CLI, history)", running),
+    ]
     return [
         ("cold start: bare MCPServer, 1 tool (baseline)", f"{floor / 1e6:.0f} M instructions"),
         ("cold start: descript-mcp serve", f"{ours / 1e6:.0f} M instructions"),
         ("cold start: ratio of instructions (goal <= 1.10)", f"{ours / floor:.3f}x"),
+        ("cold start: what the goal leaves over the floor", f"{floor * 0.10 / 1e6:.0f} M"),
+        *((f"cold start, part: {name}", f"{value / 1e6:+.0f} M") for name, value in parts),
     ]
 
 
 if __name__ == "__main__":
-    # `python -m bench.coldstart`: the instruction counts (a minute or two under valgrind).
+    # `python -m bench.coldstart`: the instruction counts (a few minutes under valgrind).
     for name, figure in count_instructions():
-        print(f"{name:<52} {figure}")
+        print(f"{name:<60} {figure}")
