@@ -150,11 +150,16 @@ class JobTracker:
 
     async def _update(self, followed: Followed, update: ProgressUpdate) -> None:
         followed.latest, followed.error = update, None
-        if update.job.is_terminal:
-            self._remember_ended(followed.owner, update.job)
         with anyio.CancelScope(shield=True):  # a job's end is recorded even during shutdown
-            await self.record(followed.owner, update.job)
+            await self._record_followed(followed.owner, update.job)
         followed.signal()
+
+    async def _record_followed(self, owner: str, job: Job) -> None:
+        """A reading from following the job (a poll or a confirmed callback): recorded, and an
+        ended job kept to answer later readers without a request."""
+        if job.is_terminal:
+            self._remember_ended(owner, job)
+        await self.record(owner, job)
 
     async def record(self, owner: str, job: Job) -> None:
         """Store a reading of the owner's job; if it changed anything, tell its subscribers."""
@@ -166,9 +171,7 @@ class JobTracker:
         and stop polling a job that has ended."""
         followed = self._followed.get((owner, job.job_id))
         if followed is None:
-            if job.is_terminal:
-                self._remember_ended(owner, job)
-            await self.record(owner, job)
+            await self._record_followed(owner, job)
             return
         update = ProgressUpdate(job.job_id, job.job_state, None, None, 0.0, job)
         await self._update(followed, update)
