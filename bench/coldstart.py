@@ -27,16 +27,16 @@ INITIALIZE = {
         "clientInfo": {"name": "bench", "version": "0"},
     },
 }
-FLOOR = """
+# The floor: a bare MCPServer with one trivial tool, built, then run.
+_FLOOR_BUILT = """
 from mcp.server import MCPServer
 server = MCPServer("floor")
 
 @server.tool()
 def ping() -> str:
     return "pong"
-
-server.run()
 """
+FLOOR = _FLOOR_BUILT + "\nserver.run()\n"
 
 
 def _launch_to_answer(command: list[str], env: dict[str, str] | None = None) -> float:
@@ -99,7 +99,6 @@ def run(repeats: int) -> list[tuple[str, str]]:
 
 # Start-up in parts: processes that exit once a part is built, counted like the launches. The
 # differences between them say what each part costs.
-_FLOOR_BUILT = FLOOR.replace("server.run()\n", "")
 _IMPORTED = _FLOOR_BUILT + "import descript_mcp.cli\nimport descript_mcp.server.run\n"
 PARTS = {
     "floor built": _FLOOR_BUILT,
@@ -113,8 +112,9 @@ PARTS = {
 
 
 def _instructions(command: list[str], env: dict[str, str], out: Path) -> int:
-    """Instructions executed from launch to exit after answering `initialize` (stdin then
-    ends), counted by valgrind: unlike time, the same on a busy machine."""
+    """Instructions `command` executes from launch to exit, counted by valgrind: unlike time,
+    the same on a busy machine. A server answers the `initialize` on its stdin, then stdin ends;
+    a part's script exits without reading it."""
     subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],
         input=(json.dumps(INITIALIZE) + "\n").encode(),
