@@ -226,7 +226,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         f"  sample media: {origin}/_sandbox/media/sample.wav",
         file=sys.stderr,
     )
-    uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="warning")
+    # date_header off: the sandbox sends its own Date, from its own clock.
+    uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="warning", date_header=False)
     return 0
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from email.utils import format_datetime
 from typing import Any
 
 import anyio
@@ -22,6 +23,7 @@ from descript_mcp.sandbox.config import SandboxConfig
 from descript_mcp.sandbox.engine import Engine
 from descript_mcp.sandbox.errors import ApiError, not_found
 from descript_mcp.sandbox.faults import FaultPlan, RateLimiter
+from descript_mcp.sandbox.http import bearer
 from descript_mcp.sandbox.state import World
 
 logger = logging.getLogger("descript_mcp.sandbox")
@@ -39,6 +41,7 @@ class RequestRecord:
     # The client's id for one logical request, the same across its retries.
     request_id: str | None = None
     retry_after: float | None = None
+    token: str | None = None  # whose request it was
 
 
 class Sandbox:
@@ -140,6 +143,8 @@ class Sandbox:
                     {"error": "internal_error", "message": "Internal server error"},
                     status_code=500,
                 )
+            # As Descript's servers do: the second the answer left, on the sandbox's clock.
+            response.headers["date"] = format_datetime(self.world.now(), usegmt=True)
             retry_after = response.headers.get("retry-after")
             self.requests.append(
                 RequestRecord(
@@ -149,6 +154,7 @@ class Sandbox:
                     time.monotonic(),
                     request.headers.get("x-client-request-id"),
                     float(retry_after) if retry_after else None,
+                    bearer(request),
                 )
             )
             return response
@@ -178,7 +184,7 @@ class Sandbox:
         return fault.response()
 
     def _check_rate(self, request: Request) -> None:
-        token = request.headers.get("authorization", "").partition(" ")[2].strip()
+        token = bearer(request)
         if token in self.world.drive_by_token:
             self._rate_limiter.check(token)
 

@@ -69,6 +69,9 @@ class SandboxConfig:
     allow_remote_urls: bool = False
     max_fetch_bytes: int = 8 * 1024**3
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Seconds the sandbox's clock runs ahead of this machine's (behind when negative): its
+    # jobs' times and its Date headers, as a server elsewhere would have them.
+    clock_offset: float = 0.0
 
     @classmethod
     def for_tests(cls, **overrides: object) -> SandboxConfig:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 
 from descript_mcp.sandbox.config import SandboxConfig
 from descript_mcp.sandbox.faults import FaultPlan
-from descript_mcp.sandbox.state import Job, World, now
+from descript_mcp.sandbox.state import Job, World
 
 logger = logging.getLogger("descript_mcp.sandbox")
 
@@ -74,7 +74,7 @@ class Engine:
 
     def cancel(self, job: Job) -> None:
         if job.stopped_at is None:
-            job.state, job.progress, job.stopped_at = "cancelled", None, now()
+            job.cancel()
             job.cancel_scope.cancel()
 
     async def _run(self, job: Job, work: Coroutine[Any, Any, None]) -> None:

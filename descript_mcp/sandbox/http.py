@@ -13,10 +13,14 @@ from descript_mcp.sandbox.errors import ApiError, invalid, unauthorized
 from descript_mcp.sandbox.state import Drive, World
 
 
+def bearer(request: Request) -> str | None:
+    """The request's bearer token, if it sent one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 def authenticate(request: Request, world: World) -> Drive:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    drive = world.drive_by_token.get(token.strip()) if scheme.lower() == "bearer" else None
+    drive = world.drive_by_token.get(bearer(request) or "")
     if drive is None:
         raise unauthorized()
     return drive

@@ -16,6 +16,7 @@ from descript_mcp.sandbox.errors import ApiError, invalid, not_found
 from descript_mcp.sandbox.http import (
     authenticate,
     base_url,
+    bearer,
     paginate,
     query_choice,
     query_time,
@@ -32,7 +33,7 @@ from descript_mcp.sandbox.runners import (
     run_publish,
 )
 from descript_mcp.sandbox.signing import signed_url
-from descript_mcp.sandbox.state import Composition, Drive, Job, Project, Publish, Upload, now
+from descript_mcp.sandbox.state import Composition, Drive, Job, Project, Publish, Upload
 from descript_mcp.sandbox.validation import is_uuid, validate_body
 
 if TYPE_CHECKING:
@@ -77,14 +78,18 @@ def _record_job(
     body: dict[str, Any],
     composition: Composition | None = None,
 ) -> Job:
-    return _sandbox(request).world.add_job(
+    world = _sandbox(request).world
+    return world.add_job(
         Job(
             id=job_id,
             type=job_type,
             drive_id=drive.id,
             project_id=project.id,
             project_url=_project_url(request, project, composition),
+            created_at=world.now(),
             callback_url=body.get("callback_url"),
+            token=bearer(request),
+            clock=world.now,
         )
     )
 
@@ -292,7 +297,7 @@ def _publish_record(
             record.access_level, record.processing = access_level, True
             record.duration = project.duration_of(composition)
             return record
-    moment = now()
+    moment = sandbox.world.now()
     record = Publish(
         slug=secrets.token_urlsafe(8),
         composition_id=composition.id,
@@ -329,7 +334,7 @@ async def list_jobs(request: Request) -> Response:
     if project_id is not None and not is_uuid(project_id):
         raise invalid('"project_id" must be a valid GUID')
     job_type = query_choice(request, "type", LISTABLE_JOB_TYPES)
-    moment = now()
+    moment = sandbox.world.now()
     after = query_time(request, "created_after") or moment - timedelta(days=7)
     before = query_time(request, "created_before", day_end=True) or moment
     if after < moment - timedelta(days=30, minutes=1):

@@ -16,18 +16,22 @@ from descript_mcp.sandbox.app import API_PREFIX, Sandbox
 @asynccontextmanager
 async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve `sandbox` on host:port (0: any free port) in this event loop; yield the API URL."""
-    async with serve_app(sandbox.app, host, port) as origin:
+    # The sandbox sends its own Date header, from its own clock.
+    async with serve_app(sandbox.app, host, port, date_header=False) as origin:
         yield origin + API_PREFIX
 
 
 @asynccontextmanager
-async def serve_app(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def serve_app(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, date_header: bool = True
+) -> AsyncIterator[str]:
     """Serve any ASGI app with uvicorn in this event loop; yield its origin (`http://h:p`)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = _EmbeddedServer(uvicorn.Config(app, log_level="warning", lifespan="auto"))
+    config = uvicorn.Config(app, log_level="warning", lifespan="auto", date_header=date_header)
+    server = _EmbeddedServer(config)
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(server.serve, [sock])
         while not server.started:

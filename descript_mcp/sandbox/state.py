@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -12,6 +13,8 @@ import anyio
 from descript_mcp.sandbox.config import DriveConfig, SandboxConfig
 from descript_mcp.sandbox.errors import ApiError, not_found
 from descript_mcp.sandbox.media import Sentence
+
+Clock = Callable[[], datetime]
 
 
 def now() -> datetime:
@@ -84,9 +87,10 @@ class Project:
     media: dict[str, Media] = field(default_factory=dict)
     compositions: list[Composition] = field(default_factory=list)
     publishes: list[Publish] = field(default_factory=list)
+    clock: Clock = field(default=now, repr=False, compare=False)
 
     def touch(self) -> None:
-        self.updated_at = now()
+        self.updated_at = self.clock()
 
     def clip_media(self, composition: Composition) -> list[Media]:
         """The ready media a composition plays, sequences expanded to their tracks."""
@@ -129,17 +133,23 @@ class Job:
     progress: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     callback_url: str | None = None
+    token: str | None = None  # the token that created it: whose job it is
     stuck: bool = False  # a fault: the job never finishes
     cancel_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    clock: Clock = field(default=now, repr=False, compare=False)
 
     def set_progress(self, label: str, percent: int | None = None, **extra: Any) -> None:
         self.state = "running"
-        self.progress = {"label": label, "last_update_at": iso(now()), **extra}
+        self.progress = {"label": label, "last_update_at": iso(self.clock()), **extra}
         if percent is not None:
             self.progress["percent"] = percent
 
     def stop(self, result: dict[str, Any]) -> None:
-        self.state, self.result, self.progress, self.stopped_at = "stopped", result, None, now()
+        self.state, self.result, self.progress = "stopped", result, None
+        self.stopped_at = self.clock()
+
+    def cancel(self) -> None:
+        self.state, self.progress, self.stopped_at = "cancelled", None, self.clock()
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -200,6 +210,10 @@ class World:
         self.files: dict[str, StoredFile] = {}
         self.publishes: dict[str, tuple[Project, Publish]] = {}
 
+    def now(self) -> datetime:
+        """The sandbox's clock: this machine's, moved by `clock_offset`."""
+        return now() + timedelta(seconds=self.config.clock_offset)
+
     def project_for(self, drive: Drive, project_id: str) -> Project:
         project = self.projects.get(project_id)
         if project is None:
@@ -223,11 +237,15 @@ class World:
         return None
 
     def new_project(self, drive: Drive, name: str, **fields: Any) -> Project:
+        moment = self.now()
         project = Project(
             id=str(uuid.uuid4()),
             drive_id=drive.id,
             name=name,
             created_by=drive.config.user_id,
+            created_at=moment,
+            updated_at=moment,
+            clock=self.now,
             **fields,
         )
         self.projects[project.id] = project
