@@ -26,6 +26,7 @@ _HOMES = {
     "DEFAULT_API_URL": "descript_mcp._env",
     "DescriptClient": "descript_mcp.client",
     "DescriptError": "descript_mcp.errors",
+    "DuplicateSubmissionError": "descript_mcp.errors",
     "NO_RETRIES": "descript_mcp._retry",
     "NotFoundError": "descript_mcp.errors",
     "PaymentRequiredError": "descript_mcp.errors",
@@ -39,6 +40,7 @@ _HOMES = {
     "ServerError": "descript_mcp.errors",
     "UnconfirmedSubmissionError": "descript_mcp.errors",
     "UnprocessableEntityError": "descript_mcp.errors",
+    "UploadURLsLostError": "descript_mcp.errors",
     "wait_for_job": "descript_mcp.jobs",
 }
 
@@ -57,6 +59,7 @@ __all__ = [
     "ConflictError",
     "DescriptClient",
     "DescriptError",
+    "DuplicateSubmissionError",
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
@@ -69,6 +72,7 @@ __all__ = [
     "ServerError",
     "UnconfirmedSubmissionError",
     "UnprocessableEntityError",
+    "UploadURLsLostError",
     "__version__",
     "wait_for_job",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 
+from descript_mcp._clock import ServerClock
 from descript_mcp._retry import RetryPolicy, retry_delay
 from descript_mcp.errors import (
     APIConnectionError,
@@ -36,7 +37,8 @@ _NEVER_SENT = (
 
 
 class RequestSender:
-    """Sends requests through an httpx client, mapping failures to descript_mcp errors."""
+    """Sends requests through an httpx client, mapping failures to descript_mcp errors, and
+    reads Descript's clock off every answer (`server_clock`)."""
 
     def __init__(
         self,
@@ -52,6 +54,7 @@ class RequestSender:
         self.retry = retry
         self.sleep = sleep
         self.clock = clock
+        self.server_clock = ServerClock()
 
     def _auth_headers(self) -> dict[str, str]:
         if not self._api_key:
@@ -110,6 +113,7 @@ class RequestSender:
         json: Mapping[str, Any] | None,
         params: Any,
     ) -> httpx.Response:
+        sent = time.time()
         try:
             response = await self._http.request(
                 method, path, headers=headers, json=json, params=params
@@ -124,6 +128,7 @@ class RequestSender:
                 path=path,
                 may_have_reached_server=not isinstance(exc, _NEVER_SENT),
             ) from exc
+        self.server_clock.observe(response.headers.get("date"), sent=sent, received=time.time())
         logger.debug("%s %s -> %d", method, path, response.status_code)
         if response.is_success:
             return response
@@ -144,7 +149,7 @@ def status_error(response: httpx.Response, *, method: str, path: str) -> APIStat
     if not isinstance(message, str) or not message:
         message = response.reason_phrase or "no message"
     details = body.get("details")
-    cls = error_class_for(response.status_code, error_code)
+    cls = error_class_for(response.status_code, error_code, message)
     return cls(
         status_code=response.status_code,
         error_code=error_code,

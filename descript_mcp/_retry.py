@@ -30,13 +30,23 @@ class RetryPolicy:
     backoff_max: float = 8.0
     # A longer Retry-After is handed to the caller instead of waited out.
     max_retry_after: float = 60.0
-    # Pauses between GET /jobs look-ups for a job whose creation is unconfirmed.
+    # A 429 without Retry-After: a rate limit needs longer pauses than a failure does.
+    rate_limit_backoff_initial: float = 1.0
+    # Pauses between GET /jobs look-ups for a job whose creation is unconfirmed, and the most
+    # time the whole look-up may take.
     recovery_delays: tuple[float, ...] = (0.0, 1.0, 3.0)
+    recovery_timeout: float = 60.0
 
     def backoff(self, retry_number: int) -> float:
         """Exponential backoff with full jitter for the n-th retry (0-based)."""
         ceiling = min(self.backoff_max, self.backoff_initial * 2**retry_number)
         return random.uniform(ceiling / 2, ceiling)
+
+    def rate_limit_backoff(self, retry_number: int) -> float:
+        """The pause after the n-th 429 without Retry-After (0-based): from 1 s, doubling, never
+        shorter than that, with a little jitter on top so clients do not retry in step."""
+        base = min(self.backoff_max, self.rate_limit_backoff_initial * 2**retry_number)
+        return base * random.uniform(1.0, 1.25)
 
 
 NO_RETRIES = RetryPolicy(max_attempts=1, recovery_delays=(0.0,))
@@ -67,7 +77,7 @@ def retry_delay(
         retry_after = error.retry_after
         if retry_after is not None and retry_after > policy.max_retry_after:
             return None
-        delay = retry_after if retry_after is not None else policy.backoff(attempt - 1)
+        delay = retry_after if retry_after is not None else policy.rate_limit_backoff(attempt - 1)
     elif isinstance(error, ServerError | APIConnectionError):
         if not idempotent and may_have_created(error):
             return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import re
 import ssl
@@ -11,25 +10,21 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import Message
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote
 
 import anyio
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from descript_mcp._env import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
 from descript_mcp._http import RequestSender, Sleep, status_error
-from descript_mcp._retry import RetryPolicy, may_have_created
+from descript_mcp._parsing import parse, parse_model, parse_page
+from descript_mcp._retry import RetryPolicy
 from descript_mcp._version import __version__
-from descript_mcp.errors import (
-    APIConnectionError,
-    APIError,
-    ResponseFormatError,
-    UnconfirmedSubmissionError,
-)
+from descript_mcp.errors import APIConnectionError
 from descript_mcp.models import (
     AgentEditRequest,
     AgentJobCreated,
@@ -52,19 +47,19 @@ from descript_mcp.models import (
     SearchType,
     TranscriptFile,
 )
-
-logger = logging.getLogger("descript_mcp.client")
+from descript_mcp.submission import (
+    DedupeKey,
+    InMemoryLedger,
+    SubmissionLedger,
+    Submitter,
+    Target,
+)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 USER_AGENT = f"descript-mcp/{__version__} (+https://github.com/descript-mcp/descript-mcp)"
-# How far our clock and Descript's may disagree when looking for a job we may have created.
-CLOCK_SKEW = timedelta(seconds=60)
 
-
-M = TypeVar("M", bound=BaseModel)
 _JOB = TypeAdapter(Job)
-_JOB_LIST = TypeAdapter(list[Job])
-_PROJECT_LIST = TypeAdapter(list[ProjectSummary])
+_PROJECT = TypeAdapter(ProjectSummary)
 
 
 @functools.cache
@@ -79,7 +74,8 @@ class DescriptClient:
     """Async client for the Descript API. Use as `async with DescriptClient() as client:`.
 
     The token and base URL default to DESCRIPT_API_KEY and DESCRIPT_API_URL, the names
-    Descript's own CLI reads. Job-creating calls are never sent twice: see `_submit`.
+    Descript's own CLI reads. Job-creating calls are never sent twice (`submission.Submitter`);
+    clients working on the same drive see each other's submissions through a shared `ledger`.
     """
 
     def __init__(
@@ -92,6 +88,7 @@ class DescriptClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        ledger: SubmissionLedger | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
@@ -112,7 +109,12 @@ class DescriptClient:
         self._sender = RequestSender(
             self._http, api_key=key, retry=retry or RetryPolicy(), sleep=sleep, clock=clock
         )
-        self._created_job_ids: set[str] = set()
+        self._ledger = ledger or InMemoryLedger()
+        self._submitter = Submitter(self, self._sender, self._ledger)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._sender.retry
 
     async def __aenter__(self) -> DescriptClient:
         return self
@@ -126,48 +128,50 @@ class DescriptClient:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    async def import_project_media(self, request: ImportMediaRequest) -> ImportJobCreated:
+    # A `dedupe` key refuses the same submission twice within its window (DuplicateSubmissionError).
+
+    async def import_project_media(
+        self, request: ImportMediaRequest, *, dedupe: DedupeKey | None = None
+    ) -> ImportJobCreated:
         """Start an import into a new or existing project (media minutes are spent)."""
-        return await self._submit(
-            "jobs/import/project_media",
-            request.to_body(),
-            ImportJobCreated,
-            job_type="import/project_media",
-            project_id=request.project_id,
-            project_name=None if request.project_id else request.project_name,
+        target = Target(
+            "import/project_media",
+            request.project_id,
+            None if request.project_id else request.project_name,
             needs_upload_urls=any(
                 getattr(item, "content_type", None) for item in (request.add_media or {}).values()
             ),
         )
-
-    async def agent_edit(self, request: AgentEditRequest) -> AgentJobCreated:
-        """Start an Underlord edit of a project, or a new project from a prompt (AI credits)."""
-        return await self._submit(
-            "jobs/agent",
-            request.to_body(),
-            AgentJobCreated,
-            job_type="agent",
-            project_id=request.project_id,
-            project_name=request.project_name,
+        return await self._submitter.submit(
+            "jobs/import/project_media", request.to_body(), ImportJobCreated, target, dedupe
         )
 
-    async def publish(self, request: PublishRequest) -> JobCreated:
+    async def agent_edit(
+        self, request: AgentEditRequest, *, dedupe: DedupeKey | None = None
+    ) -> AgentJobCreated:
+        """Start an Underlord edit of a project, or a new project from a prompt (AI credits)."""
+        target = Target("agent", request.project_id, request.project_name)
+        return await self._submitter.submit(
+            "jobs/agent", request.to_body(), AgentJobCreated, target, dedupe
+        )
+
+    async def publish(
+        self, request: PublishRequest, *, dedupe: DedupeKey | None = None
+    ) -> JobCreated:
         """Start rendering and publishing a composition. One publish per project at a time."""
-        return await self._submit(
-            "jobs/publish",
-            request.to_body(),
-            JobCreated,
-            job_type="publish",
-            project_id=request.project_id,
+        target = Target("publish", request.project_id)
+        return await self._submitter.submit(
+            "jobs/publish", request.to_body(), JobCreated, target, dedupe
         )
 
     async def get_job(self, job_id: str) -> Job:
         response = await self._sender.send("GET", f"jobs/{_segment(job_id)}", idempotent=True)
-        return _parse(_JOB, response)
+        return parse(_JOB, response)
 
     async def cancel_job(self, job_id: str) -> None:
         """Cancel a queued or running job. Media already imported stays in the project."""
         await self._sender.send("DELETE", f"jobs/{_segment(job_id)}", idempotent=True)
+        await self._ledger.cancelled(job_id)
 
     async def list_jobs_page(
         self,
@@ -189,7 +193,7 @@ class DescriptClient:
             cursor=cursor,
         )
         response = await self._sender.send("GET", "jobs", idempotent=True, params=params)
-        return _parse_page(_JOB_LIST, response)
+        return parse_page(_JOB, response)
 
     def list_jobs(self, **filters: Any) -> AsyncIterator[Job]:
         """Every job matching the filters of `list_jobs_page`, following cursors."""
@@ -226,7 +230,7 @@ class DescriptClient:
             cursor=cursor,
         )
         response = await self._sender.send("GET", "projects", idempotent=True, params=params)
-        return _parse_page(_PROJECT_LIST, response)
+        return parse_page(_PROJECT, response)
 
     def list_projects(self, **filters: Any) -> AsyncIterator[ProjectSummary]:
         """Every project matching the filters of `list_projects_page`, following cursors."""
@@ -236,15 +240,15 @@ class DescriptClient:
         response = await self._sender.send(
             "GET", f"projects/{_segment(project_id)}", idempotent=True
         )
-        return _parse_model(Project, response)
+        return parse_model(Project, response)
 
     async def get_status(self) -> DriveStatus:
         """The token's drive: the cheapest way to check a token works."""
-        return _parse_model(DriveStatus, await self._sender.send("GET", "status", idempotent=True))
+        return parse_model(DriveStatus, await self._sender.send("GET", "status", idempotent=True))
 
     async def list_agent_models(self) -> AgentModels:
         response = await self._sender.send("GET", "agent/models", idempotent=True)
-        return _parse_model(AgentModels, response)
+        return parse_model(AgentModels, response)
 
     async def search(
         self,
@@ -270,7 +274,7 @@ class DescriptClient:
             limit=limit,
         )
         response = await self._sender.send("GET", "search", idempotent=True, params=params)
-        return _parse_model(SearchResults, response).results
+        return parse_model(SearchResults, response).results
 
     async def export_transcript(self, request: ExportTranscriptRequest) -> TranscriptFile:
         """A transcript file, made synchronously. Free: no credits are spent."""
@@ -290,7 +294,7 @@ class DescriptClient:
         response = await self._sender.send(
             "GET", f"published_projects/{_segment(slug)}", idempotent=True
         )
-        return _parse_model(PublishedProject, response)
+        return parse_model(PublishedProject, response)
 
     # -- signed URLs ------------------------------------------------------------------------
 
@@ -341,110 +345,6 @@ class DescriptClient:
             async for chunk in download.chunks:
                 yield chunk
 
-    # -- submitting without duplicates --------------------------------------------------------
-
-    async def _submit(
-        self,
-        path: str,
-        body: dict[str, Any],
-        model: type[M],
-        *,
-        job_type: str,
-        project_id: str | None,
-        project_name: str | None = None,
-        needs_upload_urls: bool = False,
-    ) -> M:
-        """POST a job-creating request exactly once.
-
-        Descript has no idempotency key, so a 5xx or timeout leaves it unknown whether the job
-        exists. Rather than sending again, look for it in GET /jobs.
-        """
-        submitted_at = datetime.now(UTC)
-        try:
-            response = await self._sender.send("POST", path, idempotent=False, json=body)
-            created_job = _parse_model(model, response)
-        except APIError as error:
-            if not may_have_created(error):
-                raise
-            logger.warning("%s failed ambiguously (%s); looking for the job", path, error)
-            created = await self._recover(
-                error,
-                path=path,
-                job_type=job_type,
-                project_id=project_id,
-                project_name=project_name,
-                since=submitted_at - CLOCK_SKEW,
-            )
-            if needs_upload_urls:
-                await self.cancel_job(created.job_id)
-                raise UnconfirmedSubmissionError(
-                    f"Descript created job {created.job_id} but the answer carrying its upload "
-                    f"URLs was lost ({error.message}). The job was cancelled; submitting the "
-                    "import again is safe.",
-                    method="POST",
-                    path=path,
-                    cause=error,
-                    candidates=[created.job_id],
-                ) from error
-            return model.model_validate(created.model_dump())
-        self._created_job_ids.add(getattr(created_job, "job_id", ""))
-        return created_job
-
-    async def _recover(
-        self,
-        error: APIError,
-        *,
-        path: str,
-        job_type: str,
-        project_id: str | None,
-        project_name: str | None,
-        since: datetime,
-    ) -> JobCreated:
-        candidates: list[Job] = []
-        for delay in self._sender.retry.recovery_delays:
-            await self._sender.sleep(delay)
-            candidates = await self._unclaimed_jobs(job_type, project_id, since)
-            # A job of another client on the same drive may be the only new one: a job is
-            # claimed only if it is for the project this request named.
-            if project_name is not None:
-                candidates = [c for c in candidates if await self._project_named(c, project_name)]
-            if len(candidates) == 1:
-                job = candidates[0]
-                self._created_job_ids.add(job.job_id)
-                logger.warning("found job %s created by the failed %s", job.job_id, path)
-                return JobCreated(
-                    job_id=job.job_id,
-                    drive_id=job.drive_id,
-                    project_id=job.project_id or "",
-                    project_url=job.project_url or "",
-                )
-            if candidates:
-                break
-        ids = [job.job_id for job in candidates]
-        found = f"several jobs could be it: {', '.join(ids)}" if ids else "no new job appeared"
-        raise UnconfirmedSubmissionError(
-            f"{error.message.rstrip('.')}. Descript may or may not have created the job; {found}. "
-            "Check the job list before submitting again, to avoid paying twice.",
-            method="POST",
-            path=path,
-            cause=error,
-            candidates=ids,
-        ) from error
-
-    async def _unclaimed_jobs(
-        self, job_type: str, project_id: str | None, since: datetime
-    ) -> list[Job]:
-        found: list[Job] = []
-        async for job in self.list_jobs(project_id=project_id, created_after=since, limit=100):
-            if job.job_type == job_type and job.job_id not in self._created_job_ids:
-                found.append(job)
-        return found
-
-    async def _project_named(self, job: Job, name: str) -> bool:
-        if not job.project_id:
-            return False
-        return (await self.get_project(job.project_id)).name == name
-
 
 async def _follow(
     fetch: Callable[..., Awaitable[Page[Any]]], filters: dict[str, Any]
@@ -494,42 +394,6 @@ def _query(**params: Any) -> list[tuple[str, str]]:
                 item = item.astimezone(UTC).isoformat().replace("+00:00", "Z")
             pairs.append((key, str(item)))
     return pairs
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ResponseFormatError(
-            f"Descript answered {response.status_code} with a body that is not JSON.",
-            method=response.request.method,
-            path=response.request.url.path,
-        ) from exc
-
-
-def _parse(adapter: TypeAdapter[Any], response: httpx.Response, data: Any = None) -> Any:
-    """Validate `data` (by default the whole JSON body) against the documented shape."""
-    try:
-        return adapter.validate_python(_json(response) if data is None else data)
-    except ValidationError as exc:
-        raise ResponseFormatError(
-            f"Descript's answer does not have the documented shape: {exc.errors()[0]['msg']}",
-            method=response.request.method,
-            path=response.request.url.path,
-        ) from exc
-
-
-def _parse_model(model: type[M], response: httpx.Response) -> M:
-    return _parse(TypeAdapter(model), response)
-
-
-def _parse_page(adapter: TypeAdapter[list[Any]], response: httpx.Response) -> Page[Any]:
-    body = _json(response)
-    if not isinstance(body, dict):
-        body = {}
-    items = _parse(adapter, response, body.get("data") or [])
-    pagination = body.get("pagination") or {}
-    return Page(items=items, next_cursor=pagination.get("next_cursor") or None)
 
 
 _FILENAME = re.compile(r"filename\*?=")

@@ -16,8 +16,10 @@
     │   │   ├── RateLimitError            429 rate_limit_exceeded
     │   │   │   └── PublishInProgressError    429 rate_limited: one publish per project
     │   │   └── ServerError               5xx
-    │   ├── UnconfirmedSubmissionError  a job-creating POST failed ambiguously and no job showed up
+    │   ├── UnconfirmedSubmissionError  a job-creating POST failed ambiguously; no job proven its
+    │   ├── UploadURLsLostError       its job was made, but the answer with the upload URLs lost
     │   └── ResponseFormatError       a 2xx body that does not match the documented shape
+    └── DuplicateSubmissionError      the same submission was made moments ago: not sent again
 
 Messages state the fact and the next step. They never contain the API token.
 """
@@ -149,8 +151,10 @@ class ServerError(APIStatusError):
 
 
 class UnconfirmedSubmissionError(APIError):
-    """A job-creating request failed after it may have reached Descript, and no matching job
-    appeared in GET /jobs. Resubmitting could create a duplicate, paid job."""
+    """A job-creating request failed after it may have reached Descript, and no job could be
+    shown to be its own. `candidates` are the jobs that could be it; `cause` is the request's
+    own failure (a failure while looking for the job is chained as `__cause__`). Submitting
+    again could create a duplicate, paid job."""
 
     def __init__(
         self, message: str, *, method: str, path: str, cause: APIError, candidates: list[str]
@@ -158,6 +162,31 @@ class UnconfirmedSubmissionError(APIError):
         super().__init__(message, method=method, path=path)
         self.cause = cause
         self.candidates = candidates
+
+
+class UploadURLsLostError(APIError):
+    """Descript created an import with direct uploads, and the job was proven this request's,
+    but the answer carrying its upload URLs was lost: the files can never be sent. The job was
+    cancelled (`cancelled`), so submitting again is safe; if cancelling failed, it still waits.
+    `job` is the job as Descript listed it."""
+
+    def __init__(
+        self, message: str, *, method: str, path: str, cause: APIError, job: Any, cancelled: bool
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.cause = cause
+        self.job = job
+        self.cancelled = cancelled
+
+
+class DuplicateSubmissionError(DescriptError):
+    """The same submission (by its dedupe key) was made within the guard's window and Descript
+    accepted it, or it is still being sent, or it is unconfirmed: nothing was sent. `earlier`
+    is that submission (its `job_id`, `state`, `sent_at` and `candidates`)."""
+
+    def __init__(self, message: str, *, earlier: Any) -> None:
+        super().__init__(message)
+        self.earlier = earlier
 
 
 class ResponseFormatError(APIError):
@@ -176,13 +205,21 @@ STATUS_TO_ERROR: dict[int, type[APIStatusError]] = {
 }
 
 
-def error_class_for(status_code: int, error_code: str | None) -> type[APIStatusError]:
-    """The exception class for an error response."""
-    if status_code == 429 and error_code == "rate_limited":
+def error_class_for(
+    status_code: int, error_code: str | None, message: str = ""
+) -> type[APIStatusError]:
+    """The exception class for an error response. The publish lock is known by its code and by
+    its message, so a change of either on Descript's side cannot make it "retry later"."""
+    if status_code == 429 and (error_code == "rate_limited" or _is_publish_lock(message)):
         return PublishInProgressError
     if status_code >= 500:
         return ServerError
     return STATUS_TO_ERROR.get(status_code, APIStatusError)
+
+
+def _is_publish_lock(message: str) -> bool:
+    text = message.lower()
+    return "publish" in text and "already running" in text
 
 
 def parse_retry_after(value: str | None) -> float | None:

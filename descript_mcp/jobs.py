@@ -44,7 +44,7 @@ class ProgressUpdate:
     job_id: str
     job_state: str
     label: str | None
-    percent: int | None
+    percent: float | None
     elapsed: float
     job: Job
 
@@ -72,17 +72,22 @@ async def wait_for_job(
     between_polls = between_polls or sleep
     started = clock()
     deadline = None if max_wait is None else started + max_wait
-    last_seen: tuple[str, str | None, int | None] | None = None
+    last_seen: tuple[str, str | None, float | None] | None = None
     intervals = (schedule or PollSchedule()).intervals()
+    limited = 0  # 429s in a row
     while True:
         try:
             job = await client.get_job(job_id)
         except RateLimitError as error:
-            pause = error.retry_after or next(intervals)
+            pause = error.retry_after
+            if pause is None:
+                pause = client.retry.rate_limit_backoff(limited)
+            limited += 1
             if deadline is not None and clock() + pause > deadline:
                 raise
             await sleep(pause)
             continue
+        limited = 0
         progress = job.progress
         seen = (
             job.job_state,

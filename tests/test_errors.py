@@ -23,6 +23,7 @@ from descript_mcp import (
     ServerError,
     UnprocessableEntityError,
 )
+from descript_mcp.errors import error_class_for
 from descript_mcp.models import AgentEditRequest, ImportMediaRequest, PublishRequest, UrlMedia
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Fault, Sandbox
 
@@ -194,10 +195,10 @@ async def test_transport_errors_say_whether_the_request_left() -> None:
 
 
 async def test_a_2xx_body_of_the_wrong_shape_is_a_format_error() -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"drive": 1}))
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"job": 1}))
     async with DescriptClient("t", base_url="http://x/v1", transport=transport) as client:
         with pytest.raises(ResponseFormatError, match="documented shape"):
-            await client.get_status()
+            await client.get_job("job-1")
 
 
 async def test_requests_refuse_unknown_fields_before_sending() -> None:
@@ -207,3 +208,45 @@ async def test_requests_refuse_unknown_fields_before_sending() -> None:
         )
     with pytest.raises(ValueError, match="exactly one of project_id"):
         AgentEditRequest(prompt="Edit")
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("rate_limited", "Please wait."),
+        (
+            "rate_limit_exceeded",
+            "A publish job is already running for this project. Please wait for it to complete.",
+        ),
+        (None, "A publish is already running for this project"),
+    ],
+)
+def test_the_publish_lock_is_known_by_its_code_or_its_message(
+    code: str | None, message: str
+) -> None:
+    """Were Descript to change the code, the lock must not become "retry later"."""
+    assert error_class_for(429, code, message) is PublishInProgressError
+
+
+def test_a_plain_rate_limit_is_not_the_publish_lock() -> None:
+    assert error_class_for(429, "rate_limit_exceeded", "Rate limit exceeded") is RateLimitError
+
+
+async def test_an_older_drive_status_and_odd_publish_records_are_read() -> None:
+    bodies = {
+        "/v1/status": {"status": "ok"},
+        "/v1/projects/p": {
+            "id": "p",
+            "name": "P",
+            "drive_id": "d",
+            "created_at": "2026-11-01T00:00:00Z",
+            "updated_at": "2026-11-01T00:00:00Z",
+            "publishes": [{"share_url": "https://share.descript.com/view/x", "name": None}],
+        },
+    }
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json=bodies[r.url.path]))
+    async with DescriptClient("t", base_url="http://x/v1", transport=transport) as client:
+        status = await client.get_status()
+        project = await client.get_project("p")
+    assert (status.status, status.drive_id) == ("ok", None)
+    assert project.publishes[0].name is None

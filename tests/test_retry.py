@@ -6,15 +6,18 @@ import httpx
 import pytest
 
 from descript_mcp import (
+    NO_RETRIES,
     APIConnectionError,
     DescriptClient,
     RateLimitError,
     RetryPolicy,
     ServerError,
     UnconfirmedSubmissionError,
+    UploadURLsLostError,
 )
 from descript_mcp._retry import retry_delay
 from descript_mcp.errors import parse_retry_after
+from descript_mcp.jobs import wait_for_job
 from descript_mcp.models import (
     AgentEditRequest,
     ImportMediaRequest,
@@ -138,7 +141,7 @@ async def test_a_502_before_anything_was_created_is_reported_not_resent(
         await client.agent_edit(AgentEditRequest(project_id=created.project_id, prompt="Edit"))
     assert caught.value.candidates == []
     assert isinstance(caught.value.cause, ServerError)
-    assert "before submitting again" in str(caught.value)
+    assert "Do not submit it again" in str(caught.value)
     assert len(sandbox.api_requests("POST", "/jobs/agent")) == 1
 
 
@@ -160,15 +163,15 @@ async def test_a_lost_upload_import_is_cancelled_so_resubmitting_is_safe(
     client: DescriptClient, sandbox: Sandbox
 ) -> None:
     sandbox.faults.add(Fault("POST", "/jobs/import/project_media", status=500, when="after"))
-    with pytest.raises(UnconfirmedSubmissionError, match="was cancelled") as caught:
+    with pytest.raises(UploadURLsLostError, match="was cancelled") as caught:
         await client.import_project_media(
             ImportMediaRequest(
                 project_name="Up",
                 add_media={"a.wav": UploadMedia(content_type="audio/wav", file_size=10)},
             )
         )
-    (ghost,) = caught.value.candidates
-    assert (await client.get_job(ghost)).job_state == "cancelled"
+    assert caught.value.cancelled
+    assert (await client.get_job(caught.value.job.job_id)).job_state == "cancelled"
 
 
 async def test_a_post_refused_with_429_is_retried_once_nothing_was_created(
@@ -268,3 +271,36 @@ def test_policy_never_retries_an_ambiguous_post_but_retries_the_same_get() -> No
     assert (
         retry_delay(policy, error, idempotent=True, attempt=policy.max_attempts, elapsed=0) is None
     )
+
+
+def test_a_429_without_retry_after_backs_off_from_a_second() -> None:
+    """Not the quarter second a failure gets: a rate limit needs the pause."""
+    error = RateLimitError(
+        status_code=429, error_code=None, message="Slow down", method="GET", path="jobs"
+    )
+    policy = RetryPolicy(max_attempts=10, total_timeout=1000)
+    delays = [
+        retry_delay(policy, error, idempotent=True, attempt=n, elapsed=0) for n in range(1, 5)
+    ]
+    for delay, floor in zip(delays, [1.0, 2.0, 4.0, 8.0], strict=True):
+        assert delay is not None
+        assert floor <= delay <= floor * 1.25
+
+
+async def test_polling_through_a_429_without_retry_after_backs_off_from_a_second(
+    sandbox: Sandbox, imported_project
+) -> None:
+    created = await imported_project()
+    sandbox.faults.add(Fault("GET", "/jobs/.+", status=429, times=2))
+    sleep = RecordingSleep()
+    async with DescriptClient(
+        sandbox.token,
+        base_url="http://sandbox.test/v1",
+        transport=httpx.ASGITransport(app=sandbox.app),
+        retry=NO_RETRIES,
+    ) as client:
+        job = await wait_for_job(client, created.job_id, sleep=sleep)
+    assert job.is_terminal
+    assert len(sleep.delays) == 2
+    assert 1.0 <= sleep.delays[0] <= 1.25
+    assert 2.0 <= sleep.delays[1] <= 2.5

@@ -1,6 +1,8 @@
 """Jobs as GET /jobs/{job_id} returns them, discriminated by `job_type`.
 
 Job ids are opaque strings (live ids look like `project-media-import-<uuid>`), never UUIDs.
+Values Descript may add later (a new state, a new media status, a fractional percent) are read
+as they came, so one odd job never breaks a page or a recovery.
 """
 
 from __future__ import annotations
@@ -44,13 +46,13 @@ class AgentJobCreated(JobCreated):
 
 
 class JobProgress(ResponseModel):
-    label: str
-    percent: int | None = None
+    label: str | None = None
+    percent: int | float | None = None
     last_update_at: datetime | None = None
 
 
 class MediaStatus(ResponseModel):
-    status: Literal["success", "failed"]
+    status: Literal["success", "failed"] | str
     duration_seconds: float | None = None
     error_message: str | None = None
 
@@ -61,7 +63,7 @@ class CreatedComposition(ResponseModel):
 
 
 class ImportResult(ResponseModel):
-    status: ResultStatus
+    status: ResultStatus | str
     media_status: dict[str, MediaStatus] = Field(default_factory=dict)
     media_seconds_used: float | None = None
     created_compositions: list[CreatedComposition] = Field(default_factory=list)
@@ -70,7 +72,7 @@ class ImportResult(ResponseModel):
 
 
 class AgentResult(ResponseModel):
-    status: ResultStatus
+    status: ResultStatus | str
     agent_response: str | None = None
     project_changed: bool | None = None
     media_seconds_used: float | None = None
@@ -83,7 +85,7 @@ class AgentResult(ResponseModel):
 
 
 class PublishResult(ResponseModel):
-    status: ResultStatus
+    status: ResultStatus | str
     composition_id: str | None = None
     share_url: str | None = None
     media_type: str | None = None
@@ -103,7 +105,7 @@ class OtherResult(ResponseModel):
 
 class _JobBase(ResponseModel):
     job_id: str
-    job_state: JobState
+    job_state: JobState | str
     created_at: datetime
     stopped_at: datetime | None = None
     drive_id: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -15,10 +15,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a cursor-paginated list; `next_cursor` is None on the last page."""
+    """One page of a cursor-paginated list; `next_cursor` is None on the last page. An item
+    that cannot be read at all is kept, as it came, in `unreadable`, and the rest still are."""
 
     items: list[T]
     next_cursor: str | None
+    unreadable: list[Any] = field(default_factory=list)
 
 
 class ProjectSummary(ResponseModel):
@@ -43,12 +45,12 @@ class Composition(ResponseModel):
 
 class PublishRecord(ResponseModel):
     share_url: str
-    composition_id: str
-    access_level: str
-    media_type: str
-    published_at: datetime
-    updated_at: datetime
-    name: str
+    composition_id: str | None = None
+    access_level: str | None = None
+    media_type: str | None = None
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    name: str | None = None
 
 
 class Project(ResponseModel):
@@ -64,9 +66,12 @@ class Project(ResponseModel):
 
 
 class DriveStatus(ResponseModel):
-    drive_id: str | None
-    drive_name: str | None
-    api_version: str
+    """GET /status. Before mid-2026 it answered only `{"status": "ok"}`: read either shape."""
+
+    drive_id: str | None = None
+    drive_name: str | None = None
+    api_version: str | None = None
+    status: str | None = None
 
 
 class AgentModel(ResponseModel):

@@ -162,19 +162,19 @@ class Sandbox:
         return endpoint
 
     async def _answer(self, request: Request, path: str, handler: Handler) -> Response:
-        fault = self.faults.take(request.method, path, "before")
-        if fault is not None and fault.kind == "latency":
-            await anyio.sleep(fault.latency)
-            fault = None
+        token = bearer(request)
+        fault = self.faults.take(request.method, path, "before", token)
         if fault is not None:
-            return fault.response()
+            await anyio.sleep(fault.latency)  # any fault may take its time first
+            if fault.kind != "latency":
+                return fault.response()
         self._check_rate(request)
         response = await handler(request)
-        fault = self.faults.take(request.method, path, "after")
+        fault = self.faults.take(request.method, path, "after", token)
         if fault is None:
             return response
+        await anyio.sleep(fault.latency)
         if fault.kind == "latency":
-            await anyio.sleep(fault.latency)
             return response
         if fault.kind == "stuck":
             job_id = json.loads(bytes(response.body)).get("job_id")

@@ -1,10 +1,12 @@
 """Scripted faults: what goes wrong with a route, before its handler runs or after (the work
 is done, the answer is lost). "502 after the job was created" is the case that costs users
-money. Faults match by method and path and fire with a probability, a number of times.
+money. Faults match by method and path (and, if given, the token that sent the request) and fire
+with a probability, a number of times.
 
 Kinds: `status` (an error answer; 429 carries Retry-After), `latency` (a pause, then the normal
 answer), `drop` (the connection breaks mid-answer), `malformed` (a 2xx whose JSON is cut),
-`stuck` (a job-creating request whose job then never finishes).
+`stuck` (a job-creating request whose job then never finishes). Any kind waits its `latency`
+first: a 502 after 30 s is a gateway that gave up.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Literal
 
+import anyio
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -37,13 +40,24 @@ class Fault:
     kind: FaultKind = "status"
     probability: float = 1.0
     latency: float = 0.0
+    token: str | None = None  # only requests sent with this token
     hits: int = 0
+    _fired: anyio.Event | None = field(default=None, repr=False, compare=False)
 
-    def matches(self, method: str, path: str, when: str, chance: float) -> bool:
+    async def fired(self) -> None:
+        """Return once the fault has fired (at once if it has already)."""
+        if self.hits:
+            return
+        if self._fired is None:
+            self._fired = anyio.Event()
+        await self._fired.wait()
+
+    def matches(self, method: str, path: str, when: str, token: str | None, chance: float) -> bool:
         return (
             self.when == when
             and (self.times is None or self.hits < self.times)
             and self.method == method
+            and (self.token is None or self.token == token)
             and re.fullmatch(self.path, path) is not None
             and chance < self.probability
         )
@@ -92,11 +106,13 @@ class FaultPlan:
         self.faults.append(fault)
         return fault
 
-    def take(self, method: str, path: str, when: str) -> Fault | None:
+    def take(self, method: str, path: str, when: str, token: str | None = None) -> Fault | None:
         """The first fault that fires for this request at this point, counted as injected."""
         for fault in self.faults:
-            if fault.matches(method, path, when, self._random.random()):
+            if fault.matches(method, path, when, token, self._random.random()):
                 fault.hits += 1
+                if fault._fired is not None:
+                    fault._fired.set()
                 label = f"{fault.kind} {fault.status}" if fault.kind == "status" else fault.kind
                 self.injected[f"{label} {fault.when}"] += 1
                 return fault
