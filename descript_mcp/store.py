@@ -1,7 +1,9 @@
 """The local job history: every job the server starts or learns about, in SQLite.
 
 It outlives Descript's 30-day job history and a restart. Rows are keyed by the owner, a
-fingerprint of the token that started or read the job: never the token itself.
+fingerprint of the token that started or read the job: never the token itself. It is also the
+ledger of submissions (`HistoryLedger`): every job-creating request is written here before it
+is sent, so that every process sharing the file sees the others'.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +23,14 @@ from typing import Any, TypeVar
 import anyio
 
 from descript_mcp.models import Job, JobCreated
+from descript_mcp.submission import (
+    IN_FLIGHT_AT_MOST,
+    PEER_MARGIN,
+    DedupeKey,
+    Submission,
+    overlaps,
+    refuse_repeat,
+)
 
 T = TypeVar("T")
 
@@ -61,6 +71,27 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX job_events_by_job ON job_events (owner, job_id, id);
         """,
     ),
+    (
+        "002_submissions",
+        """
+        CREATE TABLE submissions (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            job_type TEXT NOT NULL,
+            project_key TEXT,
+            fingerprint TEXT,
+            state TEXT NOT NULL,
+            job_id TEXT,
+            candidates_json TEXT,
+            sent_at REAL NOT NULL,
+            ended_at REAL
+        );
+        CREATE INDEX submissions_by_project ON submissions (job_type, project_key, sent_at);
+        CREATE INDEX submissions_by_fingerprint ON submissions (fingerprint, sent_at);
+        CREATE INDEX submissions_by_job ON submissions (job_id);
+        CREATE INDEX submissions_by_owner ON submissions (owner, state, sent_at);
+        """,
+    ),
 )
 
 
@@ -94,7 +125,7 @@ class JobRecord:
     drive_id: str | None
     state: str
     progress_label: str | None
-    progress_percent: int | None
+    progress_percent: float | None
     result: dict[str, Any] | None
     created_at: str
     stopped_at: str | None
@@ -343,6 +374,176 @@ class JobStore:
             return [value for (value,) in rows]
 
         return await self._run(read)
+
+    # -- the ledger of submissions ----------------------------------------------------------
+
+    async def begin_submission(self, owner: str, submission: Submission) -> None:
+        """Record a submission about to be sent, unless its dedupe key repeats one: checked and
+        written in one transaction, so two identical calls cannot both be sent."""
+        key = submission.dedupe
+
+        def write(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                if key is not None:
+                    rows = db.execute(
+                        f"SELECT {_SUBMISSION} FROM submissions WHERE fingerprint = ? "
+                        "AND sent_at >= ?",
+                        (key.fingerprint, submission.sent_at - key.window),
+                    ).fetchall()
+                    refuse_repeat(map(_submission, rows), key, submission.sent_at)
+                db.execute(
+                    "INSERT INTO submissions (id, owner, job_type, project_key, fingerprint, "
+                    "state, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        submission.id,
+                        owner,
+                        submission.job_type,
+                        submission.project_key,
+                        key.fingerprint if key else None,
+                        submission.state,
+                        submission.sent_at,
+                    ),
+                )
+
+        await self._run(write)
+
+    async def settle_submission(self, submission: Submission) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE submissions SET state = ?, job_id = ?, candidates_json = ?, ended_at = ? "
+                "WHERE id = ?",
+                (
+                    submission.state,
+                    submission.job_id,
+                    json.dumps(list(submission.candidates)),
+                    submission.ended_at,
+                    submission.id,
+                ),
+            )
+
+        await self._run(write)
+
+    async def claim_submission(self, submission: Submission, job_id: str) -> bool:
+        """Make `job_id` this submission's unless another submission has it, in one step."""
+
+        def write(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                taken = db.execute(
+                    "SELECT 1 FROM submissions WHERE job_id = ? AND id != ?",
+                    (job_id, submission.id),
+                ).fetchone()
+                if taken:
+                    return False
+                db.execute(
+                    "UPDATE submissions SET state = 'accepted', job_id = ?, ended_at = ? "
+                    "WHERE id = ?",
+                    (job_id, submission.ended_at, submission.id),
+                )
+                return True
+
+        if not await self._run(write):
+            return False
+        submission.state, submission.job_id = "accepted", job_id
+        return True
+
+    async def rival_submissions(self, submission: Submission) -> list[Submission]:
+        """Submissions of any owner that could have made the job `submission` looks for."""
+        if submission.project_key is None:
+            return []
+        now = datetime.now(UTC).timestamp()
+        latest = (submission.ended_at or now) + PEER_MARGIN
+        earliest = submission.sent_at - IN_FLIGHT_AT_MOST - PEER_MARGIN
+
+        def read(db: sqlite3.Connection) -> list[Submission]:
+            rows = db.execute(
+                f"SELECT {_SUBMISSION} FROM submissions WHERE job_type = ? AND project_key = ? "
+                "AND sent_at BETWEEN ? AND ? AND state IN ('sending', 'unconfirmed')",
+                (submission.job_type, submission.project_key, earliest, latest),
+            ).fetchall()
+            return [_submission(row) for row in rows]
+
+        return [other for other in await self._run(read) if overlaps(submission, other, now)]
+
+    async def claimed_job_ids(self, job_ids: Collection[str]) -> set[str]:
+        wanted = list(job_ids)
+
+        def read(db: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), 500):  # SQLite's limit on parameters
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT job_id FROM submissions WHERE job_id IN ({marks})", chunk
+                ).fetchall()
+                found.update(job_id for (job_id,) in rows)
+            return found
+
+        return await self._run(read) if wanted else set()
+
+    async def unconfirmed_submissions(self, owner: str, limit: int = 50) -> list[Submission]:
+        """This owner's newest submissions that may or may not have made a job."""
+
+        def read(db: sqlite3.Connection) -> list[Submission]:
+            rows = db.execute(
+                f"SELECT {_SUBMISSION} FROM submissions WHERE owner = ? AND state = 'unconfirmed' "
+                "ORDER BY sent_at DESC LIMIT ?",
+                (owner, limit),
+            ).fetchall()
+            return [_submission(row) for row in rows]
+
+        return await self._run(read)
+
+    async def cancel_submission(self, job_id: str) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE submissions SET state = 'cancelled' WHERE job_id = ?", (job_id,))
+
+        await self._run(write)
+
+
+_SUBMISSION = (
+    "id, job_type, project_key, fingerprint, state, job_id, candidates_json, sent_at, ended_at"
+)
+
+
+def _submission(row: sqlite3.Row) -> Submission:
+    return Submission(
+        job_type=row["job_type"],
+        project_key=row["project_key"],
+        dedupe=DedupeKey(row["fingerprint"]) if row["fingerprint"] else None,
+        id=row["id"],
+        state=row["state"],
+        sent_at=row["sent_at"],
+        ended_at=row["ended_at"],
+        job_id=row["job_id"],
+        candidates=tuple(json.loads(row["candidates_json"] or "[]")),
+    )
+
+
+class HistoryLedger:
+    """The submission ledger kept in the job history, for one owner's client: every process
+    and replica sharing the history sees the submissions of all."""
+
+    def __init__(self, store: JobStore, owner: str) -> None:
+        self._store = store
+        self._owner = owner
+
+    async def begin(self, submission: Submission) -> None:
+        await self._store.begin_submission(self._owner, submission)
+
+    async def settle(self, submission: Submission) -> None:
+        await self._store.settle_submission(submission)
+
+    async def claim(self, submission: Submission, job_id: str) -> bool:
+        return await self._store.claim_submission(submission, job_id)
+
+    async def rivals(self, submission: Submission) -> list[Submission]:
+        return await self._store.rival_submissions(submission)
+
+    async def claimed(self, job_ids: Collection[str]) -> set[str]:
+        return await self._store.claimed_job_ids(job_ids)
+
+    async def cancelled(self, job_id: str) -> None:
+        await self._store.cancel_submission(job_id)
 
 
 @contextmanager

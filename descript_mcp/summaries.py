@@ -37,7 +37,7 @@ class JobSummary(Compact):
     outcome: Outcome
     summary: str = Field(description="One or two sentences on what happened and what to do next")
     progress_label: str | None = None
-    progress_percent: int | None = None
+    progress_percent: float | None = None
     project_id: str | None = None
     project_url: str | None = None
     media: list[MediaOutcome] | None = None
@@ -130,7 +130,7 @@ def _sentence(job: Job, s: JobSummary) -> str:
     if not s.finished:
         progress = ""
         if s.progress_label:
-            percent = f", {s.progress_percent}%" if s.progress_percent is not None else ""
+            percent = f", {s.progress_percent:g}%" if s.progress_percent is not None else ""
             progress = f" ({s.progress_label}{percent})"
         return (
             f"{kind} {job.job_id} is still {job.job_state}{progress}. It continues in Descript: "

@@ -34,6 +34,7 @@ from descript_mcp.store import JobStore, owner_of
 
 if TYPE_CHECKING:
     from descript_mcp.client import DescriptClient
+    from descript_mcp.submission import SubmissionLedger
 
 SAFETY_POLLS = PollSchedule(initial=300.0, factor=1.0, maximum=300.0, steady_for=0.0)
 
@@ -85,16 +86,16 @@ def build_server(
     notifier = Notifier()
     running: list[ServerState] = []  # the live state, for HTTP routes outside MCP handlers
 
-    def default_factory(token: str) -> DescriptClient:
+    def default_factory(token: str, *, ledger: SubmissionLedger) -> DescriptClient:
         from descript_mcp.client import DescriptClient  # the HTTP stack, when first needed
 
-        return DescriptClient(token, base_url=settings.api_url)
+        return DescriptClient(token, base_url=settings.api_url, ledger=ledger)
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[ServerState]:
         store = JobStore(settings.history_path)
         await anyio.to_thread.run_sync(store.open)
-        pool = ClientPool(client_factory or default_factory)
+        pool = ClientPool(client_factory or default_factory, store)
         callbacks_on = settings.callback_url is not None and settings.transport != "stdio"
         # With callbacks, Descript says when a job ends: after a first read, only a rare
         # safety read in case a callback is lost.

@@ -33,3 +33,10 @@ DownloadTo = Annotated[
     ),
 ]
 Overwrite = Annotated[bool, Field(description="Replace the file if it exists")]
+Force = Annotated[
+    bool,
+    Field(
+        description="Submit even if the same call was made in the last 10 minutes; without it, "
+        "such a repeat returns the earlier call's job instead of paying twice",
+    ),
+]

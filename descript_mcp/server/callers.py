@@ -7,18 +7,22 @@ serves several users. On stdio the server's own token is the only one.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from descript_mcp.store import owner_of
+from descript_mcp.store import HistoryLedger, JobStore, owner_of
 
 if TYPE_CHECKING:
     from descript_mcp.client import DescriptClient
+    from descript_mcp.submission import SubmissionLedger
 
-ClientFactory = Callable[[str], "DescriptClient"]
+
+class ClientFactory(Protocol):
+    """Makes the API client of a token, writing its submissions to `ledger`."""
+
+    def __call__(self, token: str, *, ledger: SubmissionLedger) -> DescriptClient: ...
 
 
 @dataclass(frozen=True)
@@ -28,15 +32,19 @@ class Caller:
 
 
 class ClientPool:
-    """One client per token, least recently used closed first. Tokens live only in memory."""
+    """One client per token, least recently used closed first. Tokens live only in memory.
+    Every client's submissions go to the job history, seen by all that share it."""
 
-    def __init__(self, factory: ClientFactory, size: int = 256) -> None:
+    def __init__(self, factory: ClientFactory, store: JobStore, size: int = 256) -> None:
         self._factory = factory
+        self._store = store
         self._size = size
         self._clients: OrderedDict[str, DescriptClient] = OrderedDict()
 
     async def get(self, token: str) -> DescriptClient:
-        client = self._clients.pop(token, None) or self._factory(token)
+        client = self._clients.pop(token, None) or self._factory(
+            token, ledger=HistoryLedger(self._store, owner_of(token))
+        )
         self._clients[token] = client
         while len(self._clients) > self._size:
             _, oldest = self._clients.popitem(last=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
@@ -62,7 +62,18 @@ def tool_message(error: errors.DescriptError) -> str:
         case errors.ConflictError():
             return f"Not ready (409, {error.state or 'conflict'}): {error.message}."
         case errors.UnconfirmedSubmissionError():
-            return f"{error.message} Use list_jobs to look for it; do not simply submit again."
+            return (
+                f"{error.message} To check: list_jobs (with this project_id) and get_job on each "
+                "candidate. Only if none of them is this request's job, submit again with force: "
+                "true."
+            )
+        case errors.UploadURLsLostError():
+            return error.message
+        case errors.DuplicateSubmissionError():
+            return (
+                f"{error} Nothing was submitted again. To check: list_jobs and get_job. To submit "
+                "it anyway, call again with force: true."
+            )
         case errors.ServerError():
             return (
                 f"Descript failed ({error.status_code}: {error.message}). Reading calls can be "
@@ -74,13 +85,49 @@ def tool_message(error: errors.DescriptError) -> str:
             return str(error)
 
 
-def invalid_arguments(error: ValidationError) -> str:
+def invalid_arguments(error: ValidationError, schema: dict[str, Any] | None = None) -> str:
+    """Each problem as `where: what`; an unknown field with the fields accepted there, when the
+    arguments' JSON `schema` is given."""
     problems = []
     for problem in error.errors():
         where = ".".join(str(part) for part in problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            fields = _fields_at(schema, problem["loc"][:-1]) if schema else []
+            message = "unknown field" + (f"; accepted: {', '.join(fields)}" if fields else "")
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)
+
+
+def _fields_at(schema: dict[str, Any], path: tuple[int | str, ...]) -> list[str]:
+    """The properties of the object found at `path` in a JSON schema (pydantic's: $defs, $ref,
+    anyOf with null, arrays and maps); none if the path leads elsewhere."""
+    definitions = schema.get("$defs", {})
+
+    def resolved(node: dict[str, Any]) -> dict[str, Any]:
+        while True:
+            if "$ref" in node:
+                node = definitions.get(node["$ref"].rsplit("/", 1)[-1], {})
+            elif "anyOf" in node:
+                objects = [n for n in node["anyOf"] if n.get("type") != "null"]
+                if len(objects) != 1:
+                    return node
+                node = objects[0]
+            else:
+                return node
+
+    node = resolved(schema)
+    for part in path:
+        properties = node.get("properties", {})
+        if isinstance(part, str) and part in properties:
+            node = resolved(properties[part])
+        elif isinstance(part, int) and isinstance(node.get("items"), dict):
+            node = resolved(node["items"])
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = resolved(node["additionalProperties"])
+        else:
+            return []
+    return list(node.get("properties", {}))
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

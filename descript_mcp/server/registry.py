@@ -1,19 +1,22 @@
 """The server's tools, built before the server: a tool's docstring, dedented, is what the model
-reads, its errors are translated, and tools returning the same model share one output schema."""
+reads, its errors are translated, its arguments are checked by name, and tools returning the
+same model share one output schema."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from descript_mcp.server.errors import tool_errors
+from descript_mcp.server.errors import invalid_arguments, tool_errors
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -30,7 +33,7 @@ class ToolSet:
                     f"tool {fn.__name__} must be annotated to return a pydantic model, in a "
                     "module without `from __future__ import annotations`"
                 )
-            built = Tool.from_function(
+            built = CheckedTool.from_function(
                 tool_errors(fn),
                 title=title,
                 annotations=annotations,
@@ -39,10 +42,44 @@ class ToolSet:
             )
             built.fn_metadata.output_model = returns
             built.fn_metadata.output_schema = output_schema(returns)
+            built.parameters["additionalProperties"] = False  # CheckedTool refuses others
             self.tools.append(built)
             return fn
 
         return register
+
+
+class CheckedTool(Tool):
+    """A tool that refuses an argument it does not know, naming those it accepts: a misspelt
+    option (acces_level) would otherwise be dropped, and the call go on with its default. Invalid
+    arguments are described field by field, not as a validation dump."""
+
+    async def run(
+        self, arguments: dict[str, Any], context: Any, convert_result: bool = False
+    ) -> Any:
+        accepted = [f.alias or name for name, f in self.fn_metadata.arg_model.model_fields.items()]
+        unknown = sorted(set(arguments) - set(accepted))
+        if unknown:
+            raise ToolError(
+                f"Error executing tool {self.name}: Invalid arguments: "
+                + "; ".join(_unknown(name, accepted) for name in unknown)
+            )
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as error:
+            cause = error.__cause__  # a ValidationError here is the arguments', not the tool's
+            if not isinstance(cause, ValidationError):
+                raise
+            problems = invalid_arguments(cause, self.parameters)
+            raise ToolError(
+                f"Error executing tool {self.name}: Invalid arguments: {problems}"
+            ) from cause
+
+
+def _unknown(name: str, accepted: list[str]) -> str:
+    close = difflib.get_close_matches(name, accepted, n=1)
+    guess = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown argument '{name}'{guess}; accepted: {', '.join(accepted)}"
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from mcp.server import MCPServer
@@ -21,6 +22,12 @@ from descript_mcp.server.notify import JOBS_URI
 from descript_mcp.server.state import caller_of, current_caller, state_of
 
 HISTORY_LIMIT = 50
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
 ID_ARGUMENTS = {"job_id": "job_id", "project_id": "project_id"}
 
 
@@ -31,12 +38,24 @@ def register(server: MCPServer[Any]) -> None:
         title="Job history",
         mime_type="application/json",
         description=f"The {HISTORY_LIMIT} newest jobs started or seen by this server, newest "
-        "first, kept beyond Descript's 30 days",
+        "first, kept beyond Descript's 30 days; and submissions that may or may not have made "
+        "a job, with the jobs that could be theirs",
     )
     async def job_history() -> dict[str, Any]:
         state, caller = await current_caller()
         records = await state.store.recent(caller.owner, HISTORY_LIMIT)
-        return {"jobs": [record.to_json() for record in records]}
+        unsure = await state.store.unconfirmed_submissions(caller.owner, HISTORY_LIMIT)
+        return {
+            "jobs": [record.to_json() for record in records],
+            "unconfirmed": [
+                {
+                    "job_type": submission.job_type,
+                    "sent_at": _iso(submission.sent_at),
+                    "candidates": list(submission.candidates),
+                }
+                for submission in unsure
+            ],
+        }
 
     @server.resource(
         f"{JOBS_URI}/{{job_id}}",

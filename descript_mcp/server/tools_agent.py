@@ -7,11 +7,12 @@ from pydantic import BaseModel, Field
 
 from descript_mcp.models import AgentEditRequest, TeamAccess
 from descript_mcp.server.annotations import CHANGES, READS
-from descript_mcp.server.arguments import CompositionId, WaitSeconds
+from descript_mcp.server.arguments import CompositionId, Force, WaitSeconds
+from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import caller_of
-from descript_mcp.server.waiting import submit_job, wait_and_summarize
-from descript_mcp.summaries import Compact, JobSummary
+from descript_mcp.server.waiting import submit_job, wait_for
+from descript_mcp.summaries import Compact, JobSummary, summarize
 
 
 class AgentModelInfo(Compact):
@@ -51,6 +52,7 @@ def register(tools: ToolSet) -> None:
             TeamAccess | None, Field(description="Drive members' access to a new project")
         ] = None,
         wait_seconds: WaitSeconds = None,
+        force: Force = False,
     ) -> JobSummary:
         """Ask Descript's AI agent, Underlord, to edit a project (Studio Sound, removing filler
         words, captions, cuts, layouts...) or, with project_name, to create a new project from
@@ -70,10 +72,17 @@ def register(tools: ToolSet) -> None:
             model=model,
             team_access=team_access,
         )
-        created = await submit_job(
-            state, caller, caller.client.agent_edit, request, job_type="agent", tool="agent_edit"
+        submitted = await submit_job(
+            state,
+            caller,
+            caller.client.agent_edit,
+            request,
+            job_type="agent",
+            tool="agent_edit",
+            force=force,
         )
-        return await wait_and_summarize(state, caller, ctx, created.job_id, wait_seconds)
+        job = await wait_for(state, caller, submitted.job_id, wait_seconds, CallProgress(ctx))
+        return submitted.tell(summarize(job))
 
     @tools.tool(title="List the agent's models", annotations=READS)
     async def list_agent_models(ctx: Context[Any]) -> AgentModelList:

@@ -23,7 +23,7 @@ from descript_mcp.models import (
     UrlMedia,
 )
 from descript_mcp.server.annotations import CREATES
-from descript_mcp.server.arguments import WaitSeconds
+from descript_mcp.server.arguments import Force, WaitSeconds
 from descript_mcp.server.local_files import LocalMedia, UploadFailure, roots_for, upload_all
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import ToolSet
@@ -132,6 +132,7 @@ def register(tools: ToolSet) -> None:
             TeamAccess | None, Field(description="Drive members' access to a new project")
         ] = None,
         wait_seconds: WaitSeconds = None,
+        force: Force = False,
     ) -> JobSummary:
         """Import audio, video or images into a Descript project, creating the project unless
         project_id is given, and optionally compositions built from the media. Each item comes
@@ -153,17 +154,21 @@ def register(tools: ToolSet) -> None:
             add_media=items,
             add_compositions=add_compositions,
         )
-        created = await submit_job(
+        submitted = await submit_job(
             state,
             caller,
             caller.client.import_project_media,
             request,
             job_type="import/project_media",
             tool="import_media",
+            force=force,
+            local_files=[(str(media.path), media.size) for media in local],
         )
         progress = CallProgress(ctx)
-        upload_bytes = sum(media.size for media in local)
-        if local:
+        created = submitted.created
+        # The earlier call of a repeated one sent its files already.
+        upload_bytes = sum(media.size for media in local) if created else 0
+        if created and local:
             try:
                 failures = await upload_all(caller.client, local, created.upload_urls, progress)
             except BaseException:  # cancelled, or failed: the import could never finish
@@ -178,6 +183,6 @@ def register(tools: ToolSet) -> None:
             progress.next_phase(upload_bytes)
         # The job's share of this call's progress: as much as the upload, or 100 without one.
         job = await wait_for(
-            state, caller, created.job_id, wait_seconds, progress, weight=upload_bytes or 100.0
+            state, caller, submitted.job_id, wait_seconds, progress, weight=upload_bytes or 100.0
         )
-        return summarize(job)
+        return submitted.tell(summarize(job))

@@ -7,7 +7,6 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from descript_mcp.models import (
-    DriveStatus,
     Project,
     ProjectSort,
     SearchHit,
@@ -36,6 +35,12 @@ class SearchResult(Compact):
     duration: float | None = None
     url: str | None = None
     updated_at: datetime | None = None
+
+
+class DriveInfo(Compact):
+    drive_id: str | None = None
+    drive_name: str | None = None
+    api_version: str | None = None
 
 
 class SearchResults(BaseModel):
@@ -86,11 +91,14 @@ def register(tools: ToolSet) -> None:
         return await caller.client.get_project(project_id)
 
     @tools.tool(title="Check the Descript connection", annotations=READS)
-    async def get_drive_status(ctx: Context[Any]) -> DriveStatus:
+    async def get_drive_status(ctx: Context[Any]) -> DriveInfo:
         """Which Descript drive the API token belongs to, and the API version. Use it to check
         the token works. Free."""
         _, caller = await caller_of(ctx)
-        return await caller.client.get_status()
+        status = await caller.client.get_status()
+        return DriveInfo(
+            drive_id=status.drive_id, drive_name=status.drive_name, api_version=status.api_version
+        )
 
     @tools.tool(title="Search the drive", annotations=READS)
     async def search_drive(

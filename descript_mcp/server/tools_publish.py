@@ -21,6 +21,7 @@ from descript_mcp.server.annotations import CHANGES, SAVES
 from descript_mcp.server.arguments import (
     CompositionId,
     DownloadTo,
+    Force,
     Overwrite,
     ProjectId,
     WaitSeconds,
@@ -71,6 +72,7 @@ def register(tools: ToolSet) -> None:
         wait_seconds: WaitSeconds = None,
         download_to: DownloadTo = None,
         overwrite: Overwrite = False,
+        force: Force = False,
     ) -> JobSummary:
         """Render a composition and publish it to a Descript share page. The result has the
         share_url and a download_url of the rendered file (a signed link that expires).
@@ -93,13 +95,21 @@ def register(tools: ToolSet) -> None:
             resolution=resolution,
             access_level=access_level,
         )
-        created = await submit_job(
-            state, caller, caller.client.publish, request, job_type="publish", tool="publish"
+        submitted = await submit_job(
+            state,
+            caller,
+            caller.client.publish,
+            request,
+            job_type="publish",
+            tool="publish",
+            force=force,
         )
         progress = CallProgress(ctx)
-        job = await wait_for(state, caller, created.job_id, wait_seconds, progress)
-        return await with_saved_file(
-            caller.client, job, destination, overwrite=overwrite, progress=progress
+        job = await wait_for(state, caller, submitted.job_id, wait_seconds, progress)
+        return submitted.tell(
+            await with_saved_file(
+                caller.client, job, destination, overwrite=overwrite, progress=progress
+            )
         )
 
     @tools.tool(title="Export a transcript", annotations=SAVES)

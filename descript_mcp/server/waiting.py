@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import anyio
-from mcp.server.mcpserver import Context
 
+from descript_mcp.errors import DuplicateSubmissionError, UploadURLsLostError
 from descript_mcp.jobs import ProgressUpdate
 from descript_mcp.models import Job, JobCreated, RequestModel
 from descript_mcp.redact import redact_urls
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.state import ServerState
-from descript_mcp.summaries import JobSummary, summarize
+from descript_mcp.submission import DedupeKey
+from descript_mcp.summaries import JobSummary
 
-RequestT = TypeVar("RequestT", bound=RequestModel)
 CreatedT = TypeVar("CreatedT", bound=JobCreated)
 
 
@@ -42,28 +45,70 @@ async def wait_for(
     return followed.job
 
 
-async def wait_and_summarize(
-    state: ServerState, caller: Caller, ctx: Context[Any], job_id: str, wait_seconds: float | None
-) -> JobSummary:
-    """Wait up to `wait_seconds` and summarise the job."""
-    return summarize(await wait_for(state, caller, job_id, wait_seconds, CallProgress(ctx)))
+@dataclass(frozen=True)
+class Submitted(Generic[CreatedT]):
+    """A job-creating call's job: the one it created (`created`), or, when the same call was
+    made moments ago, that call's job (`created` None) with a `note` saying so."""
+
+    job_id: str
+    created: CreatedT | None
+    note: str = ""
+
+    def tell(self, summary: JobSummary) -> JobSummary:
+        if self.note:
+            summary.summary = f"{self.note} {summary.summary}"
+        return summary
 
 
 async def submit_job(
     state: ServerState,
     caller: Caller,
-    send: Callable[[RequestT], Awaitable[CreatedT]],
-    request: RequestT,
+    send: Callable[..., Awaitable[CreatedT]],
+    request: RequestModel,
     *,
     job_type: str,
     tool: str,
-) -> CreatedT:
+    force: bool,
+    local_files: Iterable[tuple[str, int]] = (),
+) -> Submitted[CreatedT]:
     """Send a job-creating request and record the job Descript accepted, as one step that a
     cancelled tool call cannot split: a call cancelled while the POST is in flight waits for
     its answer (bounded by the client's timeouts), so an accepted job is always in the history.
+
+    Unless `force`, the same call (same token, tool, request and local files) within ten
+    minutes of one Descript accepted is not sent: its job is returned instead. Models
+    repeat calls after a timeout or a dropped connection; that is where a second charge comes
+    from.
     """
+    key = None if force else DedupeKey(_fingerprint(caller.owner, tool, request, local_files))
     with anyio.CancelScope(shield=True):
-        created = await send(request)
+        try:
+            created = await send(request, dedupe=key)
+        except DuplicateSubmissionError as repeat:
+            earlier = repeat.earlier
+            if earlier.state != "accepted" or earlier.job_id is None:
+                raise
+            note = (
+                f"{repeat} This call did not submit it again and reports that job (pass force: "
+                "true to submit anew)."
+            )
+            return Submitted(earlier.job_id, None, note)
+        except UploadURLsLostError as lost:  # a job Descript accepted, even if now cancelled
+            job = lost.job
+            await state.store.record_submitted(
+                caller.owner,
+                JobCreated(
+                    job_id=job.job_id,
+                    drive_id=job.drive_id,
+                    project_id=job.project_id or "",
+                    project_url=job.project_url or "",
+                ),
+                job_type=job_type,
+                tool=tool,
+                request=redact_urls(request.to_body()),
+            )
+            state.tracker.follow(caller.owner, caller.client, job.job_id)
+            raise
         await state.store.record_submitted(
             caller.owner,
             created,
@@ -71,4 +116,15 @@ async def submit_job(
             tool=tool,
             request=redact_urls(request.to_body()),
         )
-    return created
+    return Submitted(created.job_id, created)
+
+
+def _fingerprint(
+    owner: str, tool: str, request: RequestModel, local_files: Iterable[tuple[str, int]]
+) -> str:
+    """What makes two calls the same: who, which tool, what it asks of Descript (its callback
+    URL aside, which is new each time) and which local files it uploads."""
+    body = request.to_body()
+    body.pop("callback_url", None)
+    same = [owner, tool, body, sorted(local_files)]
+    return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()

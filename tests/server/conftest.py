@@ -18,6 +18,7 @@ from descript_mcp.config import Settings
 from descript_mcp.jobs import PollSchedule
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server import build_server
+from descript_mcp.submission import SubmissionLedger
 from tests.conftest import ASGI_BASE, FAST_POLL
 
 API = f"{ASGI_BASE}/v1"
@@ -40,9 +41,10 @@ def settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
 
 @pytest.fixture
 def make_server(sandbox: Sandbox, settings: Settings) -> Callable[..., MCPServer[Any]]:
-    def factory(token: str) -> DescriptClient:
+    def factory(token: str, *, ledger: SubmissionLedger) -> DescriptClient:
         return DescriptClient(
             token,
+            ledger=ledger,
             base_url=API,
             transport=httpx.ASGITransport(app=sandbox.app),
             retry=SERVER_RETRIES,

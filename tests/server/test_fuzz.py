@@ -25,6 +25,7 @@ from descript_mcp.config import Settings
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
+from descript_mcp.submission import SubmissionLedger
 from tests.conftest import FAST_POLL
 from tests.server.conftest import API, SAMPLE, SERVER_RETRIES
 
@@ -107,9 +108,10 @@ def fuzz_client(
     (root / "link.wav").symlink_to(base / "outside.wav")
     sandbox = Sandbox(SandboxConfig.for_tests())
 
-    def factory(token: str) -> DescriptClient:
+    def factory(token: str, *, ledger: SubmissionLedger) -> DescriptClient:
         return DescriptClient(
             token,
+            ledger=ledger,
             base_url=API,
             transport=httpx.ASGITransport(app=sandbox.app),
             retry=SERVER_RETRIES,

@@ -127,7 +127,14 @@ async def test_publish_while_publishing_and_422(mcp: Client, sandbox: Sandbox) -
     assert 'Retry with media_type "Audio"' in video
     sandbox.config.timings.publish = 30.0
     await mcp.call_tool("publish", {"project_id": project["project_id"], "wait_seconds": 0})
-    again = error_text(await mcp.call_tool("publish", {"project_id": project["project_id"]}))
+    # The same call again is answered with the running publish; forced, Descript refuses it.
+    same = structured(
+        await mcp.call_tool("publish", {"project_id": project["project_id"], "wait_seconds": 0})
+    )
+    assert same["summary"].startswith("The same request was submitted at ")
+    again = error_text(
+        await mcp.call_tool("publish", {"project_id": project["project_id"], "force": True})
+    )
     assert "A publish is already running for this project (429)" in again
 
 
@@ -149,7 +156,9 @@ async def test_an_unconfirmed_submission_says_not_to_resubmit(
             {"add_media": {"a.wav": {"url": "http://sandbox.test/_sandbox/media/sample.wav"}}},
         )
     )
-    assert "do not simply submit again" in text
+    assert "Do not submit it again" in text
+    assert "list_jobs" in text
+    assert "get_job" in text
 
 
 async def test_a_descript_outage_says_what_is_safe_to_retry(mcp: Client, sandbox: Sandbox) -> None:

@@ -19,6 +19,7 @@ from descript_mcp.config import Settings
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
+from descript_mcp.submission import SubmissionLedger
 from tests.conftest import ASGI_BASE, FAST_POLL
 from tests.server.conftest import SAMPLE
 from tests.server.test_restart import _wait_for_port
@@ -97,9 +98,12 @@ async def test_no_token_or_signature_anywhere(
     (media / "talk.wav").write_bytes(synthesize_wav(2.0))
     history = tmp_path / "history.sqlite3"
 
-    def factory(token: str) -> DescriptClient:
+    def factory(token: str, *, ledger: SubmissionLedger) -> DescriptClient:
         return DescriptClient(
-            token, base_url=f"{ASGI_BASE}/v1", transport=httpx.ASGITransport(app=sandbox.app)
+            token,
+            ledger=ledger,
+            base_url=f"{ASGI_BASE}/v1",
+            transport=httpx.ASGITransport(app=sandbox.app),
         )
 
     texts: list[str] = []

@@ -83,7 +83,7 @@ def test_shared_output_schemas_are_those_the_sdk_derives_for_each_tool() -> None
     for tool in build_tools().tools:
         alone = Tool.from_function(tool.fn, name=tool.name)
         assert tool.output_schema == alone.output_schema, tool.name
-        assert tool.parameters == alone.parameters, tool.name
+        assert tool.parameters == alone.parameters | {"additionalProperties": False}, tool.name
         assert tool.fn_metadata.output_model is alone.fn_metadata.output_model, tool.name
         assert tool.fn_metadata.wrap_output is alone.fn_metadata.wrap_output is False
 
