@@ -1,10 +1,13 @@
-"""Soak: many jobs through the MCP server while the sandbox injects faults, then a
-reconciliation of what Descript (the sandbox) accepted against what the server recorded.
+"""Soak: many jobs through the MCP server while the sandbox injects faults and a teammate
+(another token on the same drive, a client of its own) keeps starting jobs on the same
+projects, then a reconciliation of what Descript (the sandbox) accepted against what the server
+recorded.
 
     python -m bench.soak [--jobs 300] [--concurrency 8] [--seed 1]
 
 Must be zero: jobs lost, duplicate submissions, tool calls without a result, token leaks,
-requests sent before a Retry-After elapsed. Loopback only; bounded in count and time.
+requests sent before a Retry-After elapsed, the teammate's jobs claimed or cancelled.
+Loopback only; bounded in count and time.
 """
 
 from __future__ import annotations
@@ -24,17 +27,21 @@ from typing import Any
 import anyio
 from mcp import Client
 
-from descript_mcp import DescriptClient, RetryPolicy
+from descript_mcp import DescriptClient, DescriptError, RetryPolicy
 from descript_mcp.config import Settings
 from descript_mcp.jobs import PollSchedule
+from descript_mcp.models import AgentEditRequest, ImportMediaRequest
 from descript_mcp.sandbox import Fault, Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.app import RequestRecord
 from descript_mcp.server import build_server
 from descript_mcp.store import JobStore, owner_of
 
 TOKEN = "soak-secret-token-7d3f19"
+TEAMMATE = "soak-teammate-token-51c0e2"
+# How often the teammate starts a job on one of the newest projects: a busy colleague.
+TEAMMATE_PACE = 0.5
 JOB_ROUTES = "/jobs/(import/project_media|agent|publish)"
-# Faults per route: (method, path, kind, status, when, probability, retry_after, latency)
+# Faults on the server's requests (the teammate's go through untouched).
 FAULTS: list[Fault] = [
     Fault("POST", JOB_ROUTES, status=502, when="after", probability=0.05, times=None),
     Fault("POST", JOB_ROUTES, status=502, when="before", probability=0.05, times=None),
@@ -55,6 +62,8 @@ FAULTS: list[Fault] = [
     Fault("GET", "/jobs", status=500, probability=0.05, times=None),
     Fault("DELETE", r"/jobs/.+", status=503, probability=0.05, times=None),
 ]
+for _fault in FAULTS:
+    _fault.token = TOKEN
 RETRIES = RetryPolicy(
     max_attempts=6,
     backoff_initial=0.02,
@@ -77,6 +86,10 @@ class SoakReport:
     clear_errors: int = 0
     token_leaks: int = 0
     retry_after_violations: int = 0
+    unconfirmed: int = 0
+    teammate_jobs: int = 0
+    wrongly_claimed: int = 0
+    others_cancelled: int = 0
     seconds: float = 0.0
     mismatches: list[str] = field(default_factory=list)
 
@@ -90,12 +103,19 @@ class SoakReport:
             ),
             ("jobs the sandbox accepted", f"{self.accepted} ({by_type})"),
             ("faults injected", f"{sum(self.faults.values())} ({faults})"),
-            ("jobs lost (must be 0)", str(self.lost)),
+            ("jobs lost: neither recorded nor named as a candidate (must be 0)", str(self.lost)),
+            (
+                "submissions unconfirmed (the caller told the candidates, not to resubmit)",
+                str(self.unconfirmed),
+            ),
             ("jobs whose recorded final state differs (must be 0)", str(self.wrong_final_state)),
             ("duplicate submissions (must be 0)", str(self.duplicates)),
             ("tool calls without a result (must be 0)", str(self.without_result)),
             ("tool calls answered with a clear error", str(self.clear_errors)),
             ("token leaks (must be 0)", str(self.token_leaks)),
+            ("jobs the teammate started on the same projects", str(self.teammate_jobs)),
+            ("teammate's jobs claimed as the server's (must be 0)", str(self.wrongly_claimed)),
+            ("teammate's jobs cancelled by the server (must be 0)", str(self.others_cancelled)),
             ("requests before Retry-After elapsed (must be 0)", str(self.retry_after_violations)),
             ("run time", f"{self.seconds:.1f} s"),
         ]
@@ -113,7 +133,9 @@ async def run_soak(jobs: int = 300, concurrency: int = 8, seed: int = 1) -> Soak
     # Dropped connections are faults on purpose: uvicorn's tracebacks for them are noise.
     logging.getLogger("uvicorn").setLevel(logging.CRITICAL)
     config = SandboxConfig.for_tests(rate_limit_requests=100_000)
-    config.drives[0].tokens = (TOKEN,)
+    drive = config.drives[0]
+    drive.tokens = (TOKEN, TEAMMATE)
+    drive.media_minutes = drive.ai_credits = 1e9  # the teammate spends too
     try:
         with tempfile.TemporaryDirectory() as home:
             history = Path(home) / "history.sqlite3"
@@ -135,13 +157,34 @@ async def run_soak(jobs: int = 300, concurrency: int = 8, seed: int = 1) -> Soak
     return report
 
 
+async def _teammate(sandbox: Sandbox, api: str, report: SoakReport) -> None:
+    """Keeps starting imports and agent edits on the newest projects, until cancelled."""
+    async with DescriptClient(TEAMMATE, base_url=api, retry=RETRIES) as client:
+        for turn in itertools.count():
+            await anyio.sleep(TEAMMATE_PACE)
+            newest = sorted(sandbox.world.projects.values(), key=lambda p: p.created_at)[-8:]
+            if not newest:
+                continue
+            project = newest[turn % len(newest)].id
+            try:
+                if turn % 2:
+                    await client.agent_edit(AgentEditRequest(project_id=project, prompt="Mine"))
+                else:
+                    await client.import_project_media(ImportMediaRequest(project_id=project))
+                report.teammate_jobs += 1
+            except DescriptError:  # refused or unsure: a teammate shrugs and goes on
+                continue
+
+
 async def _drive(
     sandbox: Sandbox, api: str, history: Path, jobs: int, concurrency: int, report: SoakReport
 ) -> list[str]:
     settings = Settings(api_key=TOKEN, api_url=api, history_path=history, wait_seconds=3)
     server = build_server(
         settings,
-        client_factory=lambda token: DescriptClient(token, base_url=api, retry=RETRIES),
+        client_factory=lambda token, ledger: DescriptClient(
+            token, base_url=api, retry=RETRIES, ledger=ledger
+        ),
         poll_schedule=PollSchedule(initial=0.05, factor=1.5, maximum=0.3),
     )
     sample = api.removesuffix("/v1") + "/_sandbox/media/sample.wav"
@@ -208,9 +251,12 @@ async def _drive(
 
     async with Client(server) as keeper:  # keeps the server's lifespan (and followers) open
         with anyio.fail_after(600):
-            async with anyio.create_task_group() as group:
-                for _ in range(concurrency):
-                    group.start_soon(worker)
+            async with anyio.create_task_group() as teammates:
+                teammates.start_soon(_teammate, sandbox, api, report)
+                async with anyio.create_task_group() as group:
+                    for _ in range(concurrency):
+                        group.start_soon(worker)
+                teammates.cancel_scope.cancel()
             # The followers record how each job ended; give the last ones time to finish.
             for _ in range(100):
                 if all(job.stopped_at for job in sandbox.world.jobs.values()):
@@ -226,12 +272,16 @@ async def _reconcile(sandbox: Sandbox, history: Path, report: SoakReport) -> Non
     store.open()
     try:
         recorded = {r.job_id: r for r in await store.recent(owner_of(TOKEN), limit=100_000)}
+        unsure = await store.unconfirmed_submissions(owner_of(TOKEN), limit=100_000)
     finally:
         store.close()
-    accepted = sandbox.world.jobs
+    # A job named to the caller as a candidate of an unconfirmed submission is not lost.
+    named = {job_id for submission in unsure for job_id in submission.candidates}
+    report.unconfirmed = len(unsure)
+    accepted = {job_id: job for job_id, job in sandbox.world.jobs.items() if job.token == TOKEN}
     report.accepted = len(accepted)
     report.accepted_by_type = Counter(job.type for job in accepted.values())
-    report.lost = sum(1 for job_id in accepted if job_id not in recorded)
+    report.lost = sum(1 for job_id in accepted if job_id not in recorded and job_id not in named)
     report.mismatches = [
         f"{job_id}: recorded {recorded[job_id].state}, Descript {job.state}"
         for job_id, job in accepted.items()
@@ -243,6 +293,13 @@ async def _reconcile(sandbox: Sandbox, history: Path, report: SoakReport) -> Non
         (sandbox.world.projects[job.project_id].name, job.type) for job in accepted.values()
     )
     report.duplicates = sum(n - 1 for n in per_project_and_type.values() if n > 1)
+    theirs = {job_id for job_id, job in sandbox.world.jobs.items() if job.token == TEAMMATE}
+    report.wrongly_claimed = sum(1 for r in recorded.values() if r.tool and r.job_id in theirs)
+    report.others_cancelled = sum(
+        1
+        for r in sandbox.api_requests("DELETE", "/jobs/")
+        if r.token == TOKEN and r.path.rsplit("/", 1)[-1] in theirs
+    )
 
 
 def _early_retries(requests: list[RequestRecord]) -> int:
@@ -281,6 +338,8 @@ def main() -> int:
         or report.token_leaks
         or report.retry_after_violations
         or report.wrong_final_state
+        or report.wrongly_claimed
+        or report.others_cancelled
     )
     return 1 if failed else 0
 

@@ -1,4 +1,5 @@
-"""The soak, smaller: jobs through the MCP server under every kind of injected fault."""
+"""The soak, smaller: jobs through the MCP server under every kind of injected fault, with a
+teammate starting jobs on the same projects."""
 
 from __future__ import annotations
 
@@ -27,3 +28,6 @@ async def test_nothing_is_lost_duplicated_leaked_or_retried_early_under_faults()
     assert report.without_result == 0
     assert report.token_leaks == 0
     assert report.retry_after_violations == 0
+    assert report.teammate_jobs > 10
+    assert report.wrongly_claimed == 0
+    assert report.others_cancelled == 0
