@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import anyio
 
@@ -28,6 +28,7 @@ from descript_mcp.submission import (
     PEER_MARGIN,
     DedupeKey,
     Submission,
+    SubmissionState,
     overlaps,
     refuse_repeat,
 )
@@ -480,14 +481,18 @@ class JobStore:
 
         return await self._run(read) if wanted else set()
 
-    async def unconfirmed_submissions(self, owner: str, limit: int = 50) -> list[Submission]:
-        """This owner's newest submissions that may or may not have made a job."""
+    async def submissions(
+        self, owner: str, state: SubmissionState | None = None, limit: int = 50
+    ) -> list[Submission]:
+        """This owner's newest submissions, in one state or all."""
+        states = [state] if state else list(get_args(SubmissionState))
 
         def read(db: sqlite3.Connection) -> list[Submission]:
+            marks = ", ".join("?" * len(states))
             rows = db.execute(
-                f"SELECT {_SUBMISSION} FROM submissions WHERE owner = ? AND state = 'unconfirmed' "
+                f"SELECT {_SUBMISSION} FROM submissions WHERE owner = ? AND state IN ({marks}) "
                 "ORDER BY sent_at DESC LIMIT ?",
-                (owner, limit),
+                (owner, *states, limit),
             ).fetchall()
             return [_submission(row) for row in rows]
 

@@ -327,17 +327,17 @@ class Submitter:
         kind = [job for job in jobs if job.job_type == submission.job_type]
         claimed = await self._ledger.claimed([job.job_id for job in kind])
         unclaimed = [job for job in kind if job.job_id not in claimed]
-        in_window = [job for job in unclaimed if _created_in(job, window)]
+        windowed = [job for job in unclaimed if in_window(job.created_at, window)]
         others: list[Job] = []
         if target.project_id is not None:
-            possible = [job for job in in_window if job.project_id == target.project_id]
+            possible = [job for job in windowed if job.project_id == target.project_id]
             others = [
                 j for j in unclaimed if j not in possible and j.project_id == target.project_id
             ]
         elif target.project_name is not None:
-            possible = [job for job in in_window if await self._new_project(job, target, window)]
+            possible = [job for job in windowed if await self._new_project(job, target, window)]
         else:
-            possible = in_window
+            possible = windowed
         candidates = [job.job_id for job in possible] + unreadable
         if unreadable:
             return _Finding(None, candidates, "some jobs in the list could not be read", True)
@@ -399,7 +399,7 @@ class Submitter:
         if not job.project_id:
             return False
         project = await self._client.get_project(job.project_id)
-        return project.name == target.project_name and _in_window(project.created_at, window)
+        return project.name == target.project_name and in_window(project.created_at, window)
 
     async def _unconfirmed(self, submission: Submission, candidates: list[str]) -> None:
         submission.state, submission.candidates = "unconfirmed", tuple(candidates)
@@ -446,11 +446,7 @@ class Submitter:
         )
 
 
-def _created_in(job: Job, window: tuple[float, float]) -> bool:
-    return _in_window(job.created_at, window)
-
-
-def _in_window(moment: datetime, window: tuple[float, float]) -> bool:
+def in_window(moment: datetime, window: tuple[float, float]) -> bool:
     """Whether `moment` can lie in the window: a time given to the whole second stands for
     any instant of that second."""
     start = moment.timestamp()

@@ -3,11 +3,13 @@ our clock jumps."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
 import pytest
 
 from descript_mcp._clock import ServerClock
+from descript_mcp.submission import in_window
 
 NOW = 1_800_000_000.0  # a whole second
 
@@ -46,3 +48,13 @@ def test_a_jump_of_our_clock_starts_afresh() -> None:
     clock.observe(date(NOW + 3600), sent=NOW + 10, received=NOW + 10.01)  # we jumped an hour
     low, high = clock.offset(NOW + 10)  # type: ignore[misc]
     assert low <= 3590 <= high
+
+
+def test_the_window_reaches_back_no_further_than_the_clock_allows() -> None:
+    """A second-precise `created_at` stands for its whole second."""
+    moment = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
+    start = moment.timestamp()
+    assert in_window(moment, (start + 0.5, start + 0.6))
+    assert not in_window(moment, (start + 1.01, start + 2))
+    precise = moment + timedelta(milliseconds=300)
+    assert not in_window(precise, (start + 0.5, start + 0.6))

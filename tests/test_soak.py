@@ -29,5 +29,6 @@ async def test_nothing_is_lost_duplicated_leaked_or_retried_early_under_faults()
     assert report.token_leaks == 0
     assert report.retry_after_violations == 0
     assert report.teammate_jobs > 10
-    assert report.wrongly_claimed == 0
+    # Taken for the server's only in the case README's "The limit" states, if ever.
+    assert report.beyond_the_limit == 0
     assert report.others_cancelled == 0

@@ -44,7 +44,7 @@ def register(server: MCPServer[Any]) -> None:
     async def job_history() -> dict[str, Any]:
         state, caller = await current_caller()
         records = await state.store.recent(caller.owner, HISTORY_LIMIT)
-        unsure = await state.store.unconfirmed_submissions(caller.owner, HISTORY_LIMIT)
+        unsure = await state.store.submissions(caller.owner, "unconfirmed", HISTORY_LIMIT)
         return {
             "jobs": [record.to_json() for record in records],
             "unconfirmed": [
