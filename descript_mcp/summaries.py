@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_seri
 
 from descript_mcp.models import AgentJob, ImportJob, Job, PublishJob
 
-Outcome = Literal["running", "success", "partial", "error", "cancelled"]
+# "unknown": the job ended with a result status this server has no name for.
+Outcome = Literal["running", "success", "partial", "error", "cancelled", "unknown"]
 
 
 class Compact(BaseModel):
@@ -22,7 +23,7 @@ class Compact(BaseModel):
 
 class MediaOutcome(Compact):
     name: str
-    status: Literal["success", "failed"]
+    status: str = Field(description="success or failed, or a status Descript added since")
     duration_seconds: float | None = None
     error: str | None = None
 
@@ -120,7 +121,7 @@ def outcome_of(job: Job) -> Outcome:
     status = getattr(result, "status", None)
     if status in ("success", "partial"):
         return status
-    return "error"
+    return "error" if status in (None, "error") else "unknown"
 
 
 def _sentence(job: Job, s: JobSummary) -> str:
@@ -141,9 +142,15 @@ def _sentence(job: Job, s: JobSummary) -> str:
         return f"{kind} {job.job_id} was cancelled."
     if s.outcome == "error":
         return f"{kind} {job.job_id} failed: {s.error_message or 'no reason given'}."
+    if s.outcome == "unknown":
+        status = getattr(getattr(job, "result", None), "status", None)
+        return (
+            f"{kind} {job.job_id} ended with status {status!r}, which this server does not "
+            f"know: look at the project to see what it did. Project: {s.project_url}."
+        )
     if job.job_type == "import/project_media":
         media = s.media or []
-        failed = [m for m in media if m.status == "failed"]
+        failed = [m for m in media if m.status != "success"]
         text = f"Import finished: {len(media) - len(failed)} of {len(media)} media imported"
         if failed:
             text += "; failed: " + "; ".join(f"{m.name} ({m.error})" for m in failed)

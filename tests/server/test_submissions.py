@@ -214,3 +214,25 @@ async def test_a_call_beside_a_slow_success_never_reports_its_job(
     assert answers["A"]["job_id"] in sandbox.world.jobs
     assert answers["A"]["job_id"] not in text.split("Candidates:")[0]
     assert len(sandbox.api_requests("POST", "/jobs/agent")) == 2
+
+
+async def test_an_import_with_statuses_this_server_has_no_name_for_is_summarised(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    class NewStatuses(Job):
+        def to_json(self) -> dict[str, object]:
+            return super().to_json() | {
+                "job_state": "stopped",
+                "result": {
+                    "status": "partial_success",
+                    "media_status": {"a.wav": {"status": "skipped"}},
+                    "media_seconds_used": 0,
+                },
+            }
+
+    drive = sandbox.config.drives[0].id
+    sandbox.world.add_job(NewStatuses("new-1", "import/project_media", drive, "p", "http://p"))
+    summary = structured(await mcp.call_tool("get_job", {"job_id": "new-1"}))
+    assert summary["outcome"] == "unknown"
+    assert summary["media"] == [{"name": "a.wav", "status": "skipped"}]
+    assert "ended with status 'partial_success'" in summary["summary"]
