@@ -17,15 +17,17 @@ logger = logging.getLogger("descript_mcp.client")
 M = TypeVar("M", bound=BaseModel)
 
 
+def _unreadable(response: httpx.Response, message: str) -> ResponseFormatError:
+    request = response.request
+    return ResponseFormatError(message, method=request.method, path=request.url.path)
+
+
 def json_body(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise ResponseFormatError(
-            f"Descript answered {response.status_code} with a body that is not JSON.",
-            method=response.request.method,
-            path=response.request.url.path,
-        ) from exc
+        message = f"Descript answered {response.status_code} with a body that is not JSON."
+        raise _unreadable(response, message) from exc
 
 
 def parse(adapter: TypeAdapter[Any], response: httpx.Response, data: Any = None) -> Any:
@@ -33,11 +35,9 @@ def parse(adapter: TypeAdapter[Any], response: httpx.Response, data: Any = None)
     try:
         return adapter.validate_python(json_body(response) if data is None else data)
     except ValidationError as exc:
-        raise ResponseFormatError(
-            f"Descript's answer does not have the documented shape: {exc.errors()[0]['msg']}",
-            method=response.request.method,
-            path=response.request.url.path,
-        ) from exc
+        problem = exc.errors()[0]["msg"]
+        message = f"Descript's answer does not have the documented shape: {problem}"
+        raise _unreadable(response, message) from exc
 
 
 def parse_model(model: type[M], response: httpx.Response) -> M:
@@ -48,11 +48,7 @@ def parse_page(item: TypeAdapter[Any], response: httpx.Response) -> Page[Any]:
     """`{"data": [...], "pagination": {"next_cursor"}}`, each item read on its own."""
     body = json_body(response)
     if not isinstance(body, dict) or not isinstance(body.get("data") or [], list):
-        raise ResponseFormatError(
-            "Descript's list answer has no list of data.",
-            method=response.request.method,
-            path=response.request.url.path,
-        )
+        raise _unreadable(response, "Descript's list answer has no list of data.")
     items: list[Any] = []
     unreadable: list[Any] = []
     for raw in body.get("data") or []:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -451,7 +452,7 @@ class JobStore:
         """Submissions of any owner that could have made the job `submission` looks for."""
         if submission.project_key is None:
             return []
-        now = datetime.now(UTC).timestamp()
+        now = time.time()
         latest = (submission.ended_at or now) + PEER_MARGIN
         earliest = submission.sent_at - IN_FLIGHT_AT_MOST - PEER_MARGIN
 
