@@ -26,6 +26,7 @@ import json, resource, sys, time
 from pathlib import Path
 import anyio
 from descript_mcp import DescriptClient
+from descript_mcp.files.local import ReadableFile
 from descript_mcp.files.transfer import upload_file
 
 def rss_kib() -> int:
@@ -38,7 +39,9 @@ async def main(url: str, path: str, size: int) -> None:
     async with DescriptClient("unused") as client:
         before = rss_kib()
         started = time.perf_counter()
-        await upload_file(client, url, Path(path), size)
+        with ReadableFile.at(Path(path)) as file:
+            assert file.size == size
+            await upload_file(client, url, file)
         seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"seconds": seconds, "rss_growth_kib": peak - before}))

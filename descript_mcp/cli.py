@@ -89,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
         const=True,
         help="over HTTP, use DESCRIPT_API_KEY for requests without a token",
     )
+    serve.add_argument(
+        "--http-local-files",
+        action="store_const",
+        const=True,
+        help="over HTTP, allow local files too: each user gets a folder of their own under "
+        "each root (off by default)",
+    )
     serve.set_defaults(run=_run_serve)
 
     sandbox = commands.add_parser("sandbox", help="serve a local simulator of the Descript API")
@@ -197,6 +204,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             allowed_hosts=args.allowed_hosts,
             callback_url=args.callback_url,
             http_token_fallback=args.http_token_fallback,
+            http_local_files=args.http_local_files,
             log_level=args.log_level,
         )
     except ConfigurationError as error:

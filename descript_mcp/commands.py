@@ -28,9 +28,10 @@ from rich.progress import (
 
 from descript_mcp.client import DescriptClient
 from descript_mcp.config import Settings
-from descript_mcp.errors import APIError, ConfigurationError, DescriptError
+from descript_mcp.errors import APIError, ConfigurationError, DescriptError, LocalFileError
+from descript_mcp.files.local import ReadableFile, SavePlace
 from descript_mcp.files.published import download_published
-from descript_mcp.files.roots import LocalFileError, expand_home
+from descript_mcp.files.roots import expand_home
 from descript_mcp.files.sharelinks import direct_download_url
 from descript_mcp.files.transfer import content_type_of, upload_file
 from descript_mcp.jobs import ProgressUpdate, wait_for_job
@@ -156,14 +157,14 @@ def import_command(
         try:
             async with output.progress(transfer=True) as bar:
                 for name, path in uploads:
-                    size = path.stat().st_size
-                    task = bar.add_task(f"uploading {name}", total=size)
+                    with ReadableFile.at(path) as file:
+                        task = bar.add_task(f"uploading {name}", total=file.size)
 
-                    async def sent(done: int, _total: int | None, task: Any = task) -> None:
-                        bar.update(task, completed=done)
+                        async def sent(done: int, _total: int | None, task: Any = task) -> None:
+                            bar.update(task, completed=done)
 
-                    upload_url = created.upload_urls[name].upload_url
-                    await upload_file(client, upload_url, path, size, sent)
+                        upload_url = created.upload_urls[name].upload_url
+                        await upload_file(client, upload_url, file, sent)
         except BaseException:  # interrupted or failed: the import could never finish
             with anyio.CancelScope(shield=True):
                 await client.cancel_job(created.job_id)
@@ -216,9 +217,10 @@ def publish_command(
                 async def saved(done: int, total: int | None) -> None:
                     bar.update(task, completed=done, total=total)
 
-                size = await download_published(
-                    client, job, download_to, overwrite=overwrite, on_bytes=saved
-                )
+                with SavePlace.at(download_to, overwrite=overwrite) as place:
+                    size = await download_published(
+                        client, job, place, overwrite=overwrite, on_bytes=saved
+                    )
             summary.saved_to, summary.saved_bytes = str(download_to), size
             summary.summary += f" Saved to {download_to}."
         return output.job(summary)

@@ -29,6 +29,7 @@ ENVIRONMENT: dict[str, str] = {
     "http_token_fallback": "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK",
     "log_level": "DESCRIPT_MCP_LOG_LEVEL",
     "roots": ROOTS_ENV,
+    "http_local_files": "DESCRIPT_MCP_HTTP_LOCAL_FILES",
     "allowed_hosts": "DESCRIPT_MCP_ALLOWED_HOSTS",
     "callback_url": "DESCRIPT_MCP_CALLBACK_URL",
 }
@@ -84,6 +85,11 @@ class Settings(BaseModel):
         default=(),
         description="Folders whose files may be uploaded and where files may be saved; none: "
         "no local file access",
+    )
+    http_local_files: bool = Field(
+        default=False,
+        description="Over HTTP, allow local files too, each user in a folder of their own under "
+        "each root (off: HTTP callers are not on this computer)",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="warning", description="Log level (logs go to stderr)"

@@ -2,6 +2,7 @@
 
     DescriptError
     ├── ConfigurationError            no token, bad base URL: raised before any request
+    ├── LocalFileError                a local path that may not, or cannot, be used
     ├── APIError                      something went wrong talking to Descript
     │   ├── APIConnectionError        the request may not have reached Descript
     │   │   └── APITimeoutError
@@ -39,6 +40,11 @@ class DescriptError(Exception):
 
 class ConfigurationError(DescriptError):
     """The client is not configured well enough to send a request."""
+
+
+class LocalFileError(DescriptError):
+    """A local path that may not, or cannot, be used: outside the allowed folders, missing, not
+    a regular file, or changed between its check and its use."""
 
 
 class APIError(DescriptError):

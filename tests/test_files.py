@@ -14,7 +14,9 @@ import httpx
 import pytest
 
 from descript_mcp import DescriptClient
-from descript_mcp.files.roots import LocalFileError, Roots, root_from_uri
+from descript_mcp.errors import LocalFileError
+from descript_mcp.files.local import ReadableFile, SavePlace
+from descript_mcp.files.roots import Roots, root_from_uri
 from descript_mcp.files.sharelinks import ShareLinkError, direct_download_url
 from descript_mcp.files.transfer import content_type_of, download_file, upload_file, write_file
 from descript_mcp.models import ImportMediaRequest, PublishRequest, UploadMedia
@@ -85,8 +87,16 @@ def test_media_types_come_from_the_extension() -> None:
     assert content_type_of("notes") == "application/octet-stream"
 
 
+@pytest.fixture(params=["descriptors", "resolved names"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways to open below a root: descriptors walked without following links (POSIX),
+    and resolved names checked again after opening (where the platform has no dir_fd)."""
+    monkeypatch.setattr("descript_mcp.files.local.SAFE_WALK", request.param == "descriptors")
+    return request.param
+
+
 @pytest.fixture
-def tree(tmp_path: Path) -> dict[str, Path]:
+def tree(tmp_path: Path, walk: str) -> dict[str, Path]:
     """A root with a file, a folder, links out of it, and a secret beside it."""
     root, outside = tmp_path / "root", tmp_path / "outside"
     (root / "sub").mkdir(parents=True)
@@ -117,37 +127,49 @@ def test_every_escape_and_bad_path_is_refused_for_reading(
 ) -> None:
     roots = Roots.of([tree["root"]])
     with pytest.raises(LocalFileError, match=says):
-        roots.readable(f"{tree['root']}/{relative}")
+        roots.open_readable(f"{tree['root']}/{relative}")
+
+
+def identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
+def read(roots: Roots, path: str | Path) -> tuple[int, int]:
+    """Open a file through the roots; what was opened, by device and inode."""
+    with roots.open_readable(str(path)) as file:
+        return file.identity
 
 
 def test_reading_inside_the_root_resolves_links_that_stay_inside(tree: dict[str, Path]) -> None:
     roots = Roots.of([tree["root"]])
-    assert roots.readable(str(tree["root"] / "inner-link.wav")) == tree["root"] / "talk.wav"
-    assert roots.readable(str(tree["root"] / "sub" / ".." / "talk.wav")).name == "talk.wav"
+    talk = identity(tree["root"] / "talk.wav")
+    assert read(roots, tree["root"] / "inner-link.wav") == talk
+    assert read(roots, tree["root"] / "sub" / ".." / "talk.wav") == talk
 
 
 def test_no_roots_relative_paths_and_other_folders_are_refused(tree: dict[str, Path]) -> None:
     with pytest.raises(LocalFileError, match="DESCRIPT_MCP_ROOTS"):
-        Roots.of([]).readable(str(tree["root"] / "talk.wav"))
+        read(Roots.of([]), tree["root"] / "talk.wav")
     with pytest.raises(LocalFileError, match="not an absolute path"):
-        Roots.of([tree["root"]]).readable("talk.wav")
+        read(Roots.of([tree["root"]]), "talk.wav")
     with pytest.raises(LocalFileError, match="outside the folders"):
-        Roots.of([tree["root"]]).readable(str(tree["outside"] / "secret.wav"))
+        read(Roots.of([tree["root"]]), tree["outside"] / "secret.wav")
     sibling = tree["root"].with_name("root-evil")
     sibling.mkdir()
     (sibling / "x.wav").write_bytes(b"x")
     with pytest.raises(LocalFileError, match="outside the folders"):  # a prefix is not a parent
-        Roots.of([tree["root"]]).readable(str(sibling / "x.wav"))
+        read(Roots.of([tree["root"]]), sibling / "x.wav")
 
 
 def test_home_is_expanded(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tree["root"].parent))
-    assert Roots.of(["~/root"]).readable("~/root/talk.wav") == tree["root"] / "talk.wav"
+    assert read(Roots.of(["~/root"]), "~/root/talk.wav") == identity(tree["root"] / "talk.wav")
 
 
 def test_an_unknown_users_home_is_a_clear_error(tree: dict[str, Path]) -> None:
     with pytest.raises(LocalFileError, match="unknown user's home: give the full path"):
-        Roots.of([tree["root"]]).readable("~no-such-user-here/talk.wav")
+        read(Roots.of([tree["root"]]), "~no-such-user-here/talk.wav")
 
 
 def test_case_is_folded_only_where_the_file_system_folds_it(
@@ -155,48 +177,60 @@ def test_case_is_folded_only_where_the_file_system_folds_it(
 ) -> None:
     upper = Roots.of([str(tree["root"]).upper()])
     with pytest.raises(LocalFileError, match="outside the folders"):
-        upper.readable(str(tree["root"] / "talk.wav"))
+        read(upper, tree["root"] / "talk.wav")
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert upper.readable(str(tree["root"] / "talk.wav")) == tree["root"] / "talk.wav"
+    assert upper.locate(str(tree["root"] / "talk.wav"))[1] == ("talk.wav",)
 
 
 def test_a_clients_roots_narrow_but_never_widen(tree: dict[str, Path]) -> None:
     (tree["root"] / "sub" / "ok.wav").write_bytes(b"x")
     narrowed = Roots.of([tree["root"]]).narrowed_to([tree["root"] / "sub"])
-    assert narrowed.readable(str(tree["root"] / "sub" / "ok.wav")).name == "ok.wav"
+    assert read(narrowed, tree["root"] / "sub" / "ok.wav") == identity(
+        tree["root"] / "sub" / "ok.wav"
+    )
     with pytest.raises(LocalFileError, match="outside the folders"):
-        narrowed.readable(str(tree["root"] / "talk.wav"))
+        read(narrowed, tree["root"] / "talk.wav")
     wider = Roots.of([tree["root"]]).narrowed_to([tree["outside"]])
     with pytest.raises(LocalFileError, match="outside the folders"):
-        wider.readable(str(tree["outside"] / "secret.wav"))
+        read(wider, tree["outside"] / "secret.wav")
     assert root_from_uri("file:///tmp/some%20folder") == Path(os.path.realpath("/tmp/some folder"))
     assert root_from_uri("https://example.com/x") is None
 
 
 def test_writing_is_confined_and_never_replaces_unless_asked(tree: dict[str, Path]) -> None:
     roots = Roots.of([tree["root"]])
-    assert roots.writable(str(tree["root"] / "new.wav"), overwrite=False).name == "new.wav"
+
+    def place(relative: str, overwrite: bool) -> str:
+        with roots.open_writable(f"{tree['root']}/{relative}", overwrite=overwrite) as opened:
+            return opened.name
+
+    assert place("new.wav", overwrite=False) == "new.wav"
     with pytest.raises(LocalFileError, match="already exists"):
-        roots.writable(str(tree["root"] / "talk.wav"), overwrite=False)
-    assert roots.writable(str(tree["root"] / "talk.wav"), overwrite=True).name == "talk.wav"
+        place("talk.wav", overwrite=False)
+    assert place("talk.wav", overwrite=True) == "talk.wav"
     for escape in ("link.wav", "linked-folder/new.wav", "../outside/new.wav"):
         with pytest.raises(LocalFileError, match="outside the folders"):
-            roots.writable(f"{tree['root']}/{escape}", overwrite=True)
+            place(escape, overwrite=True)
     with pytest.raises(LocalFileError, match="does not exist"):
-        roots.writable(str(tree["root"] / "nope" / "new.wav"), overwrite=False)
+        place("nope/new.wav", overwrite=False)
     with pytest.raises(LocalFileError, match="is a folder"):
-        roots.writable(str(tree["root"] / "sub"), overwrite=True)
+        place("sub", overwrite=True)
     with pytest.raises(LocalFileError, match="not a regular file"):
-        roots.writable(str(tree["root"] / "pipe.wav"), overwrite=True)
+        place("pipe.wav", overwrite=True)
 
 
 @pytest.mark.anyio
 async def test_write_file_never_replaces_a_file_that_appeared(tmp_path: Path) -> None:
     target = tmp_path / "t.txt"
-    await write_file(target, b"first", overwrite=False)
+
+    async def write(content: bytes, overwrite: bool) -> None:
+        with SavePlace.at(target, overwrite=True) as place:  # checked: it may exist
+            await write_file(place, content, overwrite=overwrite)
+
+    await write(b"first", overwrite=False)
     with pytest.raises(LocalFileError, match="not replaced"):
-        await write_file(target, b"second", overwrite=False)
-    await write_file(target, b"third", overwrite=True)
+        await write(b"second", overwrite=False)
+    await write(b"third", overwrite=True)
     assert target.read_bytes() == b"third"
     assert [p.name for p in tmp_path.iterdir()] == ["t.txt"]  # no partial files left
 
@@ -237,7 +271,8 @@ async def test_a_multi_gib_file_streams_in_constant_memory_with_progress(
 
     tracemalloc.start()
     try:
-        await upload_file(client, created.upload_urls["long.wav"].upload_url, path, size, on_bytes)
+        with ReadableFile.at(path) as file:
+            await upload_file(client, created.upload_urls["long.wav"].upload_url, file, on_bytes)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -266,8 +301,8 @@ async def test_an_expired_upload_url_fails_the_upload(
             add_media={"a.wav": UploadMedia(content_type="audio/wav", file_size=1000)},
         )
     )
-    with pytest.raises(Exception, match="400") as caught:
-        await upload_file(client, created.upload_urls["a.wav"].upload_url, path, 1000)
+    with pytest.raises(Exception, match="400") as caught, ReadableFile.at(path) as file:
+        await upload_file(client, created.upload_urls["a.wav"].upload_url, file)
     assert caught.type.__name__ == "BadRequestError"
 
 
@@ -319,7 +354,8 @@ async def test_a_dropped_download_resumes_from_where_it_stopped(
             return url
 
         destination = tmp_path / "episode.wav"
-        size = await download_file(client, url, destination, overwrite=False, refresh=refresh)
+        with SavePlace.at(destination, overwrite=False) as place:
+            size = await download_file(client, url, place, overwrite=False, refresh=refresh)
     assert transport.ranges == [None, "bytes=100000-"]
     assert len(refreshed) == 1
     with wave.open(io.BytesIO(destination.read_bytes())) as rendered:
@@ -342,8 +378,11 @@ async def test_an_expired_download_link_is_refreshed_and_a_failure_leaves_nothin
     assert job.result.share_url is not None
     share_url = job.result.share_url
 
-    with pytest.raises(Exception, match="400"):  # no refresh: the expired link is final
-        await download_file(client, job.result.download_url, tmp_path / "a.wav", overwrite=False)
+    with (
+        SavePlace.at(tmp_path / "a.wav", overwrite=False) as place,
+        pytest.raises(Exception, match="400"),  # no refresh: the expired link is final
+    ):
+        await download_file(client, job.result.download_url, place, overwrite=False)
     assert list(tmp_path.iterdir()) == []
 
     sandbox.config.download_url_ttl = 3600.0
@@ -353,7 +392,8 @@ async def test_an_expired_download_link_is_refreshed_and_a_failure_leaves_nothin
         assert fresh is not None
         return fresh
 
-    size = await download_file(
-        client, job.result.download_url, tmp_path / "a.wav", overwrite=False, refresh=refresh
-    )
+    with SavePlace.at(tmp_path / "a.wav", overwrite=False) as place:
+        size = await download_file(
+            client, job.result.download_url, place, overwrite=False, refresh=refresh
+        )
     assert size == (tmp_path / "a.wav").stat().st_size > 0

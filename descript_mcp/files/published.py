@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from descript_mcp.files.roots import LocalFileError
-from descript_mcp.files.transfer import ByteProgress, download_file
+from descript_mcp.errors import LocalFileError
+from descript_mcp.files.local import ByteProgress, SavePlace
+from descript_mcp.files.transfer import download_file
 from descript_mcp.models import PublishJob
 
 if TYPE_CHECKING:
@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 async def download_published(
     client: DescriptClient,
     job: PublishJob,
-    destination: Path,
+    place: SavePlace,
     *,
     overwrite: bool,
     on_bytes: ByteProgress | None = None,
 ) -> int:
-    """Download to `destination`; a stale link is renewed from the job, then the share page."""
+    """Download to `place`; a stale link is renewed from the job, then the share page."""
     result = job.result
     if result is None or result.status != "success" or not result.download_url:
         raise LocalFileError(f"Publish {job.job_id} has no file to download.")
@@ -40,5 +40,5 @@ async def download_published(
         return url
 
     return await download_file(
-        client, current, destination, overwrite=overwrite, on_bytes=on_bytes, refresh=fresh_link
+        client, current, place, overwrite=overwrite, on_bytes=on_bytes, refresh=fresh_link
     )

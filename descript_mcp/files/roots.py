@@ -1,12 +1,17 @@
 """Which local files may be read or written: only those under the configured roots.
 
-A path is resolved first (~, symlinks, `..`, and case where the file system ignores it), then
-checked; so a symlink inside a root that points outside it is outside. An MCP client's own
-roots can narrow the configured ones, never widen them.
+A path is resolved first (~, symlinks, `..`, and case where the file system ignores it) to find
+the root it lies under; a symlink inside a root that points outside it is outside. The file is
+then opened by walking down from the root without following any link (`files.local`), and the
+checks are made on what was opened: a link swapped in after the check makes the open fail, it
+cannot lead elsewhere. An MCP client's own roots can narrow the configured ones, never widen
+them. Over HTTP each user has a folder of their own under each root (`for_user`).
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import stat
 import sys
@@ -15,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from descript_mcp.errors import DescriptError
+from descript_mcp.errors import LocalFileError
+from descript_mcp.files.local import ReadableFile, SavePlace
+
+logger = logging.getLogger("descript_mcp.files")
 
 ROOTS_ENV = "DESCRIPT_MCP_ROOTS"
 NO_ROOTS = (
@@ -23,10 +31,8 @@ NO_ROOTS = (
     f"may read and write (separated by '{os.pathsep}'), e.g. DESCRIPT_MCP_ROOTS=~/Movies, or "
     "start it with --root ~/Movies; then restart the server."
 )
-
-
-class LocalFileError(DescriptError):
-    """A local path that may not, or cannot, be used."""
+# Longer than any real path, short enough that no message or log carries a flood.
+MAX_PATH = 4096
 
 
 def _key(path: Path) -> str:
@@ -49,13 +55,12 @@ def _resolve(path: str | Path) -> Path:
     return Path(os.path.realpath(expand_home(path)))
 
 
-def _within(path: Path, folders: Iterable[Path]) -> bool:
-    key = _key(path)
-    for folder in folders:
-        root = _key(folder).rstrip(os.sep) or os.sep
-        if key == root or key.startswith(root if root.endswith(os.sep) else root + os.sep):
-            return True
-    return False
+def _depth_within(path: Path, folder: Path) -> int | None:
+    """How many leading parts of `path` are `folder`, if `path` is it or lies below it."""
+    key, root = _key(path), _key(folder).rstrip(os.sep) or os.sep
+    if key == root or key.startswith(root if root.endswith(os.sep) else root + os.sep):
+        return len(folder.parts)
+    return None
 
 
 def root_from_uri(uri: str) -> Path | None:
@@ -71,62 +76,97 @@ class Roots:
     folders: tuple[Path, ...]
     # The client's own roots, when it announced some: a path must be under one of them too.
     client_folders: tuple[Path, ...] | None = None
+    # What to say when there are no folders at all.
+    off: str = NO_ROOTS
 
     @classmethod
-    def of(cls, paths: Iterable[str | Path]) -> Roots:
-        return cls(tuple(_resolve(p) for p in paths if str(p).strip()))
+    def of(cls, paths: Iterable[str | Path], off: str = NO_ROOTS) -> Roots:
+        return cls(tuple(_resolve(p) for p in paths if str(p).strip()), off=off)
 
     def narrowed_to(self, client_folders: Iterable[Path]) -> Roots:
-        return Roots(self.folders, tuple(client_folders))
+        return Roots(self.folders, tuple(client_folders), self.off)
 
-    def _checked(self, path: str) -> Path:
+    def for_user(self, owner: str) -> Roots:
+        """Each root's folder of one user (created, mode 0700, on first use): over HTTP, users
+        share the server's disk, and each may use only their own folder of it."""
+        folders = []
+        for root in self.folders:
+            folder = root / owner
+            try:
+                folder.mkdir(mode=0o700, exist_ok=True)
+                info = folder.lstat()
+            except OSError as error:
+                logger.warning("cannot use %s's folder under %s: %s", owner, root, error.strerror)
+                continue
+            if stat.S_ISDIR(info.st_mode) and not stat.S_ISLNK(info.st_mode):
+                folders.append(folder)
+            else:
+                logger.warning("%s under %s is not a folder: not used", owner, root)
+        return Roots(tuple(folders), off=self.off)
+
+    def locate(self, path: str) -> tuple[Path, tuple[str, ...], Path]:
+        """The root `path` lies under, its parts below that root (links resolved), and the
+        path as given; refused if under none."""
         if not self.folders:
-            raise LocalFileError(NO_ROOTS)
+            raise LocalFileError(self.off)
+        if "\x00" in path or len(path) > MAX_PATH:
+            raise LocalFileError("That is not a usable path: it is too long or holds a NUL.")
         raw = expand_home(path)
         if not raw.is_absolute():
             raise LocalFileError(f"'{path}' is not an absolute path: give the full path.")
-        resolved = _resolve(raw)
-        allowed = _within(resolved, self.folders) and (
-            self.client_folders is None or _within(resolved, self.client_folders)
-        )
-        if not allowed:
-            where = ", ".join(str(f) for f in self.folders)
-            raise LocalFileError(
-                f"'{path}' is outside the folders this server may use ({where}). Move the file "
-                f"there, or add its folder to {ROOTS_ENV} and restart the server."
-            )
-        return resolved
-
-    def readable(self, path: str) -> Path:
-        """A regular file under the roots, to upload."""
-        resolved = self._checked(path)
         try:
-            mode = resolved.stat().st_mode
-        except FileNotFoundError:
-            raise LocalFileError(f"'{path}' does not exist.") from None
-        except OSError as exc:
-            raise LocalFileError(f"'{path}' cannot be read: {exc.strerror}.") from None
-        if stat.S_ISDIR(mode):
-            raise LocalFileError(f"'{path}' is a folder: give the path of a media file in it.")
-        if not stat.S_ISREG(mode):
-            raise LocalFileError(f"'{path}' is not a regular file (a device, pipe or socket).")
-        if not os.access(resolved, os.R_OK):
-            raise LocalFileError(f"'{path}' is not readable by this server.")
-        return resolved
+            resolved = _resolve(raw)
+        except OSError:  # a link swapped while it was being read
+            raise LocalFileError(
+                f"'{path}' changed while it was being checked: try again."
+            ) from None
+        allowed = self.client_folders is None or any(
+            _depth_within(resolved, folder) is not None for folder in self.client_folders
+        )
+        for folder in self.folders:
+            depth = _depth_within(resolved, folder)
+            if depth is not None and allowed:
+                return folder, resolved.parts[depth:], raw
+        where = ", ".join(str(f) for f in self.folders)
+        raise LocalFileError(
+            f"'{path}' is outside the folders this server may use ({where}). Move the file "
+            f"there, or add its folder to {ROOTS_ENV} and restart the server."
+        )
 
-    def writable(self, path: str, *, overwrite: bool) -> Path:
-        """A place under the roots to write a new file, or to replace one if `overwrite`."""
-        resolved = self._checked(path)
-        if not resolved.parent.is_dir():
-            raise LocalFileError(f"The folder of '{path}' does not exist.")
-        if resolved.exists() or resolved.is_symlink():
-            if resolved.is_dir():
-                raise LocalFileError(f"'{path}' is a folder: give a file name in it.")
-            if not resolved.is_file():
-                raise LocalFileError(f"'{path}' is not a regular file.")
-            if not overwrite:
-                raise LocalFileError(
-                    f"'{path}' already exists. Choose another name, or pass overwrite=true "
-                    "to replace it."
-                )
-        return resolved
+    def open_readable(self, path: str) -> ReadableFile:
+        """A regular file under the roots, open for reading: checked on what was opened."""
+        root, parts, shown = self.locate(path)
+        if not parts:
+            raise LocalFileError(f"'{path}' is a folder: give the path of a media file in it.")
+        try:
+            return ReadableFile.below(root, parts, shown)
+        except OSError as error:
+            raise _problem(path, error, reading=True) from None
+
+    def open_writable(self, path: str, *, overwrite: bool) -> SavePlace:
+        """A place under the roots to write a new file, or to replace one if `overwrite`; its
+        folder held open until the place is closed."""
+        root, parts, shown = self.locate(path)
+        if not parts:
+            raise LocalFileError(f"'{path}' is a folder: give a file name in it.")
+        try:
+            return SavePlace.below(root, parts, shown, overwrite=overwrite)
+        except OSError as error:
+            raise _problem(path, error, reading=False) from None
+
+
+def _problem(path: str, error: OSError, *, reading: bool) -> LocalFileError:
+    """What to tell the caller of an OSError on `path`."""
+    match error.errno:
+        case errno.ENOENT:
+            missing = f"'{path}'" if reading else f"The folder of '{path}'"
+            return LocalFileError(f"{missing} does not exist.")
+        case errno.EACCES | errno.EPERM:
+            able = "readable" if reading else "writable"
+            return LocalFileError(f"'{path}' is not {able} by this server.")
+        case errno.ELOOP | errno.ENOTDIR:  # a link or a file where a folder was checked
+            return LocalFileError(f"'{path}' changed while it was being checked: try again.")
+        case errno.ENAMETOOLONG:
+            return LocalFileError("That path is too long for this file system.")
+        case _:
+            return LocalFileError(f"'{path}' cannot be used: {error.strerror}.")

@@ -29,6 +29,7 @@ class ClientFactory(Protocol):
 class Caller:
     owner: str
     client: DescriptClient
+    over_http: bool = False
 
 
 class ClientPool:
@@ -90,4 +91,4 @@ async def resolve(
     fallback: bool,
 ) -> Caller:
     token = choose_token(headers_present, authorization, server_token, fallback)
-    return Caller(owner=owner_of(token), client=await pool.get(token))
+    return Caller(owner=owner_of(token), client=await pool.get(token), over_http=headers_present)

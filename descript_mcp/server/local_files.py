@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPDeprecationWarning
 
-from descript_mcp.errors import DescriptError
+from descript_mcp.errors import DescriptError, LocalFileError
+from descript_mcp.files.local import ReadableFile, SavePlace
 from descript_mcp.files.published import download_published
-from descript_mcp.files.roots import LocalFileError, Roots, root_from_uri
+from descript_mcp.files.roots import Roots, root_from_uri
 from descript_mcp.files.transfer import upload_file
 from descript_mcp.models import Job, PublishJob, UploadTarget
+from descript_mcp.server.callers import Caller
 from descript_mcp.server.progress import CallProgress, size_text
 from descript_mcp.server.state import ServerState
 from descript_mcp.summaries import JobSummary, summarize
@@ -26,9 +27,24 @@ if TYPE_CHECKING:
 logger = logging.getLogger("descript_mcp.server")
 
 
-async def roots_for(ctx: Context[Any], state: ServerState) -> Roots:
-    """The configured roots, narrowed to the client's own when it announces some."""
-    roots = Roots.of(state.settings.roots)
+# Over HTTP the server's disk is not the caller's: off unless the operator turns it on.
+HTTP_OFF = (
+    "Local files are off over HTTP: this server's disk is not your computer. Import from a URL "
+    "instead; or ask whoever runs the server to start it with --http-local-files, which gives "
+    "each user a folder of their own on it."
+)
+
+
+async def roots_for(ctx: Context[Any], state: ServerState, caller: Caller) -> Roots:
+    """The folders the caller may use. On stdio: the configured roots, narrowed to the
+    client's own when it announces some. Over HTTP: the caller's own folder under each root,
+    if the operator allowed local files over HTTP at all."""
+    settings = state.settings
+    if caller.over_http:
+        if not settings.http_local_files:
+            return Roots((), off=HTTP_OFF)
+        return Roots.of(settings.roots).for_user(caller.owner)
+    roots = Roots.of(settings.roots)
     capabilities = ctx.client_capabilities
     if not roots.folders or capabilities is None or capabilities.roots is None:
         return roots
@@ -46,9 +62,14 @@ async def roots_for(ctx: Context[Any], state: ServerState) -> Roots:
 
 @dataclass(frozen=True)
 class LocalMedia:
+    """A media item of an import, from a file opened when it was checked."""
+
     name: str
-    path: Path
-    size: int
+    file: ReadableFile
+
+    @property
+    def size(self) -> int:
+        return self.file.size
 
 
 @dataclass(frozen=True)
@@ -82,7 +103,7 @@ async def upload_all(
         try:
             if target is None:
                 raise LocalFileError("Descript returned no upload URL for it.")
-            await upload_file(client, target.upload_url, media.path, media.size, report)
+            await upload_file(client, target.upload_url, media.file, report)
         except (DescriptError, OSError) as error:  # OSError: the file changed or went away
             skipped = [
                 UploadFailure(m.name, f"not uploaded after {media.name} failed")
@@ -96,7 +117,7 @@ async def upload_all(
 async def with_saved_file(
     caller_client: DescriptClient,
     job: Job,
-    destination: Path | None,
+    destination: SavePlace | None,
     *,
     overwrite: bool,
     progress: CallProgress,
@@ -125,6 +146,6 @@ async def with_saved_file(
     saved = await download_published(
         caller_client, job, destination, overwrite=overwrite, on_bytes=report
     )
-    summary.saved_to, summary.saved_bytes = str(destination), saved
-    summary.summary += f" Saved to {destination} ({size_text(saved)})."
+    summary.saved_to, summary.saved_bytes = str(destination.shown), saved
+    summary.summary += f" Saved to {destination.shown} ({size_text(saved)})."
     return summary

@@ -1,5 +1,6 @@
 """Tools about jobs: get_job (with a bounded wait), list_jobs, cancel_job."""
 
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -46,14 +47,18 @@ def register(tools: ToolSet) -> None:
         credits.
         """
         state, caller = await caller_of(ctx)
-        destination = None
-        if download_to is not None:
-            destination = (await roots_for(ctx, state)).writable(download_to, overwrite=overwrite)
-        progress = CallProgress(ctx)
-        job = await wait_for(state, caller, job_id, wait_seconds, progress)
-        return await with_saved_file(
-            caller.client, job, destination, overwrite=overwrite, progress=progress
-        )
+        with ExitStack() as held:
+            destination = None
+            if download_to is not None:
+                roots = await roots_for(ctx, state, caller)
+                destination = held.enter_context(
+                    roots.open_writable(download_to, overwrite=overwrite)
+                )
+            progress = CallProgress(ctx)
+            job = await wait_for(state, caller, job_id, wait_seconds, progress)
+            return await with_saved_file(
+                caller.client, job, destination, overwrite=overwrite, progress=progress
+            )
 
     @tools.tool(title="List recent jobs", annotations=READS)
     async def list_jobs(

@@ -1,5 +1,6 @@
 """import_media: bring media into a new or existing project."""
 
+from contextlib import ExitStack
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Self
 
@@ -12,6 +13,7 @@ from descript_mcp.files.roots import Roots
 from descript_mcp.files.sharelinks import direct_download_url
 from descript_mcp.files.transfer import content_type_of
 from descript_mcp.models import (
+    ImportJobCreated,
     ImportMediaRequest,
     Job,
     MediaItem,
@@ -24,6 +26,7 @@ from descript_mcp.models import (
 )
 from descript_mcp.server.annotations import CREATES
 from descript_mcp.server.arguments import Force, WaitSeconds
+from descript_mcp.server.callers import Caller
 from descript_mcp.server.local_files import LocalMedia, UploadFailure, roots_for, upload_all
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import ToolSet
@@ -64,9 +67,14 @@ class MediaSource(BaseModel):
 
 
 async def _plan_media(
-    add_media: dict[str, MediaSource], ctx: Context[Any], state: ServerState
+    add_media: dict[str, MediaSource],
+    ctx: Context[Any],
+    state: ServerState,
+    caller: Caller,
+    opened: ExitStack,
 ) -> tuple[dict[str, MediaItem], list[LocalMedia]]:
-    """The API's media items, and the local files to upload once the import exists."""
+    """The API's media items, and the local files to upload once the import exists: opened
+    now, when they are checked, and kept open by `opened` until they are sent."""
     items: dict[str, MediaItem] = {}
     local: list[LocalMedia] = []
     roots: Roots | None = None
@@ -82,13 +90,12 @@ async def _plan_media(
                     f"Give the media name '{name}' a file extension (like {name}.mp4): "
                     "Descript reads the media type from it."
                 )
-            roots = roots or await roots_for(ctx, state)
-            path = roots.readable(source.path)
-            size = path.stat().st_size
+            roots = roots or await roots_for(ctx, state, caller)
+            file = opened.enter_context(roots.open_readable(source.path))
             items[name] = UploadMedia(
-                content_type=content_type_of(name), file_size=size, language=source.language
+                content_type=content_type_of(name), file_size=file.size, language=source.language
             )
-            local.append(LocalMedia(name, path, size))
+            local.append(LocalMedia(name, file))
     return items, local
 
 
@@ -144,45 +151,54 @@ def register(tools: ToolSet) -> None:
         The result lists each media item's outcome; failed items say why.
         """
         state, caller = await caller_of(ctx)
-        items, local = await _plan_media(add_media, ctx, state)
-        request = ImportMediaRequest(
-            callback_url=state.callbacks.url_for(caller),
-            project_id=project_id,
-            project_name=project_name,
-            folder_name=folder_name,
-            team_access=team_access,
-            add_media=items,
-            add_compositions=add_compositions,
-        )
-        submitted = await submit_job(
-            state,
-            caller,
-            caller.client.import_project_media,
-            request,
-            job_type="import/project_media",
-            tool="import_media",
-            force=force,
-            local_files=[(str(media.path), media.size) for media in local],
-        )
-        progress = CallProgress(ctx)
-        created = submitted.created
-        # The earlier call of a repeated one sent its files already.
-        upload_bytes = sum(media.size for media in local) if created else 0
-        if created and local:
-            try:
-                failures = await upload_all(caller.client, local, created.upload_urls, progress)
-            except BaseException:  # cancelled, or failed: the import could never finish
-                with anyio.CancelScope(shield=True):
+        with ExitStack() as opened:
+            items, local = await _plan_media(add_media, ctx, state, caller, opened)
+            request = ImportMediaRequest(
+                callback_url=state.callbacks.url_for(caller),
+                project_id=project_id,
+                project_name=project_name,
+                folder_name=folder_name,
+                team_access=team_access,
+                add_media=items,
+                add_compositions=add_compositions,
+            )
+            submitted = await submit_job(
+                state,
+                caller,
+                caller.client.import_project_media,
+                request,
+                job_type="import/project_media",
+                tool="import_media",
+                force=force,
+                local_files=[(media.file.identity, media.size) for media in local],
+            )
+            created = submitted.created
+            progress = CallProgress(ctx)
+            # The earlier call of a repeated one sent its files already.
+            upload_bytes = sum(media.size for media in local) if created else 0
+            if created and local:
+                failures = await _upload(caller, local, created, progress)
+                if failures:
                     await caller.client.cancel_job(created.job_id)
-                raise
-            if failures:
-                await caller.client.cancel_job(created.job_id)
-                job = await caller.client.get_job(created.job_id)
-                await state.tracker.record(caller.owner, job)
-                return _cancelled_for_uploads(job, failures)
-            progress.next_phase(upload_bytes)
+                    job = await caller.client.get_job(created.job_id)
+                    await state.tracker.record(caller.owner, job)
+                    return _cancelled_for_uploads(job, failures)
+                progress.next_phase(upload_bytes)
         # The job's share of this call's progress: as much as the upload, or 100 without one.
         job = await wait_for(
             state, caller, submitted.job_id, wait_seconds, progress, weight=upload_bytes or 100.0
         )
         return submitted.tell(summarize(job))
+
+
+async def _upload(
+    caller: Caller, local: list[LocalMedia], created: ImportJobCreated, progress: CallProgress
+) -> list[UploadFailure]:
+    """Send the files; if that is cancelled or fails unexpectedly, the import could never
+    finish: it is cancelled."""
+    try:
+        return await upload_all(caller.client, local, created.upload_urls, progress)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await caller.client.cancel_job(created.job_id)
+        raise

@@ -1,11 +1,13 @@
 """Getting media out: publish and export_transcript."""
 
+from contextlib import ExitStack
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from descript_mcp.files.local import SavePlace
 from descript_mcp.files.transfer import write_file
 from descript_mcp.models import (
     AccessLevel,
@@ -26,10 +28,11 @@ from descript_mcp.server.arguments import (
     ProjectId,
     WaitSeconds,
 )
+from descript_mcp.server.callers import Caller
 from descript_mcp.server.local_files import roots_for, with_saved_file
 from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import ToolSet
-from descript_mcp.server.state import caller_of
+from descript_mcp.server.state import ServerState, caller_of
 from descript_mcp.server.waiting import submit_job, wait_for
 from descript_mcp.summaries import Compact, JobSummary
 
@@ -84,33 +87,30 @@ def register(tools: ToolSet) -> None:
         on this computer once it is ready.
         """
         state, caller = await caller_of(ctx)
-        destination = None
-        if download_to is not None:  # checked before anything is started
-            destination = (await roots_for(ctx, state)).writable(download_to, overwrite=overwrite)
-        request = PublishRequest(
-            callback_url=state.callbacks.url_for(caller),
-            project_id=project_id,
-            composition_id=composition_id,
-            media_type=media_type,
-            resolution=resolution,
-            access_level=access_level,
-        )
-        submitted = await submit_job(
-            state,
-            caller,
-            caller.client.publish,
-            request,
-            job_type="publish",
-            tool="publish",
-            force=force,
-        )
-        progress = CallProgress(ctx)
-        job = await wait_for(state, caller, submitted.job_id, wait_seconds, progress)
-        return submitted.tell(
-            await with_saved_file(
-                caller.client, job, destination, overwrite=overwrite, progress=progress
+        with ExitStack() as held:
+            destination = None
+            if download_to is not None:  # checked before anything is started, held until used
+                roots = await roots_for(ctx, state, caller)
+                destination = held.enter_context(
+                    roots.open_writable(download_to, overwrite=overwrite)
+                )
+            return await _publish(
+                ctx,
+                state,
+                caller,
+                PublishRequest(
+                    callback_url=state.callbacks.url_for(caller),
+                    project_id=project_id,
+                    composition_id=composition_id,
+                    media_type=media_type,
+                    resolution=resolution,
+                    access_level=access_level,
+                ),
+                destination,
+                overwrite=overwrite,
+                force=force,
+                wait_seconds=wait_seconds,
             )
-        )
 
     @tools.tool(title="Export a transcript", annotations=SAVES)
     async def export_transcript(
@@ -141,35 +141,79 @@ def register(tools: ToolSet) -> None:
         """The transcript of a composition: as text in the result (subtitles with srt), or
         saved as a file with save_to (any format, docx included). Free and immediate."""
         state, caller = await caller_of(ctx)
-        destination = None
-        if save_to is not None:
-            destination = (await roots_for(ctx, state)).writable(save_to, overwrite=overwrite)
-        elif format == "docx":
+        if save_to is None and format == "docx":
             raise ToolError("docx is a binary file: give save_to, or choose a text format.")
-        exported = await caller.client.export_transcript(
-            ExportTranscriptRequest(
-                project_id=project_id,
-                format=format,
-                composition_id=composition_id,
-                include_speaker_labels=include_speaker_labels,
-                include_markers=include_markers,
-                timecodes=timecodes,
+        with ExitStack() as held:
+            destination = None
+            if save_to is not None:
+                roots = await roots_for(ctx, state, caller)
+                destination = held.enter_context(roots.open_writable(save_to, overwrite=overwrite))
+            return await _export(
+                caller,
+                ExportTranscriptRequest(
+                    project_id=project_id,
+                    format=format,
+                    composition_id=composition_id,
+                    include_speaker_labels=include_speaker_labels,
+                    include_markers=include_markers,
+                    timecodes=timecodes,
+                ),
+                destination,
+                overwrite=overwrite,
             )
+
+
+async def _publish(
+    ctx: Context[Any],
+    state: ServerState,
+    caller: Caller,
+    request: PublishRequest,
+    destination: SavePlace | None,
+    *,
+    overwrite: bool,
+    force: bool,
+    wait_seconds: float | None,
+) -> JobSummary:
+    submitted = await submit_job(
+        state,
+        caller,
+        caller.client.publish,
+        request,
+        job_type="publish",
+        tool="publish",
+        force=force,
+    )
+    progress = CallProgress(ctx)
+    job = await wait_for(state, caller, submitted.job_id, wait_seconds, progress)
+    return submitted.tell(
+        await with_saved_file(
+            caller.client, job, destination, overwrite=overwrite, progress=progress
         )
-        common = {
-            "format": format,
-            "filename": exported.filename,
-            "composition_id": exported.composition_id,
-        }
-        if destination is not None:
-            await write_file(destination, exported.content, overwrite=overwrite)
-            return Transcript(**common, saved_to=str(destination), size=len(exported.content))
-        if not exported.is_text:
-            raise ToolError("Descript answered with a binary file; ask for a text format.")
-        text = exported.text()
-        return Transcript(
-            **common,
-            size=len(exported.content),
-            truncated=len(text) > MAX_TRANSCRIPT_CHARACTERS,
-            text=text[:MAX_TRANSCRIPT_CHARACTERS],
-        )
+    )
+
+
+async def _export(
+    caller: Caller,
+    request: ExportTranscriptRequest,
+    destination: SavePlace | None,
+    *,
+    overwrite: bool,
+) -> Transcript:
+    exported = await caller.client.export_transcript(request)
+    common = {
+        "format": request.format,
+        "filename": exported.filename,
+        "composition_id": exported.composition_id,
+    }
+    if destination is not None:
+        await write_file(destination, exported.content, overwrite=overwrite)
+        return Transcript(**common, saved_to=str(destination.shown), size=len(exported.content))
+    if not exported.is_text:
+        raise ToolError("Descript answered with a binary file; ask for a text format.")
+    text = exported.text()
+    return Transcript(
+        **common,
+        size=len(exported.content),
+        truncated=len(text) > MAX_TRANSCRIPT_CHARACTERS,
+        text=text[:MAX_TRANSCRIPT_CHARACTERS],
+    )

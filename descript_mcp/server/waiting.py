@@ -69,7 +69,7 @@ async def submit_job(
     job_type: str,
     tool: str,
     force: bool,
-    local_files: Iterable[tuple[str, int]] = (),
+    local_files: Iterable[tuple[tuple[int, int], int]] = (),
 ) -> Submitted[CreatedT]:
     """Send a job-creating request and record the job Descript accepted, as one step that a
     cancelled tool call cannot split: a call cancelled while the POST is in flight waits for
@@ -120,10 +120,14 @@ async def submit_job(
 
 
 def _fingerprint(
-    owner: str, tool: str, request: RequestModel, local_files: Iterable[tuple[str, int]]
+    owner: str,
+    tool: str,
+    request: RequestModel,
+    local_files: Iterable[tuple[tuple[int, int], int]],
 ) -> str:
     """What makes two calls the same: who, which tool, what it asks of Descript (its callback
-    URL aside, which is new each time) and which local files it uploads."""
+    URL aside, which is new each time) and which local files it uploads (by device and inode,
+    and size)."""
     body = request.to_body()
     body.pop("callback_url", None)
     same = [owner, tool, body, sorted(local_files)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
 import wave
 import zipfile
 from pathlib import Path
@@ -324,3 +326,47 @@ async def test_a_clients_roots_narrow_what_may_be_read(
         )
     assert "outside the folders" in refused
     assert allowed["outcome"] == "success"
+
+
+async def test_a_file_swapped_for_a_link_mid_import_never_uploads_what_it_points_to(
+    make_server, mode: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The attack, through the tool: the path swapped between a file and a link out of the
+    root in a loop while imports run. No upload may carry the outside bytes."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    ours = synthesize_wav(1.0)
+    secret = (b"SECRET" * len(ours))[: len(ours)]  # the same size: sizes tell nothing
+    (outside / "secret.wav").write_bytes(secret)
+    (root / "ours.wav").write_bytes(ours)
+    victim = root / "victim.wav"
+    stop = threading.Event()
+
+    def swap() -> None:
+        while not stop.is_set():
+            os.link(root / "ours.wav", root / ".stage-file")
+            os.replace(root / ".stage-file", victim)
+            os.symlink(outside / "secret.wav", root / ".stage-link")
+            os.replace(root / ".stage-link", victim)
+
+    thread = threading.Thread(target=swap, daemon=True)
+    outcomes: list[bool] = []
+    async with Client(make_server(roots=(root,)), mode=mode) as mcp:
+        thread.start()
+        try:
+            with anyio.move_on_after(2.0):
+                while True:
+                    result = await mcp.call_tool(
+                        "import_media",
+                        {"add_media": {"v.wav": {"path": str(victim)}}, "force": True},
+                    )
+                    outcomes.append(not result.is_error)
+        finally:
+            stop.set()
+            thread.join()
+    uploads = list(sandbox.world.uploads.values())
+    assert any(outcomes)
+    assert uploads
+    assert all(upload.head == ours[: len(upload.head)] for upload in uploads)
+    assert not any(b"SECRET" in upload.head for upload in uploads)
