@@ -11,7 +11,7 @@ import os
 import platform
 import sys
 
-from bench import coldstart, history, overhead, polling, scale, upload
+from bench import coldstart, history, overhead, polling, scale, subscriptions, upload
 
 
 def main() -> int:
@@ -26,6 +26,7 @@ def main() -> int:
     rows += history.run(repeats=5 if args.quick else 50)
     rows += polling.run()
     rows += scale.run(quick=args.quick)
+    rows += subscriptions.run(sessions=20 if args.quick else 150)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print(f"descript-mcp benchmarks ({'quick' if args.quick else 'full'} run; {machine})")
     width = max(len(name) for name, _ in rows)

@@ -27,6 +27,8 @@ logger = logging.getLogger("descript_mcp.client")
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
+# No real token is shorter; a shorter string is found in any text by chance.
+MIN_TOKEN = 8
 # Errors raised before a single byte of the request left this machine.
 _NEVER_SENT = (
     httpx.ConnectError,
@@ -61,6 +63,11 @@ class RequestSender:
             raise ConfigurationError(
                 "No Descript API token is configured. Create one in Descript under "
                 "Settings → API Tokens and set it as DESCRIPT_API_KEY."
+            )
+        if not (self._api_key.isascii() and self._api_key.isprintable()):
+            raise ConfigurationError(
+                "The Descript API token holds characters no token has (it was mangled when "
+                "copied?). Copy it again from Descript under Settings → API Tokens."
             )
         return {"Authorization": f"Bearer {self._api_key}"}
 
@@ -129,10 +136,29 @@ class RequestSender:
                 may_have_reached_server=not isinstance(exc, _NEVER_SENT),
             ) from exc
         self.server_clock.observe(response.headers.get("date"), sent=sent, received=time.time())
+        response = self._without_token(response)
         logger.debug("%s %s -> %d", method, path, response.status_code)
         if response.is_success:
             return response
         raise status_error(response, method=method, path=path)
+
+    def _without_token(self, response: httpx.Response) -> httpx.Response:
+        """The answer with the token removed wherever Descript echoed it (in an error message,
+        a name someone pasted it into): from here on no text can carry it further."""
+        key = (self._api_key or "").encode()
+        if len(key) < MIN_TOKEN or key not in response.content:  # shorter: no token, only noise
+            return response
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.lower() not in ("content-length", "content-encoding")
+        }
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=response.content.replace(key, b"REDACTED"),
+            request=response.request,
+        )
 
 
 def status_error(response: httpx.Response, *, method: str, path: str) -> APIStatusError:

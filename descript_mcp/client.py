@@ -24,7 +24,7 @@ from descript_mcp._http import RequestSender, Sleep, status_error
 from descript_mcp._parsing import parse, parse_model, parse_page
 from descript_mcp._retry import RetryPolicy
 from descript_mcp._version import __version__
-from descript_mcp.errors import APIConnectionError
+from descript_mcp.errors import APIConnectionError, check_id
 from descript_mcp.models import (
     AgentEditRequest,
     AgentJobCreated,
@@ -165,12 +165,14 @@ class DescriptClient:
         )
 
     async def get_job(self, job_id: str) -> Job:
-        response = await self._sender.send("GET", f"jobs/{_segment(job_id)}", idempotent=True)
+        response = await self._sender.send(
+            "GET", f"jobs/{_segment(job_id, 'job id')}", idempotent=True
+        )
         return parse(_JOB, response)
 
     async def cancel_job(self, job_id: str) -> None:
         """Cancel a queued or running job. Media already imported stays in the project."""
-        await self._sender.send("DELETE", f"jobs/{_segment(job_id)}", idempotent=True)
+        await self._sender.send("DELETE", f"jobs/{_segment(job_id, 'job id')}", idempotent=True)
         await self._ledger.cancelled(job_id)
 
     async def list_jobs_page(
@@ -238,7 +240,7 @@ class DescriptClient:
 
     async def get_project(self, project_id: str) -> Project:
         response = await self._sender.send(
-            "GET", f"projects/{_segment(project_id)}", idempotent=True
+            "GET", f"projects/{_segment(project_id, 'project id')}", idempotent=True
         )
         return parse_model(Project, response)
 
@@ -292,7 +294,7 @@ class DescriptClient:
         """A share page's metadata, with a freshly signed download URL and WebVTT subtitles."""
         slug = slug_or_share_url.rstrip("/").rsplit("/", 1)[-1]
         response = await self._sender.send(
-            "GET", f"published_projects/{_segment(slug)}", idempotent=True
+            "GET", f"published_projects/{_segment(slug, 'share page')}", idempotent=True
         )
         return parse_model(PublishedProject, response)
 
@@ -377,9 +379,9 @@ def _total_size(response: httpx.Response, resumed: bool) -> int | None:
     return int(length) if length.isdigit() else None
 
 
-def _segment(value: str) -> str:
-    if not value:
-        raise ValueError("an id is required")
+def _segment(value: str, what: str) -> str:
+    """An id as one segment of a path: refused if it could be read as another route."""
+    check_id(value, what)
     return quote(value, safe="")
 
 

@@ -55,9 +55,11 @@ async def _round_trip(mcp: Client, sample: str, out: TextIO) -> None:
     )
     project_id = imported["project_id"]
     edited = await _call(mcp, out, "agent_edit", {"project_id": project_id, "prompt": AGENT_PROMPT})
+    out.write(f"   the agent's answer: {edited.get('agent_response')}\n")
     published = await _call(
         mcp, out, "publish", {"project_id": project_id, "access_level": "unlisted"}
     )
+    out.write(f"   share page: {published.get('share_url')}\n")
     history = json.loads((await mcp.read_resource("descript://jobs")).contents[0].text)  # type: ignore[union-attr]
     out.write(f"\nThe job history (descript://jobs) now holds {len(history['jobs'])} jobs:\n")
     for job in history["jobs"]:

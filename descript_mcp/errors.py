@@ -3,6 +3,7 @@
     DescriptError
     ├── ConfigurationError            no token, bad base URL: raised before any request
     ├── LocalFileError                a local path that may not, or cannot, be used
+    ├── InvalidIdError                an id that cannot be Descript's: sent nowhere
     ├── APIError                      something went wrong talking to Descript
     │   ├── APIConnectionError        the request may not have reached Descript
     │   │   └── APITimeoutError
@@ -45,6 +46,29 @@ class ConfigurationError(DescriptError):
 class LocalFileError(DescriptError):
     """A local path that may not, or cannot, be used: outside the allowed folders, missing, not
     a regular file, or changed between its check and its use."""
+
+
+class InvalidIdError(DescriptError):
+    """An id that cannot be one of Descript's (empty, too long, a `.` or `..`, a separator or
+    a space in it): refused before any request, since in a URL it would name another route."""
+
+
+# Descript's ids are UUIDs, or short prefixed strings around them.
+MAX_ID = 200
+
+
+def check_id(value: str, what: str) -> None:
+    """Raise InvalidIdError unless `value` can be an id (`what`: "job id", "project id")."""
+    if not value:
+        raise InvalidIdError(f"A {what} is required.")
+    if len(value) > MAX_ID:
+        raise InvalidIdError(f"That is not a {what}: Descript's are at most {MAX_ID} characters.")
+    if value.strip(".") == "" or any(
+        c in "/\\?#%" or not c.isprintable() or c.isspace() for c in value
+    ):
+        raise InvalidIdError(
+            f"'{value}' is not a {what}: ids hold no separators, spaces or dot segments."
+        )
 
 
 class APIError(DescriptError):

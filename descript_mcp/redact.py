@@ -58,53 +58,42 @@ def redact_urls(value: Any) -> Any:
     return value
 
 
-class RedactingFilter(logging.Filter):
-    """Removes credentials from URLs in log records (httpx logs every request's URL, uvicorn
-    every request's path)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact_arg(arg) for arg in record.args)
-        if isinstance(record.msg, str):
-            record.msg = redact_path(_URL.sub(lambda m: redact_url(m.group(0)), record.msg))
-        return True
-
-
-def _redact_arg(arg: object) -> object:
-    if _looks_like_url(arg):
-        return redact_url(str(arg))
-    if isinstance(arg, str):
-        return redact_path(arg)
-    return arg
-
-
 _URL = re.compile(r"https?://[^\s\"'<>]+")
+# An Authorization header's value, wherever it is echoed.
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 
 
-def _looks_like_url(value: object) -> bool:
-    text = str(value) if type(value).__name__ == "URL" or isinstance(value, str) else ""
-    return text.startswith(("http://", "https://"))
-
-
-# A logger's filters see only the records made on that very logger, not its children's.
-_LOGGERS = (
-    "httpx",
-    "httpx2",
-    "httpcore",
-    "uvicorn.access",
-    "uvicorn.error",
-    "descript_mcp.client",
-    "descript_mcp.files",
-    "descript_mcp.sandbox",
-    "descript_mcp.server",
-)
+def redact_text(text: str) -> str:
+    """`text` with every URL's credentials, callback secret and bearer token replaced."""
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    return _BEARER.sub(rf"\g<1>{REDACTED}", redact_path(text))
 
 
 def install_log_redaction() -> None:
-    """Redact URLs in the records of the HTTP libraries, the HTTP server and descript-mcp, and
-    in whatever else reaches the root logger's handlers."""
-    targets: list[logging.Filterer] = [logging.getLogger(name) for name in _LOGGERS]
-    targets += logging.getLogger().handlers
-    for target in targets:
-        if not any(isinstance(f, RedactingFilter) for f in target.filters):
-            target.addFilter(RedactingFilter())
+    """From now on every log record made in this process, by any logger, loses credentials as
+    it is made: its message, formatted with its arguments whatever their type (strings, bytes,
+    URL objects), and the text of its exception. No handler, however and whenever added, sees
+    them; the SSE library, for one, logs every chunk it sends, signed URLs and all."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "redacts", False):
+        return
+
+    def redacting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        _redact(record)
+        return record
+
+    redacting.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting)
+
+
+def _redact(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # arguments that do not fit the message: logging reports it itself
+        return
+    redacted = redact_text(message)
+    if redacted != message:
+        record.msg, record.args = redacted, None
+    if record.exc_info and record.exc_info[1] is not None:
+        record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))

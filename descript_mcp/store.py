@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -94,6 +95,16 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX submissions_by_owner ON submissions (owner, state, sent_at);
         """,
     ),
+    (
+        "003_job_notes_and_links",
+        """
+        ALTER TABLE jobs ADD COLUMN note TEXT;
+        ALTER TABLE jobs ADD COLUMN download_url TEXT;
+        ALTER TABLE jobs ADD COLUMN download_expires_at TEXT;
+        CREATE INDEX jobs_by_link_expiry ON jobs (download_expires_at)
+            WHERE download_url IS NOT NULL;
+        """,
+    ),
 )
 
 
@@ -132,6 +143,10 @@ class JobRecord:
     created_at: str
     stopped_at: str | None
     updated_at: str
+    note: str | None = None  # why the server stopped following it, if it did
+    # A publish's signed link, kept apart from its result and only while it is valid.
+    download_url: str | None = None
+    download_expires_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,16 +163,24 @@ class JobRecord:
                 else None
             ),
             "request": self.request,
-            "result": self.result,
+            "result": self._result(),
             "created_at": self.created_at,
             "stopped_at": self.stopped_at,
             "updated_at": self.updated_at,
+            "note": self.note,
         }
+
+    def _result(self) -> dict[str, Any] | None:
+        valid = self.download_expires_at is not None and self.download_expires_at > _now()
+        if self.result is None or not (self.download_url and valid):
+            return self.result
+        return self.result | {"download_url": self.download_url}
 
 
 _COLUMNS = (
     "job_id, job_type, tool, request_json AS request, project_id, project_url, drive_id, state, "
-    "progress_label, progress_percent, result_json AS result, created_at, stopped_at, updated_at"
+    "progress_label, progress_percent, result_json AS result, created_at, stopped_at, updated_at, "
+    "note, download_url, download_expires_at"
 )
 
 
@@ -179,7 +202,13 @@ class JobStore:
         self._recorded: OrderedDict[tuple[str, str], tuple[Any, ...]] = OrderedDict()
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open the file, creating it readable by this user only (0600, in a 0700 folder when
+        the folder is made here), and bring it to the latest migration."""
+        if not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, mode=0o700)
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        if self.path.stat().st_mode & 0o077:  # made by an older version, or by hand
+            self.path.chmod(0o600)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
@@ -256,6 +285,9 @@ class JobStore:
         if self._recorded.get(key) == seen:
             return False
         now = _now()
+        stored = result.model_dump(mode="json", exclude_none=True) if result else None
+        link = stored.pop("download_url", None) if stored else None
+        expires = _iso(getattr(result, "download_url_expires_at", None))
         row = {
             "owner": owner,
             "job_id": job.job_id,
@@ -263,9 +295,10 @@ class JobStore:
             "state": job.job_state,
             "label": label,
             "percent": percent,
-            "result": json.dumps(result.model_dump(mode="json", exclude_none=True))
-            if result
-            else None,
+            "result": json.dumps(stored) if stored is not None else None,
+            # A link that says not when it expires is not kept at all.
+            "link": link if expires else None,
+            "expires": expires if link else None,
             "created_at": _iso(job.created_at),
             "stopped_at": _iso(job.stopped_at),
             "project_id": job.project_id,
@@ -283,12 +316,15 @@ class JobStore:
                 ).fetchone()
                 db.execute(
                     "INSERT INTO jobs (owner, job_id, job_type, state, progress_label, "
-                    "progress_percent, result_json, created_at, stopped_at, project_id, "
-                    "project_url, drive_id, updated_at) VALUES (:owner, :job_id, :job_type, "
-                    ":state, :label, :percent, :result, :created_at, :stopped_at, :project_id, "
-                    ":project_url, :drive_id, :now) ON CONFLICT (owner, job_id) DO UPDATE SET "
+                    "progress_percent, result_json, download_url, download_expires_at, "
+                    "created_at, stopped_at, project_id, project_url, drive_id, updated_at) "
+                    "VALUES (:owner, :job_id, :job_type, :state, :label, :percent, :result, "
+                    ":link, :expires, :created_at, :stopped_at, :project_id, :project_url, "
+                    ":drive_id, :now) ON CONFLICT (owner, job_id) DO UPDATE SET "
                     "state = :state, progress_label = :label, progress_percent = :percent, "
                     "result_json = COALESCE(:result, result_json), "
+                    "download_url = COALESCE(:link, download_url), "
+                    "download_expires_at = COALESCE(:expires, download_expires_at), "
                     "stopped_at = COALESCE(:stopped_at, stopped_at), "
                     "project_id = COALESCE(:project_id, project_id), "
                     "project_url = COALESCE(:project_url, project_url), "
@@ -314,6 +350,29 @@ class JobStore:
         self._recorded.move_to_end(key)
         while len(self._recorded) > RECORDED_MEMORY:
             self._recorded.popitem(last=False)
+
+    async def forget_expired_links(self) -> int:
+        """Remove the signed links that have expired from the file; how many were."""
+
+        def write(db: sqlite3.Connection) -> int:
+            return db.execute(
+                "UPDATE jobs SET download_url = NULL, download_expires_at = NULL "
+                "WHERE download_url IS NOT NULL AND download_expires_at <= ?",
+                (_now(),),
+            ).rowcount
+
+        return await self._run(write)
+
+    async def note(self, owner: str, job_id: str, text: str) -> None:
+        """Say something about a job in its record (why it is no longer followed)."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE jobs SET note = ?, updated_at = ? WHERE owner = ? AND job_id = ?",
+                (text, _now(), owner, job_id),
+            )
+
+        await self._run(write)
 
     async def get(self, owner: str, job_id: str) -> JobRecord | None:
         def read(db: sqlite3.Connection) -> JobRecord | None:

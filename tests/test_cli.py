@@ -41,7 +41,8 @@ def test_demo_runs_the_round_trip_through_the_mcp_tools() -> None:
         "> publish ",
         "Import finished: 1 of 1 media imported",
         "Agent edit finished and changed the project",
-        "Published as Audio: share page http://127.0.0.1:",
+        "Published as Audio",
+        "share page: http://127.0.0.1:",
         "The job history (descript://jobs) now holds 3 jobs",
         "Round trip complete.",
     ):

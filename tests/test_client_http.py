@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from descript_mcp import DEFAULT_API_URL, DescriptClient, __version__
+from descript_mcp.errors import InvalidIdError
 
 pytestmark = pytest.mark.anyio
 
@@ -68,13 +69,16 @@ async def test_token_and_url_default_to_the_environment(monkeypatch: pytest.Monk
         assert client.base_url == DEFAULT_API_URL
 
 
-async def test_ids_are_escaped_into_the_path() -> None:
+async def test_ids_are_escaped_into_the_path_and_never_name_another_route() -> None:
     capture = Capture(httpx.Response(204))
     async with DescriptClient(
         "tok", base_url="https://api.example/v1", transport=httpx.MockTransport(capture)
     ) as client:
-        await client.cancel_job("../projects/x")
-    assert capture.requests[0].url.raw_path == b"/v1/jobs/..%2Fprojects%2Fx"
+        await client.cancel_job("job:a+b")
+        for route in ("../projects/x", ".", "..", "x" * 201):
+            with pytest.raises(InvalidIdError):
+                await client.cancel_job(route)
+    assert [r.url.raw_path for r in capture.requests] == [b"/v1/jobs/job%3Aa%2Bb"]
 
 
 async def test_clients_share_one_tls_context() -> None:

@@ -4,6 +4,8 @@ from typing import Annotated
 
 from pydantic import Field
 
+from descript_mcp.errors import MAX_ID
+
 WaitSeconds = Annotated[
     float | None,
     Field(
@@ -14,8 +16,12 @@ WaitSeconds = Annotated[
         "after about 60 s. The job goes on in Descript either way.",
     ),
 ]
-JobId = Annotated[str, Field(min_length=1, description="A job id returned by a job tool")]
-ProjectId = Annotated[str, Field(min_length=1, description="A Descript project id (a UUID)")]
+JobId = Annotated[
+    str, Field(min_length=1, max_length=MAX_ID, description="A job id returned by a job tool")
+]
+ProjectId = Annotated[
+    str, Field(min_length=1, max_length=MAX_ID, description="A Descript project id (a UUID)")
+]
 CompositionId = Annotated[
     str | None,
     Field(

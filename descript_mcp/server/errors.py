@@ -18,18 +18,20 @@ R = TypeVar("R")
 
 def tool_message(error: errors.DescriptError) -> str:
     match error:
-        case errors.ConfigurationError():
+        case errors.ConfigurationError() | errors.LocalFileError():
             return str(error)
+        case errors.InvalidIdError():
+            return f"{error} list_jobs and list_projects show the ids."
         case errors.AuthenticationError():
             return (
-                f"Descript rejected the API token (401: {error.message}). Create a new token in "
-                "Descript under Settings → API Tokens and configure it as DESCRIPT_API_KEY (over "
-                "HTTP: send it as Authorization: Bearer <token>)."
+                f"Descript rejected the API token (401: {_quoted(error.message)}). Create a new "
+                "token in Descript under Settings → API Tokens and configure it as "
+                "DESCRIPT_API_KEY (over HTTP: send it as Authorization: Bearer <token>)."
             )
         case errors.PaymentRequiredError():
             balance = "AI credits" if "credit" in error.message.lower() else "media minutes"
             return (
-                f"Not enough {balance} in the Descript drive (402): {error.message.rstrip('.')}. "
+                f"Not enough {balance} in the Descript drive (402): {_quoted(error.message)}. "
                 "Add more in "
                 "Descript's billing settings, or ask for less."
             )
@@ -44,23 +46,26 @@ def tool_message(error: errors.DescriptError) -> str:
             return f"Descript's rate limit was reached (429). Retry {when}."
         case errors.PermissionDeniedError():
             return (
-                f"Descript refused access (403): {error.message}. The API token is scoped to one "
-                "drive: the project or job may belong to another drive (get_drive_status names "
-                "the token's drive), or your role does not allow this."
+                f"Descript refused access (403): {_quoted(error.message)}. The API token is "
+                "scoped to one drive: the project or job may belong to another drive "
+                "(get_drive_status names the token's drive), or your role does not allow this."
             )
         case errors.NotFoundError():
             return (
-                f"Not found (404): {error.message}. Check the id: list_projects, list_jobs and "
-                "search_drive list what exists."
+                f"Not found (404): {_quoted(error.message)}. Check the id: list_projects, "
+                "list_jobs and search_drive list what exists."
             )
         case errors.UnprocessableEntityError() | errors.BadRequestError():
             details = "; ".join(
-                str(d.get("message")) for d in error.details[1:] if isinstance(d, dict)
+                _quoted(str(d.get("message"))) for d in error.details[1:] if isinstance(d, dict)
             )
             more = f" Also: {details}." if details else ""
-            return f"Descript rejected the request ({error.status_code}): {error.message}.{more}"
+            return (
+                f"Descript rejected the request ({error.status_code}), saying "
+                f"{_quoted(error.message)}.{more}"
+            )
         case errors.ConflictError():
-            return f"Not ready (409, {error.state or 'conflict'}): {error.message}."
+            return f"Not ready (409, {error.state or 'conflict'}): {_quoted(error.message)}."
         case errors.UnconfirmedSubmissionError():
             return (
                 f"{error.message} To check: list_jobs (with this project_id) and get_job on each "
@@ -76,13 +81,19 @@ def tool_message(error: errors.DescriptError) -> str:
             )
         case errors.ServerError():
             return (
-                f"Descript failed ({error.status_code}: {error.message}). Reading calls can be "
-                "retried; for a job that may have started, check list_jobs before retrying it."
+                f"Descript failed ({error.status_code}: {_quoted(error.message)}). Reading calls "
+                "can be retried; for a job that may have started, check list_jobs before "
+                "retrying it."
             )
         case errors.APIConnectionError():
             return f"{error.message} Check the network and DESCRIPT_API_URL, then retry."
         case _:
             return str(error)
+
+
+def _quoted(text: str) -> str:
+    """Descript's words, quoted as such: an error message can echo what a user wrote."""
+    return f"“{text.rstrip('.')}”"
 
 
 def invalid_arguments(error: ValidationError, schema: dict[str, Any] | None = None) -> str:

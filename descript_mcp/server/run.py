@@ -5,24 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import AsyncExitStack
-from typing import Any, Literal
+from typing import Literal
 
 import uvicorn
-from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from descript_mcp.config import Settings
-from descript_mcp.server.app import build_server
-from descript_mcp.server.callbacks import CALLBACK_PATH
-from descript_mcp.server.callers import bearer_token
+from descript_mcp.server.app import DescriptServer, build_server
+from descript_mcp.server.gate import SESSION_IDLE, Gate, confirm_with
 
 logger = logging.getLogger("descript_mcp.server")
 
 # Tool calls are small; a larger body is refused (413) before it is read.
 MAX_BODY = 1024 * 1024
+# Sessions open at once, over all tokens (each token holds at most gate.SESSIONS_PER_TOKEN).
+MAX_SESSIONS = 2_000
 
 SANDBOX_NOTE = """
 This server is connected to a built-in sandbox that simulates Descript: no account is used and
@@ -82,7 +81,7 @@ async def start_sandbox(
     return settings, SANDBOX_NOTE.format(sample=sample)
 
 
-async def serve_http(server: MCPServer[Any], settings: Settings) -> None:
+async def serve_http(server: DescriptServer, settings: Settings) -> None:
     """Serve `server` over the configured HTTP transport (sse or streamable HTTP) until stopped."""
     config = uvicorn.Config(
         http_app(server, settings),
@@ -93,9 +92,9 @@ async def serve_http(server: MCPServer[Any], settings: Settings) -> None:
     await uvicorn.Server(config).serve()
 
 
-def http_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:
+def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
     """The ASGI app for the configured HTTP transport, with DNS-rebinding protection, a body
-    size limit, and a token required unless the server lends its own."""
+    size limit, sessions that expire when idle, and the gate in front (`server.gate`)."""
     security = transport_security(settings.host, settings.allowed_hosts)
     if settings.transport == "sse":
         app = server.sse_app(
@@ -103,39 +102,11 @@ def http_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:
         )
     else:
         app = server.streamable_http_app(
-            transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
+            transport_security=security,
+            host=settings.host,
+            max_request_body_size=MAX_BODY,
+            session_idle_timeout=SESSION_IDLE,
+            max_sessions=MAX_SESSIONS,
         )
-    if not (settings.http_token_fallback and settings.token()):
-        app = RequireBearer(app)
-    return app
-
-
-class RequireBearer:
-    """Over HTTP, each request must bring a Descript token unless the server lends its own:
-    refused with 401 before any MCP handling. The health check stays open, and so do job
-    callbacks: Descript sends no token, and their unguessable URL is their credential."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not _open_path(scope["path"]):
-            headers = dict(scope["headers"])
-            if bearer_token(headers.get(b"authorization", b"").decode("latin-1")) is None:
-                body = {
-                    "error": "unauthorized",
-                    "message": "Send your Descript API token "
-                    "(Descript → Settings → API Tokens) as Authorization: Bearer <token>.",
-                }
-                response = JSONResponse(
-                    body,
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="descript-mcp"'},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _open_path(path: str) -> bool:
-    return path == "/health" or path.startswith(f"{CALLBACK_PATH}/")
+    lent = settings.token() if settings.http_token_fallback else None
+    return Gate(app, confirm_with(server.client_factory), lent_token=lent)

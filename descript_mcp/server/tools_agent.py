@@ -12,14 +12,14 @@ from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.waiting import submit_job, wait_for
-from descript_mcp.summaries import Compact, JobSummary, summarize
+from descript_mcp.summaries import FROM_DESCRIPT, Compact, JobSummary, summarize
 
 
 class AgentModelInfo(Compact):
     id: str
     cost: str = Field(description="low, medium or high: the AI credits an edit costs")
     resolves_to: str | None = Field(default=None, description="For an alias: the model it means")
-    description: str | None = None
+    description: str | None = Field(default=None, description=FROM_DESCRIPT)
 
 
 class AgentModelList(BaseModel):

@@ -17,17 +17,17 @@ from descript_mcp.server.annotations import READS
 from descript_mcp.server.arguments import Cursor, Limit, ProjectId
 from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import caller_of
-from descript_mcp.summaries import Compact
+from descript_mcp.summaries import FROM_DESCRIPT, Compact
 
 
 class ProjectList(BaseModel):
-    projects: list[ProjectItem]
+    projects: list[ProjectItem] = Field(description=f"Their names and folders: {FROM_DESCRIPT}")
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end")
 
 
 class SearchResult(Compact):
     type: str = Field(description="project, video, audio, image, project_folder, ...")
-    name: str
+    name: str = Field(description=FROM_DESCRIPT)
     project_id: str | None = None
     asset_id: str | None = None
     folder_id: str | None = None

@@ -34,7 +34,7 @@ from descript_mcp.server.progress import CallProgress
 from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import ServerState, caller_of
 from descript_mcp.server.waiting import submit_job, wait_for
-from descript_mcp.summaries import Compact, JobSummary
+from descript_mcp.summaries import FROM_DESCRIPT, Compact, JobSummary
 
 # Enough for a long episode's transcript, well under what clients accept as a tool result.
 MAX_TRANSCRIPT_CHARACTERS = 200_000
@@ -45,7 +45,9 @@ class Transcript(Compact):
     filename: str | None
     composition_id: str | None
     size: int = Field(description="Bytes of the file Descript made")
-    text: str | None = Field(default=None, description="The transcript, when not saved")
+    text: str | None = Field(
+        default=None, description=f"The transcript, when not saved. {FROM_DESCRIPT}"
+    )
     truncated: bool | None = Field(
         default=None, description="True when text holds only the start of the transcript"
     )

@@ -38,6 +38,8 @@ FOLLOW_AT_MOST = 6 * 3600.0
 # Failures that pass: the follower waits (doubling from the first pause) and reads again.
 TRANSIENT = (ServerError, APIConnectionError, ResponseFormatError, RateLimitError)
 RETRY_FIRST, RETRY_MOST = 0.5, 30.0
+# Answers about a job that cannot be read, in a row, before following it is given up.
+UNREADABLE_AT_MOST = 5
 # A waiter arriving when the last reading is older than this asks the follower for a fresh one,
 # so a job whose callback was lost, or that is polled rarely by now, is not reported stale.
 FRESH_FOR = 2.0
@@ -125,6 +127,7 @@ class JobTracker:
     async def _poll(self, followed: Followed, client: DescriptClient) -> None:
         deadline = anyio.current_time() + FOLLOW_AT_MOST
         pause = RETRY_FIRST
+        unreadable = 0
         while True:
             try:
                 await wait_for_job(
@@ -139,6 +142,10 @@ class JobTracker:
             except TRANSIENT as error:  # Descript will answer again: keep following
                 followed.error = error
                 followed.signal()
+                unreadable = unreadable + 1 if isinstance(error, ResponseFormatError) else 0
+                if unreadable >= UNREADABLE_AT_MOST:
+                    await self._give_up(followed, error)
+                    return
                 if anyio.current_time() + pause > deadline:
                     return
                 logger.info("following %s: %s; again in %.1fs", followed.job_id, error, pause)
@@ -147,6 +154,17 @@ class JobTracker:
             except DescriptError as error:  # 401, 403, 404: following cannot succeed
                 followed.error = error
                 return
+
+    async def _give_up(self, followed: Followed, error: DescriptError) -> None:
+        """Stop following a job whose answers cannot be read, saying why, in the history too."""
+        why = (
+            f"Stopped following: {UNREADABLE_AT_MOST} answers about it in a row could not be "
+            f"read ({error}). Call get_job to read it again."
+        )
+        logger.warning("job %s: %s", followed.job_id, why)
+        followed.error = DescriptError(why)
+        with anyio.CancelScope(shield=True):
+            await self.store.note(followed.owner, followed.job_id, why)
 
     async def _update(self, followed: Followed, update: ProgressUpdate) -> None:
         followed.latest, followed.error = update, None

@@ -39,10 +39,12 @@ async def wait_for(
         await progress.job_update(update, weight)
 
     await state.tracker.wait(followed, budget, report)
-    if followed.job is None:  # no answer about the job at all, only failures
+    job = followed.job
+    # No answer about the job at all, only failures; or following it stopped before its end.
+    if job is None or (followed.done and followed.error is not None and not job.is_terminal):
         assert followed.error is not None
         raise followed.error
-    return followed.job
+    return job
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,10 @@ async def test_failed_media_items_are_named_with_the_reason(mcp: Client) -> None
         mcp, add_media={"sample.wav": {"url": SAMPLE}, "broken.wav": {"url": SAMPLE + "?ranges=0"}}
     )
     assert summary["outcome"] == "partial"
-    assert "failed: broken.wav (Media URL is not accessible" in summary["summary"]
+    assert "1 of 2 media imported; 1 failed" in summary["summary"]
+    (broken,) = [m for m in summary["media"] if m["status"] == "failed"]
+    assert broken["name"] == "broken.wav"
+    assert broken["error"].startswith("Media URL is not accessible")
 
 
 async def test_agent_edit_returns_the_agents_answer_and_credits(mcp: Client) -> None:
@@ -91,7 +94,7 @@ async def test_publish_is_private_unless_asked_and_gives_links(
     summary = structured(await mcp.call_tool("publish", {"project_id": project["project_id"]}))
     assert summary["outcome"] == "success"
     assert summary["media_type"] == "Audio"
-    assert summary["share_url"] in summary["summary"]
+    assert "the share page is share_url" in summary["summary"]
     assert summary["download_url"]
     assert summary["download_url_expires_at"]
     ((_, record),) = sandbox.world.publishes.values()
@@ -157,12 +160,12 @@ async def test_list_jobs_pages_and_cancel_job_cancels(mcp: Client, sandbox: Sand
         (
             "get_job",
             {"job_id": "project-media-import-none"},
-            'Not found (404): No job found for job_id "project-media-import-none".',
+            'Not found (404): “No job found for job_id "project-media-import-none"”.',
         ),
         (
             "agent_edit",
             {"project_id": "9f36ee32-5a2c-47e7-b1a3-94991d3e3ddb", "prompt": "Edit"},
-            "Not found (404): Project not found.",
+            "Not found (404): “Project not found”.",
         ),
         (
             "import_media",
@@ -175,8 +178,8 @@ async def test_list_jobs_pages_and_cancel_job_cancels(mcp: Client, sandbox: Sand
                 "add_media": {"a.wav": {"url": SAMPLE}},
                 "add_compositions": [{"clips": [{"media": "nope.wav"}]}],
             },
-            'Descript rejected the request (400): "add_compositions[0].clips[0].media" refers to '
-            'unknown media "nope.wav"',
+            'Descript rejected the request (400), saying “"add_compositions[0].clips[0].media" '
+            'refers to unknown media "nope.wav"”',
         ),
         (
             "agent_edit",
