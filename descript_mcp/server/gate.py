@@ -41,7 +41,7 @@ CONFIRMED_FOR = 60.0
 # Tokens are printable ASCII, and short: anything else is refused without asking Descript.
 MAX_TOKEN = 512
 # Sessions one token may hold open at once, and how long an idle one lives (the SDK's timeout).
-SESSIONS_PER_TOKEN = 20
+SESSIONS_PER_TOKEN = 100
 SESSION_IDLE = 600.0
 # The sessions of this many tokens are counted; the least recently seen are forgotten first.
 TOKENS_KEPT = 10_000
@@ -100,9 +100,9 @@ class SessionBook:
     """The sessions each token holds, as this gate sees them pass: opened (an answer carries a
     new Mcp-Session-Id), used, closed (DELETE), or idle past the SDK's timeout."""
 
-    def __init__(self, per_token: int = SESSIONS_PER_TOKEN, idle: float = SESSION_IDLE) -> None:
-        self.per_token = per_token
-        self.idle = idle
+    def __init__(self) -> None:
+        self.per_token = SESSIONS_PER_TOKEN
+        self.idle = SESSION_IDLE
         self._owners: OrderedDict[str, dict[str, _Session]] = OrderedDict()
 
     def sessions(self, owner: str) -> dict[str, _Session]:
@@ -129,13 +129,12 @@ class Gate:
         ask: Ask,
         *,
         lent_token: str | None,
-        book: SessionBook | None = None,
     ) -> None:
         self.app = app
         self.ask = ask
         self.lent_token = lent_token  # the server's own, for requests without one (opt-in)
         self.check = TokenCheck()
-        self.book = book or SessionBook()
+        self.book = SessionBook()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _open_path(scope["path"]):

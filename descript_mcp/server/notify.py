@@ -51,6 +51,11 @@ class Notifier:
         self._owners: dict[str, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
         # Keyed by the client's connection: the request's ServerSession is made anew each time.
         self._subscribers: WeakKeyDictionary[Connection, _Subscriber] = WeakKeyDictionary()
+        self._also: set[str] = set()
+
+    def allow(self, uri: str) -> None:
+        """Let clients subscribe to `uri` too: a resource of a server built on this one."""
+        self._also.add(uri)
 
     def install(self, server: MCPServer[Any]) -> None:
         lowlevel = server._lowlevel_server  # the documented way: MCPServer has no public hook
@@ -78,7 +83,7 @@ class Notifier:
         if len(uri) > MAX_URI:
             raise MCPError(code=INVALID_PARAMS, message="That URI is too long to be a job's.")
         owner = await _owner_of(ctx)
-        if uri != JOBS_URI:
+        if uri != JOBS_URI and uri not in self._also:
             job_id = uri.removeprefix(f"{JOBS_URI}/") if uri.startswith(f"{JOBS_URI}/") else ""
             if not job_id or await ctx.lifespan_context.store.get(owner, job_id) is None:
                 raise MCPError(

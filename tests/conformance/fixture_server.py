@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final, get_args
 
 import anyio
-from mcp.server import MCPServer, ServerRequestContext
+from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context, UserMessage
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -39,7 +39,7 @@ from mcp.types import (
 from pydantic import BaseModel, Field
 
 from descript_mcp.config import Settings
-from descript_mcp.server.app import build_server
+from descript_mcp.server.app import DescriptServer, build_server
 from descript_mcp.server.run import serve_http, start_sandbox
 
 IMAGE: Final = (  # a 1x1 PNG
@@ -112,7 +112,7 @@ class Enums(BaseModel):
     )
 
 
-def add_fixtures(server: MCPServer[Any]) -> None:
+def add_fixtures(server: DescriptServer) -> None:
     """Register the suite's fixture tools, resources, prompts and `logging/setLevel`."""
     threshold: LoggingLevel = "info"  # set by logging/setLevel, one for all sessions
 
@@ -248,6 +248,8 @@ def add_fixtures(server: MCPServer[Any]) -> None:
     def watched() -> str:
         """A resource to subscribe to."""
         return "Watched resource content"
+
+    server.notifier.allow("test://watched-resource")
 
     @server.prompt()
     def test_simple_prompt() -> list[UserMessage]:

@@ -400,3 +400,37 @@ async def test_a_follower_that_keeps_getting_unreadable_answers_gives_up_and_say
     assert "Stopped following: 5 answers about it in a row could not be read" in text
     assert record["note"].startswith("Stopped following")
     assert 5 <= garbled.hits <= 7  # it stopped asking
+
+
+async def test_a_token_holds_a_bounded_number_of_sessions(
+    serve_http, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("descript_mcp.server.gate.SESSIONS_PER_TOKEN", 2)
+    alice = ACCEPT | {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    bob = ACCEPT | {"Authorization": f"Bearer {OTHER_DRIVE_TOKEN}"}
+    async with serve_http() as served, httpx2.AsyncClient(timeout=10) as http:
+        first = await http.post(served.url, json=INITIALIZE, headers=alice)
+        await http.post(served.url, json=INITIALIZE, headers=alice)
+        third = await http.post(served.url, json=INITIALIZE, headers=alice)
+        others = await http.post(served.url, json=INITIALIZE, headers=bob)
+        # A 2026-07-28 request opens no session: it is never refused for the count.
+        modern = await http.post(
+            served.url,
+            json={"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}},
+            headers=alice | {"Mcp-Protocol-Version": "2026-07-28"},
+        )
+        ended = await http.delete(
+            served.url,
+            headers=alice
+            | {
+                "Mcp-Session-Id": first.headers["mcp-session-id"],
+                "Mcp-Protocol-Version": "2025-11-25",
+            },
+        )
+        again = await http.post(served.url, json=INITIALIZE, headers=alice)
+    assert third.status_code == 429
+    assert "sessions open" in third.json()["message"]
+    assert others.status_code == 200  # another token's sessions are its own
+    assert modern.status_code != 429
+    assert ended.status_code < 400
+    assert again.status_code == 200  # room again once one ended
