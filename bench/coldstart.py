@@ -99,13 +99,13 @@ def run(repeats: int) -> list[tuple[str, str]]:
 
 # Start-up in parts: processes that exit once a part is built, counted like the launches. The
 # differences between them say what each part costs.
-_IMPORTED = _FLOOR_BUILT + "import descript_mcp.cli\nimport descript_mcp.server.run\n"
+_IMPORTED = _FLOOR_BUILT + "import descript_mcp.cli\nimport descript_mcp.server.http.run\n"
 PARTS = {
     "floor built": _FLOOR_BUILT,
     "imported": _IMPORTED,
     "tools built": _IMPORTED + "from descript_mcp.server.app import build_tools\nbuild_tools()\n",
     "server built": _IMPORTED
-    + "from descript_mcp.config import Settings\n"
+    + "from descript_mcp.settings import Settings\n"
     + "from descript_mcp.server.app import build_server\n"
     + "build_server(Settings.load())\n",
 }

@@ -13,9 +13,9 @@ import anyio
 from mcp import Client
 from mcp.types import ResourceTemplateReference
 
-from descript_mcp.config import Settings
+from descript_mcp.history.store import JobStore, owner_of
 from descript_mcp.server import build_server
-from descript_mcp.store import JobStore, owner_of
+from descript_mcp.settings import Settings
 
 TOKEN = "bench-token"
 REFERENCE = ResourceTemplateReference(type="ref/resource", uri="descript://jobs/{job_id}")

@@ -22,12 +22,12 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from bench._sandbox import free_port
-from descript_mcp.config import Settings
-from descript_mcp.jobs import PollSchedule, wait_for_job
-from descript_mcp.models import ImportJob, ImportResult
+from descript_mcp.client.models import ImportJob, ImportResult
+from descript_mcp.client.waiter import PollSchedule, wait_for_job
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve, serve_app
 from descript_mcp.server import build_server
-from descript_mcp.server.run import transport_security
+from descript_mcp.server.http.run import transport_security
+from descript_mcp.settings import Settings
 
 PREVIOUS = PollSchedule(initial=1.0, factor=1.5, maximum=10.0, steady_for=0.0)
 DURATIONS = (5.0, 60.0, 600.0)

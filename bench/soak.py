@@ -28,15 +28,15 @@ import anyio
 from mcp import Client
 
 from descript_mcp import DescriptClient, DescriptError, RetryPolicy
-from descript_mcp.config import Settings
-from descript_mcp.jobs import PollSchedule
-from descript_mcp.models import AgentEditRequest, ImportMediaRequest
+from descript_mcp.client.models import AgentEditRequest, ImportMediaRequest
+from descript_mcp.client.submission import QUIET_FOR, Submission
+from descript_mcp.client.waiter import PollSchedule
+from descript_mcp.history.store import JobStore, owner_of
 from descript_mcp.sandbox import Fault, Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.app import RequestRecord
 from descript_mcp.sandbox.state import Job as SandboxJob
 from descript_mcp.server import build_server
-from descript_mcp.store import JobStore, owner_of
-from descript_mcp.submission import QUIET_FOR, Submission
+from descript_mcp.settings import Settings
 
 TOKEN = "soak-secret-token-7d3f19"
 TEAMMATE = "soak-teammate-token-51c0e2"

@@ -12,8 +12,14 @@ import httpx
 import pytest
 
 from descript_mcp import DescriptClient, RetryPolicy
-from descript_mcp.jobs import PollSchedule, wait_for_job
-from descript_mcp.models import ImportJobCreated, ImportMediaRequest, Job, NewComposition, UrlMedia
+from descript_mcp.client.models import (
+    ImportJobCreated,
+    ImportMediaRequest,
+    Job,
+    NewComposition,
+    UrlMedia,
+)
+from descript_mcp.client.waiter import PollSchedule, wait_for_job
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
 
 ASGI_BASE = "http://sandbox.test"

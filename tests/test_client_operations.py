@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from descript_mcp import DescriptClient
-from descript_mcp.models import (
+from descript_mcp.client.models import (
     AgentEditRequest,
     AgentJob,
     Clip,

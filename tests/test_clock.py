@@ -8,8 +8,8 @@ from email.utils import formatdate
 
 import pytest
 
-from descript_mcp._clock import ServerClock
-from descript_mcp.submission import in_window
+from descript_mcp.client.clock import ServerClock
+from descript_mcp.client.submission import in_window
 
 NOW = 1_800_000_000.0  # a whole second
 

@@ -7,10 +7,10 @@ import logging
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
-from descript_mcp.config import Settings
 from descript_mcp.errors import ConfigurationError
 from descript_mcp.redact import install_log_redaction, redact_url, redact_urls
 from descript_mcp.server.callers import choose_token
+from descript_mcp.settings import Settings
 
 
 def test_settings_come_from_the_environment_then_flags() -> None:

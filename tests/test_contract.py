@@ -17,7 +17,7 @@ from descript_mcp import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from descript_mcp.models import (
+from descript_mcp.client.models import (
     AgentEditRequest,
     Clip,
     ExportTranscriptRequest,

@@ -23,8 +23,13 @@ from descript_mcp import (
     ServerError,
     UnprocessableEntityError,
 )
+from descript_mcp.client.models import (
+    AgentEditRequest,
+    ImportMediaRequest,
+    PublishRequest,
+    UrlMedia,
+)
 from descript_mcp.errors import error_class_for
-from descript_mcp.models import AgentEditRequest, ImportMediaRequest, PublishRequest, UrlMedia
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Fault, Sandbox
 
 pytestmark = pytest.mark.anyio

@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from descript_mcp import DescriptClient
+from descript_mcp.client.models import ImportMediaRequest, PublishRequest, UploadMedia
 from descript_mcp.errors import LocalFileError
 from descript_mcp.files.local import ReadableFile, SavePlace
 from descript_mcp.files.roots import Roots, root_from_uri
 from descript_mcp.files.sharelinks import ShareLinkError, direct_download_url
 from descript_mcp.files.transfer import content_type_of, download_file, upload_file, write_file
-from descript_mcp.models import ImportMediaRequest, PublishRequest, UploadMedia
 from descript_mcp.sandbox import Sandbox
 from tests.conftest import wait
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from descript_mcp import __version__
-from descript_mcp.cli import _parser
-from descript_mcp.config import ENVIRONMENT
+from descript_mcp.cli.main import _parser
+from descript_mcp.settings import ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"

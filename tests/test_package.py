@@ -27,7 +27,7 @@ def test_public_names_exist_and_every_error_class_is_exported() -> None:
 
 def test_the_client_layer_imports_no_mcp_and_no_sandbox() -> None:
     probe = (
-        "import sys, descript_mcp, descript_mcp.client, descript_mcp.jobs;"
+        "import sys, descript_mcp, descript_mcp.client.api, descript_mcp.client.waiter;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('mcp', 'starlette', 'uvicorn') or m.startswith('descript_mcp.sandbox')))"
     )

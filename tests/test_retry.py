@@ -15,16 +15,16 @@ from descript_mcp import (
     UnconfirmedSubmissionError,
     UploadURLsLostError,
 )
-from descript_mcp._retry import retry_delay
-from descript_mcp.errors import parse_retry_after
-from descript_mcp.jobs import wait_for_job
-from descript_mcp.models import (
+from descript_mcp.client.models import (
     AgentEditRequest,
     ImportMediaRequest,
     PublishRequest,
     UploadMedia,
     UrlMedia,
 )
+from descript_mcp.client.retry import retry_delay
+from descript_mcp.client.waiter import wait_for_job
+from descript_mcp.errors import parse_retry_after
 from descript_mcp.sandbox import Fault, Sandbox
 from tests.conftest import wait
 

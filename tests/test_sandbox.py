@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from descript_mcp import DescriptClient
-from descript_mcp.models import (
+from descript_mcp.client.models import (
     AgentEditRequest,
     ImportMediaRequest,
     PublishRequest,

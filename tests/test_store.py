@@ -9,8 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from descript_mcp.models import JobCreated, JobProgress, PublishJob, PublishResult
-from descript_mcp.store import MIGRATIONS, JobStore, owner_of
+from descript_mcp.client.models import JobCreated, JobProgress, PublishJob, PublishResult
+from descript_mcp.history.store import MIGRATIONS, JobStore, owner_of
 
 pytestmark = pytest.mark.anyio
 

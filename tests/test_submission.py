@@ -21,14 +21,14 @@ from descript_mcp import (
     UnconfirmedSubmissionError,
     UploadURLsLostError,
 )
-from descript_mcp.errors import NotFoundError, ResponseFormatError, ServerError
-from descript_mcp.models import (
+from descript_mcp.client.models import (
     AgentEditRequest,
     ImportMediaRequest,
     NewComposition,
     UploadMedia,
     UrlMedia,
 )
+from descript_mcp.errors import NotFoundError, ResponseFormatError, ServerError
 from descript_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.state import Job
 from tests.conftest import wait
@@ -192,7 +192,7 @@ async def test_two_jobs_in_the_window_are_both_named_and_neither_claimed(
     script = (
         "import anyio, sys\n"
         "from descript_mcp import DescriptClient\n"
-        "from descript_mcp.models import ImportMediaRequest\n"
+        "from descript_mcp.client.models import ImportMediaRequest\n"
         "async def main():\n"
         f"    async with DescriptClient({TEAMMATE!r}, base_url={api!r}) as client:\n"
         f"        created = await client.import_project_media(ImportMediaRequest("
@@ -469,7 +469,7 @@ async def test_a_job_seen_in_the_window_twice_is_claimed_by_one_submission_only(
 ) -> None:
     """Two clients sharing a ledger fail ambiguously on the same project at once: each sees
     the other in flight, so neither takes the one job for its own."""
-    from descript_mcp.submission import InMemoryLedger
+    from descript_mcp.client.submission import InMemoryLedger
 
     project_id = await project()
     ledger = InMemoryLedger()

@@ -9,7 +9,7 @@ import anyio.lowlevel
 import pytest
 
 from descript_mcp import NO_RETRIES, DescriptClient, PollSchedule, ProgressUpdate, wait_for_job
-from descript_mcp.models import ImportMediaRequest, UrlMedia
+from descript_mcp.client.models import ImportMediaRequest, UrlMedia
 from descript_mcp.sandbox import Fault, Sandbox
 from tests.conftest import FAST_POLL
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from descript_mcp.client.models import PublishJob
 from descript_mcp.errors import LocalFileError
 from descript_mcp.files.local import ByteProgress, SavePlace
 from descript_mcp.files.transfer import download_file
-from descript_mcp.models import PublishJob
 
 if TYPE_CHECKING:
-    from descript_mcp.client import DescriptClient
+    from descript_mcp.client.api import DescriptClient
 
 
 async def download_published(

@@ -22,10 +22,10 @@ from urllib.parse import unquote, urlsplit
 
 from descript_mcp.errors import LocalFileError
 from descript_mcp.files.local import ReadableFile, SavePlace
+from descript_mcp.settings import ROOTS_ENV
 
 logger = logging.getLogger("descript_mcp.files")
 
-ROOTS_ENV = "DESCRIPT_MCP_ROOTS"
 NO_ROOTS = (
     "Local file access is off. To allow it, set DESCRIPT_MCP_ROOTS to the folders this server "
     f"may read and write (separated by '{os.pathsep}'), e.g. DESCRIPT_MCP_ROOTS=~/Movies, or "

@@ -12,7 +12,7 @@ from descript_mcp.errors import APIConnectionError, APIStatusError
 from descript_mcp.files.local import ByteProgress, ReadableFile, SavePlace
 
 if TYPE_CHECKING:
-    from descript_mcp.client import DescriptClient
+    from descript_mcp.client.api import DescriptClient
 
 logger = logging.getLogger("descript_mcp.files")
 

@@ -12,29 +12,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from descript_mcp._version import __version__
-from descript_mcp.config import Settings
-from descript_mcp.jobs import PollSchedule
+from descript_mcp.client.waiter import PollSchedule
+from descript_mcp.history.store import JobStore, owner_of
 from descript_mcp.redact import install_log_redaction
-from descript_mcp.server import (
-    prompts,
-    resources,
-    tools_agent,
-    tools_jobs,
-    tools_media,
-    tools_projects,
-    tools_publish,
-)
-from descript_mcp.server.callbacks import CALLBACK_PATH, CallbackRegistry, receive_callback
+from descript_mcp.server import prompts, resources
 from descript_mcp.server.callers import ClientFactory, ClientPool
+from descript_mcp.server.http.callbacks import CALLBACK_PATH, CallbackRegistry, receive_callback
 from descript_mcp.server.notify import Notifier
-from descript_mcp.server.registry import ToolSet
 from descript_mcp.server.state import ServerState, remember_request
+from descript_mcp.server.tools import agent, jobs, media, projects, publish
+from descript_mcp.server.tools.registry import ToolSet
 from descript_mcp.server.tracker import JobTracker
-from descript_mcp.store import JobStore, owner_of
+from descript_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from descript_mcp.client import DescriptClient
-    from descript_mcp.submission import SubmissionLedger
+    from descript_mcp.client.api import DescriptClient
+    from descript_mcp.client.submission import SubmissionLedger
 
 # How often expired download links are removed from the history.
 LINKS_CHECKED_EVERY = 600.0
@@ -81,7 +74,7 @@ async def forget_expired_links(store: JobStore) -> None:
 def build_tools() -> ToolSet:
     """The server's tools, built: argument models, input and output schemas."""
     tools = ToolSet()
-    for area in (tools_media, tools_agent, tools_publish, tools_jobs, tools_projects):
+    for area in (media, agent, publish, jobs, projects):
         area.register(tools)
     return tools
 
@@ -109,7 +102,7 @@ def build_server(
     notifier = Notifier()
 
     def default_factory(token: str, *, ledger: SubmissionLedger) -> DescriptClient:
-        from descript_mcp.client import DescriptClient  # the HTTP stack, when first needed
+        from descript_mcp.client.api import DescriptClient  # the HTTP stack, when first needed
 
         return DescriptClient(token, base_url=settings.api_url, ledger=ledger)
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from descript_mcp.store import HistoryLedger, JobStore, owner_of
+from descript_mcp.history.store import HistoryLedger, JobStore, owner_of
 
 if TYPE_CHECKING:
-    from descript_mcp.client import DescriptClient
-    from descript_mcp.submission import SubmissionLedger
+    from descript_mcp.client.api import DescriptClient
+    from descript_mcp.client.submission import SubmissionLedger
 
 
 class ClientFactory(Protocol):

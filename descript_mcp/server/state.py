@@ -10,12 +10,12 @@ from mcp.server import ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import Context
 
-from descript_mcp.config import Settings
-from descript_mcp.server.callbacks import CallbackRegistry
+from descript_mcp.history.store import JobStore
 from descript_mcp.server.callers import Caller, ClientPool, resolve
+from descript_mcp.server.http.callbacks import CallbackRegistry
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.tracker import JobTracker
-from descript_mcp.store import JobStore
+from descript_mcp.settings import Settings
 
 
 @dataclass

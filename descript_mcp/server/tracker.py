@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskGroup
 
+from descript_mcp.client.models import Job
+from descript_mcp.client.waiter import PollSchedule, ProgressUpdate, wait_for_job
 from descript_mcp.errors import (
     APIConnectionError,
     DescriptError,
@@ -23,13 +25,11 @@ from descript_mcp.errors import (
     ResponseFormatError,
     ServerError,
 )
-from descript_mcp.jobs import PollSchedule, ProgressUpdate, wait_for_job
-from descript_mcp.models import Job
+from descript_mcp.history.store import JobStore
 from descript_mcp.server.notify import Notifier
-from descript_mcp.store import JobStore
 
 if TYPE_CHECKING:
-    from descript_mcp.client import DescriptClient
+    from descript_mcp.client.api import DescriptClient
 
 logger = logging.getLogger("descript_mcp.server")
 

@@ -38,9 +38,9 @@ from mcp.types import (
 )
 from pydantic import BaseModel, Field
 
-from descript_mcp.config import Settings
 from descript_mcp.server.app import DescriptServer, build_server
-from descript_mcp.server.run import serve_http, start_sandbox
+from descript_mcp.server.http.run import serve_http, start_sandbox
+from descript_mcp.settings import Settings
 
 IMAGE: Final = (  # a 1x1 PNG
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="

@@ -14,11 +14,11 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult
 
 from descript_mcp import DescriptClient, RetryPolicy
-from descript_mcp.config import Settings
-from descript_mcp.jobs import PollSchedule
+from descript_mcp.client.submission import SubmissionLedger
+from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server import build_server
-from descript_mcp.submission import SubmissionLedger
+from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
 
 API = f"{ASGI_BASE}/v1"

@@ -14,11 +14,11 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from descript_mcp.config import Settings
-from descript_mcp.jobs import PollSchedule
+from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox, serve, serve_app
 from descript_mcp.server import build_server
-from descript_mcp.server.run import http_app
+from descript_mcp.server.http.run import http_app
+from descript_mcp.settings import Settings
 from tests.server.conftest import structured
 from tests.server.test_transports import _free_port
 

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 
 from descript_mcp import DescriptClient
-from descript_mcp.config import Settings
+from descript_mcp.client.submission import SubmissionLedger
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
-from descript_mcp.submission import SubmissionLedger
+from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
 from tests.server.conftest import API, SAMPLE, SERVER_RETRIES
 

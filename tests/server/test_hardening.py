@@ -25,16 +25,16 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from descript_mcp import DescriptClient
-from descript_mcp.config import Settings
+from descript_mcp.client.submission import SubmissionLedger
+from descript_mcp.history.store import JobStore, owner_of
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN, Sandbox, serve_app
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
 from descript_mcp.server.app import DescriptServer
+from descript_mcp.server.http.run import http_app
 from descript_mcp.server.notify import SUBSCRIPTIONS_PER_SESSION
-from descript_mcp.server.registry import DATA_LABEL
-from descript_mcp.server.run import http_app
-from descript_mcp.store import JobStore, owner_of
-from descript_mcp.submission import SubmissionLedger
+from descript_mcp.server.tools.registry import DATA_LABEL
+from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
 from tests.server.conftest import error_text, import_sample, structured
 from tests.server.test_transports import _free_port
@@ -405,7 +405,7 @@ async def test_a_follower_that_keeps_getting_unreadable_answers_gives_up_and_say
 async def test_a_token_holds_a_bounded_number_of_sessions(
     serve_http, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("descript_mcp.server.gate.SESSIONS_PER_TOKEN", 2)
+    monkeypatch.setattr("descript_mcp.server.http.gate.SESSIONS_PER_TOKEN", 2)
     alice = ACCEPT | {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
     bob = ACCEPT | {"Authorization": f"Bearer {OTHER_DRIVE_TOKEN}"}
     async with serve_http() as served, httpx2.AsyncClient(timeout=10) as http:

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from descript_mcp.jobs import PollSchedule
+from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Fault, Sandbox
 from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
 
@@ -199,7 +199,7 @@ async def test_a_follower_that_fails_unexpectedly_does_not_end_the_session(
 ) -> None:
     """A follower runs in the server's own task group: an error there (here the history file
     locked by another process) ends that follower only; the next get_job reads the job again."""
-    from descript_mcp.store import JobStore
+    from descript_mcp.history.store import JobStore
 
     record_job = JobStore.record_job
     failures = iter([sqlite3.OperationalError("database is locked")])

@@ -166,7 +166,7 @@ async def test_a_file_that_cannot_be_read_mid_upload_cancels_the_import(
     async def disk_fails(*_args: Any) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("descript_mcp.server.local_files.upload_file", disk_fails)
+    monkeypatch.setattr("descript_mcp.server.tools.local_files.upload_file", disk_fails)
     summary = structured(
         await mcp.call_tool(
             "import_media",
@@ -187,7 +187,7 @@ async def test_an_unexpected_failure_mid_upload_still_cancels_the_import(
     async def breaks(*_args: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("descript_mcp.server.local_files.upload_file", breaks)
+    monkeypatch.setattr("descript_mcp.server.tools.local_files.upload_file", breaks)
     result = await mcp.call_tool(
         "import_media",
         {"project_name": "Bug", "add_media": {"talk.wav": {"path": str(media / "talk.wav")}}},

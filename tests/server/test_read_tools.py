@@ -8,9 +8,9 @@ import pytest
 from mcp import Client
 from pydantic import TypeAdapter
 
-from descript_mcp.models import SearchHit
+from descript_mcp.client.models import SearchHit
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox
-from descript_mcp.server.tools_projects import _flatten
+from descript_mcp.server.tools.projects import _flatten
 from tests.server.conftest import error_text, import_sample, structured
 
 pytestmark = pytest.mark.anyio

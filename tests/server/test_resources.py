@@ -13,7 +13,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
 
 from descript_mcp import DescriptClient
-from descript_mcp.models import ImportMediaRequest
+from descript_mcp.client.models import ImportMediaRequest
 from descript_mcp.sandbox import Sandbox
 from tests.server.conftest import API, import_sample, read_json, structured
 

@@ -15,11 +15,11 @@ import pytest
 from mcp import Client
 
 from descript_mcp import DescriptClient
-from descript_mcp.config import Settings
+from descript_mcp.client.submission import SubmissionLedger
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
-from descript_mcp.submission import SubmissionLedger
+from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
 from tests.server.conftest import SAMPLE
 from tests.server.test_restart import _wait_for_port

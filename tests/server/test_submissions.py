@@ -14,12 +14,12 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from descript_mcp import DescriptClient
-from descript_mcp.config import Settings
+from descript_mcp.client.submission import SubmissionLedger
 from descript_mcp.sandbox import Fault, Sandbox, serve
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.sandbox.state import Job
 from descript_mcp.server import build_server
-from descript_mcp.submission import SubmissionLedger
+from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
 from tests.server.conftest import (
     SAMPLE,

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
 from descript_mcp.server.app import build_tools
-from descript_mcp.server.registry import ToolSet
+from descript_mcp.server.tools.registry import ToolSet
 
 pytestmark = pytest.mark.anyio
 

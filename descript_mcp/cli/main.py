@@ -1,0 +1,346 @@
+"""The `descript-mcp` command. Imports heavy modules inside commands, to start fast."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from descript_mcp._version import __version__
+from descript_mcp.settings import ENVIRONMENT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    args.log_level = args.log_level or os.environ.get(ENVIRONMENT["log_level"]) or "warning"
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from descript_mcp.redact import install_log_redaction
+
+    install_log_redaction()
+    return int(args.run(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="descript-mcp", description="Drive Descript from AI assistants, over MCP."
+    )
+    parser.add_argument("--version", action="version", version=f"descript-mcp {__version__}")
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default: DESCRIPT_MCP_LOG_LEVEL, else warning",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the MCP server (stdio by default)")
+    serve.add_argument(
+        "--transport",
+        choices=["stdio", "sse", "http"],
+        help="stdio (default), sse, or http (streamable HTTP)",
+    )
+    serve.add_argument("--host", help="address for sse/http (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port for sse/http (default 8000)")
+    serve.add_argument(
+        "--sandbox",
+        nargs="?",
+        const="realistic",
+        choices=["realistic", "fast"],
+        help="run against the built-in sandbox: no Descript account needed (fast: jobs "
+        "finish at once)",
+    )
+    serve.add_argument("--history", dest="history_path", help="the job history SQLite file")
+    serve.add_argument(
+        "--wait-seconds", type=float, help="how long job tools wait before returning (default 45)"
+    )
+    serve.add_argument("--api-url", help="the Descript API base URL")
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="HOST",
+        help="a host name HTTP clients may use besides loopback names (repeatable)",
+    )
+    serve.add_argument(
+        "--root",
+        action="extend",
+        nargs="*",
+        dest="roots",
+        metavar="FOLDER",
+        help="folders whose files may be read and written (default: DESCRIPT_MCP_ROOTS)",
+    )
+    serve.add_argument(
+        "--callback-url",
+        metavar="URL",
+        help="over HTTP: the public base URL Descript can call back when jobs end",
+    )
+    serve.add_argument(
+        "--http-token-fallback",
+        action="store_const",
+        const=True,
+        help="over HTTP, use DESCRIPT_API_KEY for requests without a token",
+    )
+    serve.add_argument(
+        "--http-local-files",
+        action="store_const",
+        const=True,
+        help="over HTTP, allow local files too: each user gets a folder of their own under "
+        "each root (off by default)",
+    )
+    serve.set_defaults(run=_run_serve)
+
+    sandbox = commands.add_parser("sandbox", help="serve a local simulator of the Descript API")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--fast", action="store_true", help="jobs finish in a blink")
+    sandbox.add_argument(
+        "--token",
+        action="append",
+        metavar="TOKEN",
+        help="a token for the main drive (repeatable; replaces the default sandbox-token)",
+    )
+    sandbox.add_argument(
+        "--allow-remote-urls",
+        action="store_true",
+        help="fetch media URLs beyond loopback addresses",
+    )
+    sandbox.add_argument(
+        "--rate-limit",
+        type=int,
+        metavar="N",
+        help="API requests per token per minute before 429 (default 600)",
+    )
+    sandbox.set_defaults(run=_run_sandbox)
+
+    def descript_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--json", action="store_true", help="print the result as JSON")
+        return command
+
+    add = descript_command("import", "import media (URLs, share links, local files)")
+    add.add_argument("media", nargs="+", help="URLs, Google Drive/Dropbox links or file paths")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument("--project-name", help="create a project with this name")
+    where.add_argument("--project-id", help="import into this project")
+    add.add_argument("--composition", metavar="NAME", help="a composition of all the media")
+    add.add_argument("--wait", type=float, help="seconds to wait (default: until done)")
+    add.set_defaults(run=_run_descript, make=_import)
+
+    agent = descript_command("agent", "edit a project with Descript's agent, Underlord")
+    agent.add_argument("prompt", help="what to do, in plain words")
+    target = agent.add_mutually_exclusive_group(required=True)
+    target.add_argument("--project-id")
+    target.add_argument("--new", metavar="NAME", help="create a project from the prompt")
+    agent.add_argument("--composition-id")
+    agent.add_argument("--model", help="a model or alias (see list_agent_models)")
+    agent.add_argument("--wait", type=float, help="seconds to wait (default: until done)")
+    agent.set_defaults(run=_run_descript, make=_agent)
+
+    publish = descript_command("publish", "render and publish a composition")
+    publish.add_argument("project_id")
+    publish.add_argument("--composition-id")
+    publish.add_argument(
+        "--access-level", choices=["public", "unlisted", "drive", "private"], default="private"
+    )
+    publish.add_argument("--media-type", choices=["Video", "Audio"])
+    publish.add_argument("--resolution", choices=["480p", "720p", "1080p", "1440p", "4K"])
+    publish.add_argument("--download-to", type=Path, help="save the rendered file here")
+    publish.add_argument("--overwrite", action="store_true")
+    publish.add_argument("--wait", type=float, help="seconds to wait (default: until done)")
+    publish.set_defaults(run=_run_descript, make=_publish)
+
+    jobs = descript_command("jobs", "list, show, wait for or cancel jobs")
+    jobs.add_argument("action", choices=["list", "show", "wait", "cancel"])
+    jobs.add_argument("job_id", nargs="?")
+    jobs.add_argument("--project-id")
+    jobs.add_argument("--type", choices=["import/project_media", "agent"])
+    jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--wait", type=float, help="with wait: at most this many seconds")
+    jobs.set_defaults(run=_run_descript, make=_jobs)
+
+    status = descript_command("status", "check the token: which drive it belongs to")
+    status.set_defaults(run=_run_descript, make=lambda _args: _status_command())
+
+    doctor = commands.add_parser("doctor", help="check the set-up and say what to fix")
+    doctor.set_defaults(run=_run_doctor)
+
+    config = commands.add_parser("config", help="store settings for the command line")
+    config.add_argument("action", choices=["set"])
+    config.add_argument("key", choices=["api-key"])
+    config.add_argument("value", nargs="?", help="default: asked for, without echo")
+    config.set_defaults(run=_run_config)
+
+    demo = commands.add_parser(
+        "demo", help="import, edit and publish through the MCP tools on the built-in sandbox"
+    )
+    demo.add_argument("--fast", action="store_true", help="sandbox jobs finish at once")
+    demo.set_defaults(run=_run_demo)
+    return parser
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from descript_mcp.errors import ConfigurationError
+    from descript_mcp.server.http.run import serve
+    from descript_mcp.settings import Settings
+
+    try:
+        settings = Settings.load(
+            transport=args.transport,
+            host=args.host,
+            port=args.port,
+            history_path=args.history_path,
+            wait_seconds=args.wait_seconds,
+            api_url=args.api_url,
+            roots=args.roots,
+            allowed_hosts=args.allowed_hosts,
+            callback_url=args.callback_url,
+            http_token_fallback=args.http_token_fallback,
+            http_local_files=args.http_local_files,
+            log_level=args.log_level,
+        )
+    except ConfigurationError as error:
+        print(f"descript-mcp serve: {error}", file=sys.stderr)
+        return 2
+    anyio.run(lambda: serve(settings, sandbox=args.sandbox))
+    return 0
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from descript_mcp.sandbox import Sandbox, SandboxConfig
+
+    config = SandboxConfig.for_tests() if args.fast else SandboxConfig()
+    config.allow_remote_urls = args.allow_remote_urls
+    if args.rate_limit is not None:
+        config.rate_limit_requests = args.rate_limit
+    if args.token:
+        config.drives[0].tokens = tuple(args.token)
+    sandbox = Sandbox(config)
+    origin = f"http://{args.host}:{args.port}"
+    drives = "; ".join(f"{d.name}: {', '.join(d.tokens)}" for d in config.drives)
+    print(
+        f"Descript sandbox at {origin}/v1\n"
+        f"  tokens by drive: {drives}\n"
+        f"  sample media: {origin}/_sandbox/media/sample.wav",
+        file=sys.stderr,
+    )
+    # date_header off: the sandbox sends its own Date, from its own clock.
+    uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="warning", date_header=False)
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from descript_mcp.cli.demo import DemoError, run_demo
+
+    try:
+        anyio.run(lambda: run_demo(fast=args.fast))
+    except DemoError as error:
+        print(f"descript-mcp demo: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _import(args: argparse.Namespace) -> Any:
+    from descript_mcp.cli.commands import import_command
+
+    return import_command(
+        args.media, args.project_name, args.project_id, args.composition, args.wait
+    )
+
+
+def _agent(args: argparse.Namespace) -> Any:
+    from descript_mcp.cli.commands import agent_command
+
+    return agent_command(
+        args.prompt, args.project_id, args.new, args.composition_id, args.model, args.wait
+    )
+
+
+def _publish(args: argparse.Namespace) -> Any:
+    from descript_mcp.cli.commands import publish_command
+    from descript_mcp.client.models import PublishRequest
+
+    request = PublishRequest(
+        project_id=args.project_id,
+        composition_id=args.composition_id,
+        access_level=args.access_level,
+        media_type=args.media_type,
+        resolution=args.resolution,
+    )
+    return publish_command(request, args.download_to, args.overwrite, args.wait)
+
+
+def _jobs(args: argparse.Namespace) -> Any:
+    from descript_mcp.cli.commands import jobs_command
+
+    if args.action != "list" and not args.job_id:
+        raise UsageError(f"jobs {args.action} needs a job id")
+    filters = {"project_id": args.project_id, "type": args.type, "limit": args.limit}
+    return jobs_command(args.action, args.job_id, filters, args.wait)
+
+
+def _status_command() -> Any:
+    from descript_mcp.cli.commands import status_command
+
+    return status_command
+
+
+class UsageError(Exception):
+    pass
+
+
+def _run_descript(args: argparse.Namespace) -> int:
+    from descript_mcp.cli.commands import EXIT_USAGE, run_command
+    from descript_mcp.errors import DescriptError
+    from descript_mcp.settings import Settings
+
+    try:
+        settings = Settings.load()
+        command = args.make(args)
+    except (UsageError, DescriptError, ValueError) as error:
+        print(f"descript-mcp: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return anyio.run(run_command, settings, args.json, command)
+
+
+def _run_doctor(_args: argparse.Namespace) -> int:
+    from descript_mcp.cli.commands import EXIT_USAGE, doctor
+    from descript_mcp.errors import ConfigurationError
+    from descript_mcp.settings import Settings
+
+    try:
+        settings = Settings.load()
+    except ConfigurationError as error:
+        print(f"descript-mcp doctor: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return anyio.run(doctor, settings)
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    import getpass
+
+    from descript_mcp.settings import save_api_key
+
+    if args.value:
+        print(
+            "descript-mcp config: a token typed on the command line stays in your shell "
+            "history; leave it out to be asked for it instead",
+            file=sys.stderr,
+        )
+    token = args.value or getpass.getpass("Descript API token: ")
+    if not token.strip():
+        print("descript-mcp config: no token given", file=sys.stderr)
+        return 2
+    print(f"saved to {save_api_key(token.strip())} (readable by you only)", file=sys.stderr)
+    return 0

@@ -1,0 +1,409 @@
+"""DescriptClient: the async client for Descript's REST API (v1, spec 1.2). Imports no MCP."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import ssl
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import Message
+from typing import Any, Literal
+from urllib.parse import quote
+
+import anyio
+import httpx
+from pydantic import TypeAdapter
+
+from descript_mcp._version import __version__
+from descript_mcp.client.http import RequestSender, Sleep, status_error
+from descript_mcp.client.models import (
+    AgentEditRequest,
+    AgentJobCreated,
+    AgentModels,
+    DriveStatus,
+    ExportTranscriptRequest,
+    ImportJobCreated,
+    ImportMediaRequest,
+    Job,
+    JobCreated,
+    ListJobsType,
+    Page,
+    Project,
+    ProjectSort,
+    ProjectSummary,
+    PublishedProject,
+    PublishRequest,
+    SearchHit,
+    SearchResults,
+    SearchType,
+    TranscriptFile,
+)
+from descript_mcp.client.parsing import parse, parse_model, parse_page
+from descript_mcp.client.retry import RetryPolicy
+from descript_mcp.client.submission import (
+    DedupeKey,
+    InMemoryLedger,
+    SubmissionLedger,
+    Submitter,
+    Target,
+)
+from descript_mcp.errors import APIConnectionError, check_id
+from descript_mcp.settings import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+USER_AGENT = f"descript-mcp/{__version__} (+https://github.com/descript-mcp/descript-mcp)"
+
+_JOB = TypeAdapter(Job)
+_PROJECT = TypeAdapter(ProjectSummary)
+
+
+@functools.cache
+def shared_tls_context() -> ssl.SSLContext:
+    """The TLS settings every client shares (httpx's defaults, SSL_CERT_FILE honoured). Each
+    would otherwise load the CA bundle, about 100 ms and 1.6 MiB, and a server over HTTP makes
+    a client for each user's token."""
+    return httpx.create_ssl_context()
+
+
+class DescriptClient:
+    """Async client for the Descript API. Use as `async with DescriptClient() as client:`.
+
+    The token and base URL default to DESCRIPT_API_KEY and DESCRIPT_API_URL, the names
+    Descript's own CLI reads. Job-creating calls are never sent twice (`submission.Submitter`);
+    clients working on the same drive see each other's submissions through a shared `ledger`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        ledger: SubmissionLedger | None = None,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            timeout=timeout,
+            transport=transport,
+            verify=shared_tls_context(),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+        # Signed upload/download URLs must not receive the bearer token: a client of their own.
+        self._files = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            transport=transport,
+            verify=shared_tls_context(),
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._sender = RequestSender(
+            self._http, api_key=key, retry=retry or RetryPolicy(), sleep=sleep, clock=clock
+        )
+        self._ledger = ledger or InMemoryLedger()
+        self._submitter = Submitter(self, self._sender, self._ledger)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._sender.retry
+
+    async def __aenter__(self) -> DescriptClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._files.aclose()
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    # A `dedupe` key refuses the same submission twice within its window (DuplicateSubmissionError).
+
+    async def import_project_media(
+        self, request: ImportMediaRequest, *, dedupe: DedupeKey | None = None
+    ) -> ImportJobCreated:
+        """Start an import into a new or existing project (media minutes are spent)."""
+        target = Target(
+            "import/project_media",
+            request.project_id,
+            None if request.project_id else request.project_name,
+            needs_upload_urls=any(
+                getattr(item, "content_type", None) for item in (request.add_media or {}).values()
+            ),
+        )
+        return await self._submitter.submit(
+            "jobs/import/project_media", request.to_body(), ImportJobCreated, target, dedupe
+        )
+
+    async def agent_edit(
+        self, request: AgentEditRequest, *, dedupe: DedupeKey | None = None
+    ) -> AgentJobCreated:
+        """Start an Underlord edit of a project, or a new project from a prompt (AI credits)."""
+        target = Target("agent", request.project_id, request.project_name)
+        return await self._submitter.submit(
+            "jobs/agent", request.to_body(), AgentJobCreated, target, dedupe
+        )
+
+    async def publish(
+        self, request: PublishRequest, *, dedupe: DedupeKey | None = None
+    ) -> JobCreated:
+        """Start rendering and publishing a composition. One publish per project at a time."""
+        target = Target("publish", request.project_id)
+        return await self._submitter.submit(
+            "jobs/publish", request.to_body(), JobCreated, target, dedupe
+        )
+
+    async def get_job(self, job_id: str) -> Job:
+        response = await self._sender.send(
+            "GET", f"jobs/{_segment(job_id, 'job id')}", idempotent=True
+        )
+        return parse(_JOB, response)
+
+    async def cancel_job(self, job_id: str) -> None:
+        """Cancel a queued or running job. Media already imported stays in the project."""
+        await self._sender.send("DELETE", f"jobs/{_segment(job_id, 'job id')}", idempotent=True)
+        await self._ledger.cancelled(job_id)
+
+    async def list_jobs_page(
+        self,
+        *,
+        project_id: str | None = None,
+        type: ListJobsType | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        """One page of jobs, newest first. Descript keeps 30 days; the default window is 7."""
+        params = _query(
+            project_id=project_id,
+            type=type,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            cursor=cursor,
+        )
+        response = await self._sender.send("GET", "jobs", idempotent=True, params=params)
+        return parse_page(_JOB, response)
+
+    def list_jobs(self, **filters: Any) -> AsyncIterator[Job]:
+        """Every job matching the filters of `list_jobs_page`, following cursors."""
+        return _follow(self.list_jobs_page, filters)
+
+    # -- projects, drive, search ------------------------------------------------------------
+
+    async def list_projects_page(
+        self,
+        *,
+        name: str | None = None,
+        folder_path: str | None = None,
+        created_by: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        sort: ProjectSort | None = None,
+        direction: Literal["asc", "desc"] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[ProjectSummary]:
+        params = _query(
+            name=name,
+            folder_path=folder_path,
+            created_by=created_by,
+            created_after=created_after,
+            created_before=created_before,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            sort=sort,
+            direction=direction,
+            limit=limit,
+            cursor=cursor,
+        )
+        response = await self._sender.send("GET", "projects", idempotent=True, params=params)
+        return parse_page(_PROJECT, response)
+
+    def list_projects(self, **filters: Any) -> AsyncIterator[ProjectSummary]:
+        """Every project matching the filters of `list_projects_page`, following cursors."""
+        return _follow(self.list_projects_page, filters)
+
+    async def get_project(self, project_id: str) -> Project:
+        response = await self._sender.send(
+            "GET", f"projects/{_segment(project_id, 'project id')}", idempotent=True
+        )
+        return parse_model(Project, response)
+
+    async def get_status(self) -> DriveStatus:
+        """The token's drive: the cheapest way to check a token works."""
+        return parse_model(DriveStatus, await self._sender.send("GET", "status", idempotent=True))
+
+    async def list_agent_models(self) -> AgentModels:
+        response = await self._sender.send("GET", "agent/models", idempotent=True)
+        return parse_model(AgentModels, response)
+
+    async def search(
+        self,
+        query: str,
+        *,
+        types: list[SearchType] | None = None,
+        match: list[Literal["name", "content"]] | None = None,
+        owners: list[str] | None = None,
+        updated_after: datetime | str | None = None,
+        updated_before: datetime | str | None = None,
+        sort: Literal["relevance", "newest", "oldest"] | None = None,
+        limit: int | None = None,
+    ) -> list[SearchHit]:
+        """Search the drive's projects, media, folders and transcripts."""
+        params = _query(
+            query=query,
+            type=types,
+            match=match,
+            owner=owners,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            sort=sort,
+            limit=limit,
+        )
+        response = await self._sender.send("GET", "search", idempotent=True, params=params)
+        return parse_model(SearchResults, response).results
+
+    async def export_transcript(self, request: ExportTranscriptRequest) -> TranscriptFile:
+        """A transcript file, made synchronously. Free: no credits are spent."""
+        response = await self._sender.send(
+            "POST", "export/transcript", idempotent=True, json=request.to_body()
+        )
+        return TranscriptFile(
+            content=response.content,
+            content_type=response.headers.get("content-type", "application/octet-stream"),
+            filename=_attachment_filename(response.headers.get("content-disposition")),
+            composition_id=response.headers.get("x-composition-id"),
+        )
+
+    async def get_published_project(self, slug_or_share_url: str) -> PublishedProject:
+        """A share page's metadata, with a freshly signed download URL and WebVTT subtitles."""
+        slug = slug_or_share_url.rstrip("/").rsplit("/", 1)[-1]
+        response = await self._sender.send(
+            "GET", f"published_projects/{_segment(slug, 'share page')}", idempotent=True
+        )
+        return parse_model(PublishedProject, response)
+
+    # -- signed URLs ------------------------------------------------------------------------
+
+    async def upload(
+        self, upload_url: str, content: bytes | AsyncIterable[bytes], *, size: int
+    ) -> None:
+        """PUT bytes to a signed upload URL (no bearer token), streamed when given an iterable."""
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        try:
+            response = await self._files.put(upload_url, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                f"The upload failed: {type(exc).__name__}.",
+                method="PUT",
+                path="<signed upload URL>",
+                may_have_reached_server=True,
+            ) from exc
+        if not response.is_success:
+            raise status_error(response, method="PUT", path="<signed upload URL>")
+
+    @asynccontextmanager
+    async def open_download(self, download_url: str, *, start: int = 0) -> AsyncIterator[Download]:
+        """Open a signed download URL (no bearer token), from byte `start` when above 0."""
+        headers = {"Range": f"bytes={start}-"} if start else {}
+        where = "<signed download URL>"
+        try:
+            async with self._files.stream("GET", download_url, headers=headers) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise status_error(response, method="GET", path=where)
+                resumed = response.status_code == 206
+                yield Download(
+                    resumed=resumed,
+                    total=_total_size(response, resumed),
+                    chunks=response.aiter_bytes(),
+                )
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                f"The download was interrupted: {type(exc).__name__}.",
+                method="GET",
+                path=where,
+                may_have_reached_server=True,
+            ) from exc
+
+    async def stream_download(self, download_url: str) -> AsyncIterator[bytes]:
+        """The bytes behind a signed download URL, as they arrive."""
+        async with self.open_download(download_url) as download:
+            async for chunk in download.chunks:
+                yield chunk
+
+
+async def _follow(
+    fetch: Callable[..., Awaitable[Page[Any]]], filters: dict[str, Any]
+) -> AsyncIterator[Any]:
+    cursor = filters.pop("cursor", None)
+    while True:
+        page = await fetch(**filters, cursor=cursor)
+        for item in page.items:
+            yield item
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+@dataclass(frozen=True)
+class Download:
+    """An open download: `resumed` when the server honoured the Range asked for."""
+
+    resumed: bool
+    total: int | None
+    chunks: AsyncIterator[bytes]
+
+
+def _total_size(response: httpx.Response, resumed: bool) -> int | None:
+    """The whole file's size, from Content-Range (`bytes a-b/total`) or Content-Length."""
+    if resumed:
+        total = response.headers.get("content-range", "").rpartition("/")[2]
+        return int(total) if total.isdigit() else None
+    length = response.headers.get("content-length", "")
+    return int(length) if length.isdigit() else None
+
+
+def _segment(value: str, what: str) -> str:
+    """An id as one segment of a path: refused if it could be read as another route."""
+    check_id(value, what)
+    return quote(value, safe="")
+
+
+def _query(**params: Any) -> list[tuple[str, str]]:
+    """Query pairs with None left out, lists repeated (`type=a&type=b`) and datetimes ISO 8601."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            if isinstance(item, datetime):
+                item = item.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            pairs.append((key, str(item)))
+    return pairs
+
+
+_FILENAME = re.compile(r"filename\*?=")
+
+
+def _attachment_filename(header: str | None) -> str | None:
+    if not header or not _FILENAME.search(header):
+        return None
+    message = Message()
+    message["content-disposition"] = header
+    return message.get_filename()

@@ -1,0 +1,129 @@
+"""Request bodies of the job-creating and export operations, as in Descript's OpenAPI spec."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from descript_mcp.client.models._base import RequestModel
+
+TeamAccess = Literal["edit", "comment", "view", "none"]
+MediaType = Literal["Video", "Audio"]
+Resolution = Literal["480p", "720p", "1080p", "1440p", "4K"]
+AccessLevel = Literal["public", "unlisted", "drive", "private"]
+TranscriptFormat = Literal["txt", "markdown", "html", "rtf", "docx", "srt"]
+ListJobsType = Literal["import/project_media", "agent"]
+ProjectSort = Literal["name", "created_at", "updated_at", "last_viewed_at"]
+SearchType = Literal[
+    "project", "video", "image", "audio", "project_folder", "media_library_folder", "layout_pack"
+]
+SpeakerLabels = Literal["off", "changes", "every_paragraph"]
+
+
+class UrlMedia(RequestModel):
+    """Media Descript fetches itself; the URL must allow HTTP Range requests."""
+
+    url: str = Field(min_length=1)
+    language: str | None = None
+
+
+class UploadMedia(RequestModel):
+    """Media sent by direct upload: Descript returns a signed URL to PUT the bytes to."""
+
+    content_type: str = Field(min_length=1)
+    file_size: int = Field(ge=0)
+    language: str | None = None
+
+
+class SequenceTrack(RequestModel):
+    media: str = Field(min_length=1, description="The name of another media item")
+    offset: float | None = Field(default=None, description="Start of this track, in seconds")
+    mute: bool | None = Field(default=None, description="Silence this track")
+
+
+class SequenceMedia(RequestModel):
+    """A multitrack sequence built from other media in the project or this request."""
+
+    tracks: list[SequenceTrack] = Field(min_length=1)
+
+
+MediaItem = UrlMedia | UploadMedia | SequenceMedia
+
+
+class Clip(RequestModel):
+    media: str = Field(min_length=1, description="The name of a media item")
+    mute: bool | None = Field(default=None, description="Silence this clip")
+
+
+# No `fps`: the spec lists it as ignored, but Descript answers it with 400 "not allowed".
+class NewComposition(RequestModel):
+    """A composition (timeline) to create: clips in order, a name, a size (default 1920x1080)."""
+
+    name: str | None = None
+    width: int | None = Field(default=None, gt=0, description="Pixels")
+    height: int | None = Field(default=None, gt=0, description="Pixels")
+    clips: list[Clip]
+
+
+class ImportMediaRequest(RequestModel):
+    """POST /jobs/import/project_media: a new project unless `project_id` is given."""
+
+    project_id: str | None = None
+    project_name: str | None = None
+    team_access: TeamAccess | None = None
+    folder_name: str | None = None
+    workspace_name: str | None = None
+    add_media: dict[str, MediaItem] | None = None
+    add_compositions: list[NewComposition] | None = None
+    callback_url: str | None = None
+
+
+class AgentEditRequest(RequestModel):
+    """POST /jobs/agent: edit `project_id`, or a new project named `project_name`."""
+
+    prompt: str = Field(min_length=1)
+    project_id: str | None = None
+    project_name: str | None = None
+    composition_id: str | None = None
+    model: str | None = None
+    team_access: TeamAccess | None = None
+    callback_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_project(self) -> AgentEditRequest:
+        if (self.project_id is None) == (self.project_name is None):
+            raise ValueError(
+                "give exactly one of project_id (edit a project) or project_name (new project)"
+            )
+        return self
+
+
+class PublishRequest(RequestModel):
+    """POST /jobs/publish: render a composition and publish it to a share page."""
+
+    project_id: str = Field(min_length=1)
+    composition_id: str | None = None
+    media_type: MediaType | None = None
+    resolution: Resolution | None = None
+    access_level: AccessLevel | None = None
+    callback_url: str | None = None
+
+
+class Timecodes(RequestModel):
+    frequency_seconds: float | None = None
+    offset_seconds: float | None = None
+    on_paragraphs: bool | None = None
+    on_speakers: bool | None = None
+    on_markers: bool | None = None
+
+
+class ExportTranscriptRequest(RequestModel):
+    """POST /export/transcript: a transcript file, returned synchronously."""
+
+    project_id: str = Field(min_length=1)
+    format: TranscriptFormat
+    composition_id: str | None = None
+    include_speaker_labels: SpeakerLabels | None = None
+    include_markers: bool | None = None
+    timecodes: Timecodes | None = None

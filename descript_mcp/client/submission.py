@@ -1,0 +1,463 @@
+"""Submitting a job-creating request exactly once, with other clients on the same drive.
+
+Descript has no idempotency key. After a 5xx or a timeout on a job-creating POST the job may or
+may not exist, and sending again could pay twice; so the request is never sent again. Instead
+recovery looks for the job in GET /jobs, and claims one only when it can show the job is this
+submission's:
+
+- created between the moment the request was sent and the moment its failure was seen, on
+  Descript's clock (the offset read from its Date headers, `ServerClock`);
+- for the project the request named: by id; for a new project, by its exact name and its
+  creation within that window; never for a new project without a name;
+- with no other submission of the same kind for the same project in flight or unconfirmed at
+  the same time, in the ledger every process sharing the history writes to before it sends;
+- the only such job, claimed by no other submission, on a project where no one else started a
+  job of that kind in the ten minutes before or since (someone else working there could have
+  made it).
+
+Anything else ends as UnconfirmedSubmissionError with the candidates, whatever failed while
+looking. A job is cancelled only when proven to be this submission's. What this cannot tell
+apart, without an idempotency key: another client's first job of that kind on the project in
+ten minutes, created in the very moment this request was in flight while Descript had not
+created this one.
+
+A dedupe key guards against the same submission twice in a row (a caller that retries after a
+timeout): the same key within its window of one accepted, in flight or unconfirmed is refused
+with DuplicateSubmissionError naming the earlier one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+import anyio
+from pydantic import BaseModel
+
+from descript_mcp.client.http import RequestSender
+from descript_mcp.client.models import Job, JobCreated
+from descript_mcp.client.parsing import parse_model
+from descript_mcp.client.retry import may_have_created
+from descript_mcp.errors import (
+    APIError,
+    DuplicateSubmissionError,
+    UnconfirmedSubmissionError,
+    UploadURLsLostError,
+)
+
+if TYPE_CHECKING:
+    from descript_mcp.client.api import DescriptClient
+
+logger = logging.getLogger("descript_mcp.client.api")
+
+M = TypeVar("M", bound=BaseModel)
+SubmissionState = Literal["sending", "accepted", "failed", "unconfirmed", "cancelled"]
+
+# A submission still "sending" after this long belongs to a process that died mid-request.
+IN_FLIGHT_AT_MOST = 300.0
+# How far the clocks of processes sharing a ledger may disagree.
+PEER_MARGIN = 2.0
+# How far the clocks of Descript's own servers may disagree with the one that sent the Date.
+# Small on purpose: too narrow a window fails safe (unconfirmed), too wide one claims others'.
+SERVER_MARGIN = 0.01
+# A job of the same kind on the project by someone else this long before the request makes
+# a lone job in the window unprovable: someone else is working there.
+QUIET_FOR = 600.0
+# Pages of GET /jobs (newest first) read at most while looking for a job.
+MAX_PAGES = 10
+
+
+@dataclass(frozen=True)
+class DedupeKey:
+    """What makes two submissions the same (a fingerprint of the caller and what it asked),
+    and for how long after one a second is refused."""
+
+    fingerprint: str
+    window: float = 600.0
+
+
+@dataclass
+class Submission:
+    """One job-creating request, from before it is sent until its job is known (or not)."""
+
+    job_type: str
+    # "id:<project id>", "name:<new project's name>"; None for a new project without a name.
+    project_key: str | None
+    dedupe: DedupeKey | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    state: SubmissionState = "sending"
+    sent_at: float = field(default_factory=time.time)  # our wall clock
+    ended_at: float | None = None  # when its answer or its failure was seen
+    job_id: str | None = None
+    candidates: tuple[str, ...] = ()
+
+    def in_flight(self, now: float) -> bool:
+        return self.state == "sending" and now - self.sent_at <= IN_FLIGHT_AT_MOST
+
+
+def project_key(project_id: str | None, project_name: str | None) -> str | None:
+    if project_id:
+        return f"id:{project_id}"
+    return f"name:{project_name}" if project_name else None
+
+
+def overlaps(mine: Submission, other: Submission, now: float) -> bool:
+    """Whether `other` could have created, while `mine` was in flight, a job that looks like
+    the one `mine` asked for: same kind, same project, its outcome unknown, times overlapping."""
+    if other.id == mine.id or other.project_key is None:
+        return False
+    if (other.job_type, other.project_key) != (mine.job_type, mine.project_key):
+        return False
+    if other.state not in ("sending", "unconfirmed"):
+        return False
+    other_end = other.ended_at or min(now, other.sent_at + IN_FLIGHT_AT_MOST)
+    mine_end = mine.ended_at or now
+    return other.sent_at <= mine_end + PEER_MARGIN and other_end >= mine.sent_at - PEER_MARGIN
+
+
+def refuse_repeat(earlier: Iterable[Submission], key: DedupeKey, now: float) -> None:
+    """Raise DuplicateSubmissionError if one of `earlier` was the same submission, within the
+    key's window, and accepted, in flight or unconfirmed."""
+    for other in sorted(earlier, key=lambda s: s.sent_at, reverse=True):
+        if other.dedupe is None or other.dedupe.fingerprint != key.fingerprint:
+            continue
+        if other.sent_at < now - key.window or other.state in ("failed", "cancelled"):
+            continue
+        raise DuplicateSubmissionError(_repeat_message(other, now), earlier=other)
+
+
+def _repeat_message(earlier: Submission, now: float) -> str:
+    when = time.strftime("%H:%M:%S UTC", time.gmtime(earlier.sent_at))
+    if earlier.state == "accepted":
+        return f"The same request was submitted at {when} as job {earlier.job_id}."
+    if earlier.in_flight(now):
+        return (
+            f"The same request is being submitted right now (since {when}); its job will be in "
+            "the job list within moments."
+        )
+    found = ", ".join(earlier.candidates) or "none found"
+    return (
+        f"The same request was submitted at {when} and Descript may or may not have created "
+        f"its job (candidates: {found})."
+    )
+
+
+class SubmissionLedger(Protocol):
+    """Where submissions are written before they are sent, so that every process sharing it
+    sees the others' (the job history is one; `InMemoryLedger` serves a single process)."""
+
+    async def begin(self, submission: Submission) -> None:
+        """Record a submission about to be sent; raise DuplicateSubmissionError if its dedupe
+        key repeats an earlier one (checked and recorded in one step)."""
+
+    async def settle(self, submission: Submission) -> None:
+        """Record a submission's new state."""
+
+    async def claim(self, submission: Submission, job_id: str) -> bool:
+        """Make `job_id` this submission's, accepted, unless another submission has it."""
+
+    async def rivals(self, submission: Submission) -> list[Submission]:
+        """Other submissions that `overlaps` says could have made this one's job."""
+
+    async def claimed(self, job_ids: Collection[str]) -> set[str]:
+        """Those of `job_ids` that some submission has as its own."""
+
+    async def cancelled(self, job_id: str) -> None:
+        """The submission of `job_id`, if any, was cancelled: it no longer repeats."""
+
+
+class InMemoryLedger:
+    """The ledger of one process: the default of a client on its own. Clients that work on
+    the same drive see each other's submissions only if they share a ledger."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._submissions: OrderedDict[str, Submission] = OrderedDict()
+
+    async def begin(self, submission: Submission) -> None:
+        if submission.dedupe is not None:
+            refuse_repeat(self._submissions.values(), submission.dedupe, time.time())
+        await self.settle(submission)
+        while len(self._submissions) > self._size:
+            self._submissions.popitem(last=False)
+
+    async def settle(self, submission: Submission) -> None:
+        self._submissions[submission.id] = dataclasses.replace(submission)
+
+    async def claim(self, submission: Submission, job_id: str) -> bool:
+        if any(s.job_id == job_id and s.id != submission.id for s in self._submissions.values()):
+            return False
+        submission.state, submission.job_id = "accepted", job_id
+        await self.settle(submission)
+        return True
+
+    async def rivals(self, submission: Submission) -> list[Submission]:
+        now = time.time()
+        return [s for s in self._submissions.values() if overlaps(submission, s, now)]
+
+    async def claimed(self, job_ids: Collection[str]) -> set[str]:
+        return {s.job_id for s in self._submissions.values() if s.job_id in job_ids}
+
+    async def cancelled(self, job_id: str) -> None:
+        for submission in self._submissions.values():
+            if submission.job_id == job_id:
+                submission.state = "cancelled"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a job-creating request asks for, as far as finding its job goes."""
+
+    job_type: str
+    project_id: str | None
+    project_name: str | None = None
+    needs_upload_urls: bool = False
+
+
+@dataclass
+class _Finding:
+    job: Job | None
+    candidates: list[str]
+    reason: str
+    final: bool  # waiting longer cannot change the outcome
+
+
+class Submitter:
+    """Sends job-creating requests exactly once, through a client and its ledger."""
+
+    def __init__(
+        self, client: DescriptClient, sender: RequestSender, ledger: SubmissionLedger
+    ) -> None:
+        self._client = client
+        self._sender = sender
+        self._ledger = ledger
+
+    async def submit(
+        self,
+        path: str,
+        body: dict[str, Any],
+        model: type[M],
+        target: Target,
+        dedupe: DedupeKey | None = None,
+    ) -> M:
+        submission = Submission(
+            target.job_type, project_key(target.project_id, target.project_name), dedupe
+        )
+        await self._ledger.begin(submission)
+        try:
+            response = await self._sender.send("POST", path, idempotent=False, json=body)
+            created = parse_model(model, response)
+        except APIError as error:
+            submission.ended_at = time.time()
+            if not may_have_created(error):
+                submission.state = "failed"
+                await self._settle(submission)
+                raise
+            found = await self._recover(error, path, submission, target)
+            return model.model_validate(found.model_dump())
+        submission.state, submission.ended_at = "accepted", time.time()
+        submission.job_id = getattr(created, "job_id", None)
+        await self._settle(submission)
+        return created
+
+    async def _settle(self, submission: Submission) -> None:
+        """Record a submission's outcome. If the ledger fails, the outcome still reaches the
+        caller; the ledger then keeps it as "sending", which others read as unknown too."""
+        try:
+            await self._ledger.settle(submission)
+        except Exception:
+            logger.exception(
+                "could not record submission %s as %s", submission.id, submission.state
+            )
+
+    async def _recover(
+        self, error: APIError, path: str, submission: Submission, target: Target
+    ) -> JobCreated:
+        logger.warning("%s failed ambiguously (%s); looking for the job", path, error.message)
+        finding = _Finding(None, [], "no new job appeared", final=False)
+        try:
+            with anyio.fail_after(self._sender.retry.recovery_timeout):
+                for delay in self._sender.retry.recovery_delays:
+                    await self._sender.sleep(delay)
+                    finding = await self._look(submission, target)
+                    if finding.job is not None or finding.final:
+                        break
+            if finding.job is not None and not await self._ledger.claim(
+                submission, finding.job.job_id
+            ):
+                finding = _Finding(None, finding.candidates, "another call claimed it", True)
+        except Exception as problem:  # whatever failed while looking, the job may exist
+            await self._unconfirmed(submission, finding.candidates)
+            reason = (
+                "looking for it timed out"
+                if isinstance(problem, TimeoutError)
+                else f"looking for it failed too ({_describe(problem)})"
+            )
+            raise self._unconfirmed_error(error, path, reason, finding.candidates) from problem
+        if finding.job is None:
+            await self._unconfirmed(submission, finding.candidates)
+            raise self._unconfirmed_error(error, path, finding.reason, finding.candidates)
+        job = finding.job
+        logger.warning("job %s is the one the failed %s created", job.job_id, path)
+        if target.needs_upload_urls:
+            raise await self._cancel_lost_uploads(error, path, job)
+        return JobCreated(
+            job_id=job.job_id,
+            drive_id=job.drive_id,
+            project_id=job.project_id or "",
+            project_url=job.project_url or "",
+        )
+
+    async def _look(self, submission: Submission, target: Target) -> _Finding:
+        """One look at the job list: the finding, from what it shows now."""
+        jobs, unreadable, complete = await self._recent_jobs(submission, target)
+        window = self._window(submission)
+        if window is None:
+            reason = "Descript's answers carry no Date header to place jobs in time"
+            return _Finding(None, [], reason, True)
+        if not complete:
+            return _Finding(None, [], "too many jobs were started meanwhile to look through", True)
+        kind = [job for job in jobs if job.job_type == submission.job_type]
+        claimed = await self._ledger.claimed([job.job_id for job in kind])
+        unclaimed = [job for job in kind if job.job_id not in claimed]
+        windowed = [job for job in unclaimed if in_window(job.created_at, window)]
+        others: list[Job] = []
+        if target.project_id is not None:
+            possible = [job for job in windowed if job.project_id == target.project_id]
+            others = [
+                j for j in unclaimed if j not in possible and j.project_id == target.project_id
+            ]
+        elif target.project_name is not None:
+            possible = [job for job in windowed if await self._new_project(job, target, window)]
+        else:
+            possible = windowed
+        candidates = [job.job_id for job in possible] + unreadable
+        if unreadable:
+            return _Finding(None, candidates, "some jobs in the list could not be read", True)
+        if target.project_id is None and target.project_name is None:
+            reason = "an import into a new project without a name cannot be told from others"
+            return _Finding(None, candidates, reason, True)
+        if await self._ledger.rivals(submission):
+            reason = "another submission of the same kind for this project was in flight"
+            return _Finding(None, candidates, reason, True)
+        if len(possible) > 1:
+            return _Finding(None, candidates, "several jobs could be it", True)
+        if others:
+            # Someone else works on this project: a lone job in the window may be theirs.
+            reason = (
+                f"another client started {len(others)} job(s) of this kind on this project "
+                "around the same time"
+            )
+            return _Finding(None, candidates, reason, True)
+        if not possible:
+            return _Finding(None, [], "no new job appeared", False)
+        return _Finding(possible[0], candidates, "", True)
+
+    async def _recent_jobs(
+        self, submission: Submission, target: Target
+    ) -> tuple[list[Job], list[str], bool]:
+        """Jobs of the request's project (or the drive), newest first, back to just before the
+        request was sent (for a project, QUIET_FOR before); the ids of entries that could not
+        be read; and whether the list reached back that far within MAX_PAGES."""
+        reach = QUIET_FOR if target.project_id is not None else 1.0
+        jobs: list[Job] = []
+        unreadable: list[str] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            page = await self._client.list_jobs_page(
+                project_id=target.project_id, limit=100, cursor=cursor
+            )
+            jobs += page.items
+            unreadable += [_raw_id(item) for item in page.unreadable]
+            window = self._window(submission)
+            older = window is not None and any(
+                job.created_at.timestamp() < window[0] - reach for job in page.items
+            )
+            if older or not page.next_cursor:
+                return jobs, unreadable, True
+            cursor = page.next_cursor
+        return jobs, unreadable, False
+
+    def _window(self, submission: Submission) -> tuple[float, float] | None:
+        """When, on Descript's clock, the submission's job can have been created."""
+        ended = submission.ended_at or time.time()
+        offset = self._sender.server_clock.offset(ended)
+        if offset is None:
+            return None
+        low, high = offset
+        return submission.sent_at + low - SERVER_MARGIN, ended + high + SERVER_MARGIN
+
+    async def _new_project(self, job: Job, target: Target, window: tuple[float, float]) -> bool:
+        """Whether the job is for a project of the requested name created in the window."""
+        if not job.project_id:
+            return False
+        project = await self._client.get_project(job.project_id)
+        return project.name == target.project_name and in_window(project.created_at, window)
+
+    async def _unconfirmed(self, submission: Submission, candidates: list[str]) -> None:
+        submission.state, submission.candidates = "unconfirmed", tuple(candidates)
+        await self._settle(submission)
+
+    def _unconfirmed_error(
+        self, error: APIError, path: str, reason: str, candidates: list[str]
+    ) -> UnconfirmedSubmissionError:
+        found = f" Candidates: {', '.join(candidates)}." if candidates else ""
+        return UnconfirmedSubmissionError(
+            f"{str(error).rstrip('.')}. Descript may or may not have created the job, and "
+            f"none could be shown to be this request's: {reason}.{found} Do not submit it "
+            "again, which could pay twice: check the job list first.",
+            method="POST",
+            path=path,
+            cause=error,
+            candidates=candidates,
+        )
+
+    async def _cancel_lost_uploads(self, error: APIError, path: str, job: Job) -> APIError:
+        """The import is this request's but can never receive its files: cancel it."""
+        try:
+            await self._client.cancel_job(job.job_id)
+        except APIError as problem:
+            return UploadURLsLostError(
+                f"Descript created import {job.job_id} for this request, but the answer with "
+                f"its upload URLs was lost ({error.message}), and cancelling it failed "
+                f"({problem.message}): cancel {job.job_id}, then submit the import again.",
+                method="POST",
+                path=path,
+                cause=error,
+                job=job,
+                cancelled=False,
+            )
+        return UploadURLsLostError(
+            f"Descript created import {job.job_id} for this request, but the answer with its "
+            f"upload URLs was lost ({error.message}). The import was cancelled, as it could "
+            "never receive its files: submitting it again is safe.",
+            method="POST",
+            path=path,
+            cause=error,
+            job=job,
+            cancelled=True,
+        )
+
+
+def in_window(moment: datetime, window: tuple[float, float]) -> bool:
+    """Whether `moment` can lie in the window: a time given to the whole second stands for
+    any instant of that second."""
+    start = moment.timestamp()
+    width = 1.0 if moment.microsecond == 0 else 0.001
+    return start <= window[1] and start + width >= window[0]
+
+
+def _raw_id(item: Any) -> str:
+    job_id = item.get("job_id") if isinstance(item, dict) else None
+    return job_id if isinstance(job_id, str) and job_id else "(an unreadable job)"
+
+
+def _describe(problem: BaseException) -> str:
+    return problem.message if isinstance(problem, APIError) else type(problem).__name__

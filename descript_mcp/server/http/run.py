@@ -1,0 +1,112 @@
+"""Running the server on a transport, optionally with the built-in sandbox behind it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import AsyncExitStack
+from typing import Literal
+
+import uvicorn
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import SecretStr
+from starlette.types import ASGIApp
+
+from descript_mcp.server.app import DescriptServer, build_server
+from descript_mcp.server.http.gate import SESSION_IDLE, Gate, confirm_with
+from descript_mcp.settings import Settings
+
+logger = logging.getLogger("descript_mcp.server")
+
+# Tool calls are small; a larger body is refused (413) before it is read.
+MAX_BODY = 1024 * 1024
+# Sessions open at once, over all tokens (each token holds at most gate.SESSIONS_PER_TOKEN).
+MAX_SESSIONS = 2_000
+
+SANDBOX_NOTE = """
+This server is connected to a built-in sandbox that simulates Descript: no account is used and
+nothing is billed. Media to try: {sample} (a 12-second recording; import it as sample.wav).
+"""
+
+
+def transport_security(host: str, allowed: tuple[str, ...] = ()) -> TransportSecuritySettings:
+    """DNS-rebinding protection on: Host and Origin must name this server, by loopback names,
+    the bound host, or an allowed one (`name` means any port, `name:port` that port only)."""
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    if host not in ("0.0.0.0", "::"):
+        names.add(host)
+    hosts = {f"{name}:*" for name in names} | {h if ":" in h else f"{h}:*" for h in allowed}
+    hosts |= {h for h in allowed if ":" not in h}  # behind a proxy the Host may have no port
+    origins = {f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")}
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=sorted(hosts),
+        allowed_origins=sorted(origins),
+    )
+
+
+async def serve(settings: Settings, *, sandbox: Literal["realistic", "fast"] | None = None) -> None:
+    """Serve on the configured transport; with `sandbox`, against a built-in one."""
+    async with AsyncExitStack() as stack:
+        notes = ""
+        if sandbox is not None:
+            settings, notes = await start_sandbox(stack, settings, sandbox)
+        server = build_server(settings, notes=notes)
+        if settings.transport == "stdio":
+            await server.run_stdio_async()
+            return
+        await serve_http(server, settings)
+
+
+async def start_sandbox(
+    stack: AsyncExitStack, settings: Settings, sandbox: Literal["realistic", "fast"]
+) -> tuple[Settings, str]:
+    """Start a built-in sandbox that lives as long as `stack`: the settings that point at it,
+    and the notes for the server's instructions."""
+    from descript_mcp.sandbox import Sandbox, SandboxConfig
+    from descript_mcp.sandbox import serve as serve_sandbox
+
+    config = SandboxConfig.for_tests() if sandbox == "fast" else SandboxConfig()
+    simulated = await stack.enter_async_context(Sandbox(config))
+    api_url = await stack.enter_async_context(serve_sandbox(simulated))
+    settings = settings.model_copy(
+        update={"api_url": api_url, "api_key": SecretStr(simulated.token)}
+    )
+    sample = api_url.removesuffix("/v1") + "/_sandbox/media/sample.wav"
+    print(
+        f"descript-mcp: using the built-in sandbox at {api_url}; over HTTP, send "
+        f"Authorization: Bearer {simulated.token} (or start with --http-token-fallback)",
+        file=sys.stderr,
+    )
+    return settings, SANDBOX_NOTE.format(sample=sample)
+
+
+async def serve_http(server: DescriptServer, settings: Settings) -> None:
+    """Serve `server` over the configured HTTP transport (sse or streamable HTTP) until stopped."""
+    config = uvicorn.Config(
+        http_app(server, settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+    await uvicorn.Server(config).serve()
+
+
+def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
+    """The ASGI app for the configured HTTP transport, with DNS-rebinding protection, a body
+    size limit, sessions that expire when idle, and the gate in front (`server.gate`)."""
+    security = transport_security(settings.host, settings.allowed_hosts)
+    if settings.transport == "sse":
+        app = server.sse_app(
+            transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
+        )
+    else:
+        app = server.streamable_http_app(
+            transport_security=security,
+            host=settings.host,
+            max_request_body_size=MAX_BODY,
+            session_idle_timeout=SESSION_IDLE,
+            max_sessions=MAX_SESSIONS,
+        )
+    lent = settings.token() if settings.http_token_fallback else None
+    return Gate(app, confirm_with(server.client_factory), lent_token=lent)

@@ -1,0 +1,1 @@
+"""The server's tools, by area: media, agent, publish, jobs, projects."""

@@ -1,0 +1,168 @@
+"""Every setting, and its environment variable, in one place: the server's settings (from the
+environment, then command-line flags, which win), and the token saved by the command line.
+
+Layers below the server read only the names they need from here (the client its token and URL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from descript_mcp.errors import ConfigurationError
+
+# The names Descript's own CLI reads, and the API's address.
+DEFAULT_API_URL = "https://descriptapi.com/v1"
+API_KEY_ENV = "DESCRIPT_API_KEY"
+API_URL_ENV = "DESCRIPT_API_URL"
+ROOTS_ENV = "DESCRIPT_MCP_ROOTS"
+# Where `descript-mcp config set api-key` keeps the token (a file only its user can read).
+CONFIG_ENV = "DESCRIPT_MCP_CONFIG"
+
+Transport = Literal["stdio", "sse", "http"]
+
+# Setting name -> environment variable. The first two are the names Descript's own CLI reads.
+ENVIRONMENT: dict[str, str] = {
+    "api_key": API_KEY_ENV,
+    "api_url": API_URL_ENV,
+    "history_path": "DESCRIPT_MCP_HISTORY",
+    "wait_seconds": "DESCRIPT_MCP_WAIT_SECONDS",
+    "transport": "DESCRIPT_MCP_TRANSPORT",
+    "host": "DESCRIPT_MCP_HOST",
+    "port": "DESCRIPT_MCP_PORT",
+    "http_token_fallback": "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK",
+    "log_level": "DESCRIPT_MCP_LOG_LEVEL",
+    "roots": ROOTS_ENV,
+    "http_local_files": "DESCRIPT_MCP_HTTP_LOCAL_FILES",
+    "allowed_hosts": "DESCRIPT_MCP_ALLOWED_HOSTS",
+    "callback_url": "DESCRIPT_MCP_CALLBACK_URL",
+}
+
+
+def default_history_path() -> Path:
+    """The job history file in the user's state directory, per platform convention."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state")
+    return base / "descript-mcp" / "history.sqlite3"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: SecretStr | None = Field(
+        default=None, description="Descript API token (Descript → Settings → API Tokens)"
+    )
+    api_url: str = Field(default=DEFAULT_API_URL, description="Descript API base URL")
+    history_path: Path = Field(
+        default_factory=default_history_path, description="SQLite file of the job history"
+    )
+    wait_seconds: float = Field(
+        default=45.0,
+        ge=0,
+        le=600,
+        description="How long job tools wait before returning the job id (below the ~60 s "
+        "after which Claude Desktop drops a call)",
+    )
+    transport: Transport = Field(default="stdio", description="stdio, sse or http")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP transports bind")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP transports")
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host names (host or host:port) HTTP clients may use besides loopback "
+        "names, e.g. the published host of a container",
+    )
+    callback_url: str | None = Field(
+        default=None,
+        description="Over HTTP: the public base URL at which Descript can reach this server, "
+        "to tell it when jobs end (callbacks are confirmed with Descript before use)",
+    )
+    http_token_fallback: bool = Field(
+        default=False,
+        description="Over HTTP, use DESCRIPT_API_KEY for requests that bring no token of their own",
+    )
+    roots: tuple[Path, ...] = Field(
+        default=(),
+        description="Folders whose files may be uploaded and where files may be saved; none: "
+        "no local file access",
+    )
+    http_local_files: bool = Field(
+        default=False,
+        description="Over HTTP, allow local files too, each user in a folder of their own under "
+        "each root (off: HTTP callers are not on this computer)",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="warning", description="Log level (logs go to stderr)"
+    )
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from the environment, then `overrides` (flags) where not None."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            name: environ[var] for name, var in ENVIRONMENT.items() if environ.get(var)
+        }
+        if "roots" in values:
+            values["roots"] = [p for p in values["roots"].split(os.pathsep) if p.strip()]
+        if "allowed_hosts" in values:
+            values["allowed_hosts"] = [
+                h.strip() for h in values["allowed_hosts"].split(",") if h.strip()
+            ]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "api_key" not in values and (saved := stored_api_key(environ)):
+            values["api_key"] = saved
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            name = str(problem["loc"][0])
+            raise ConfigurationError(
+                f"Invalid setting {name} ({ENVIRONMENT.get(name, name)}): {problem['msg']}"
+            ) from exc
+
+    def token(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key else None
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]).expanduser()
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(environ.get("APPDATA") or home / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return base / "descript-mcp" / "config.json"
+
+
+def save_api_key(token: str, environ: Mapping[str, str] | None = None) -> Path:
+    path = config_path(environ)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Created 0600 before a byte is written, so the token is never readable by others.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump({"api_key": token}, out)
+    os.chmod(path, 0o600)
+    return path
+
+
+def stored_api_key(environ: Mapping[str, str] | None = None) -> str | None:
+    try:
+        data = json.loads(config_path(environ).read_text())
+    except (OSError, ValueError):
+        return None
+    token = data.get("api_key") if isinstance(data, dict) else None
+    return token if isinstance(token, str) and token else None
