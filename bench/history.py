@@ -13,7 +13,8 @@ import anyio
 from mcp import Client
 from mcp.types import ResourceTemplateReference
 
-from descript_mcp.history.store import JobStore, owner_of
+from descript_mcp.history import History
+from descript_mcp.history.records import owner_of
 from descript_mcp.server import build_server
 from descript_mcp.settings import Settings
 
@@ -22,9 +23,7 @@ REFERENCE = ResourceTemplateReference(type="ref/resource", uri="descript://jobs/
 
 
 def _fill(path: Path, count: int) -> None:
-    store = JobStore(path)
-    store.open()
-    store.close()
+    History.open(path).close()
     owner = owner_of(TOKEN)
     rows = [
         (

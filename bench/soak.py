@@ -28,10 +28,12 @@ import anyio
 from mcp import Client
 
 from descript_mcp import DescriptClient, DescriptError, RetryPolicy
+from descript_mcp.client.ledger import Submission
 from descript_mcp.client.models import AgentEditRequest, ImportMediaRequest
-from descript_mcp.client.submission import QUIET_FOR, Submission
+from descript_mcp.client.submission import QUIET_FOR
 from descript_mcp.client.waiter import PollSchedule
-from descript_mcp.history.store import JobStore, owner_of
+from descript_mcp.history import History
+from descript_mcp.history.records import owner_of
 from descript_mcp.sandbox import Fault, Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.app import RequestRecord
 from descript_mcp.sandbox.state import Job as SandboxJob
@@ -274,13 +276,12 @@ async def _drive(
 
 
 async def _reconcile(sandbox: Sandbox, history: Path, report: SoakReport) -> None:
-    store = JobStore(history)
-    store.open()
+    opened = History.open(history)
     try:
-        recorded = {r.job_id: r for r in await store.recent(owner_of(TOKEN), limit=100_000)}
-        submissions = await store.submissions(owner_of(TOKEN), limit=100_000)
+        recorded = {r.job_id: r for r in await opened.jobs.recent(owner_of(TOKEN), limit=100_000)}
+        submissions = await opened.submissions.newest(owner_of(TOKEN), limit=100_000)
     finally:
-        store.close()
+        opened.close()
     unsure = [s for s in submissions if s.state == "unconfirmed"]
     # A job named to the caller as a candidate of an unconfirmed submission is not lost.
     named = {job_id for submission in unsure for job_id in submission.candidates}

@@ -44,8 +44,8 @@ async def test_api_requests_carry_the_token_and_user_agent() -> None:
 async def test_signed_urls_never_receive_the_token() -> None:
     capture = Capture(httpx.Response(200))
     async with DescriptClient("tok", transport=httpx.MockTransport(capture)) as client:
-        await client.upload("https://storage.example/up?sig=1", b"abc", size=3)
-        [chunk async for chunk in client.stream_download("https://storage.example/f?sig=2")]
+        await client.signed.upload("https://storage.example/up?sig=1", b"abc", size=3)
+        [chunk async for chunk in client.signed.stream_download("https://storage.example/f?sig=2")]
     upload, download = capture.requests
     for request in (upload, download):
         assert "authorization" not in request.headers
@@ -87,6 +87,6 @@ async def test_clients_share_one_tls_context() -> None:
     async with DescriptClient("alice") as alice, DescriptClient("bob") as bob:
         contexts = {
             id(http._transport._pool._ssl_context)  # type: ignore[attr-defined]
-            for http in (alice._http, alice._files, bob._http, bob._files)
+            for http in (alice._http, alice.signed._http, bob._http, bob.signed._http)
         }
     assert len(contexts) == 1

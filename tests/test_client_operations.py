@@ -101,7 +101,7 @@ async def test_direct_upload_import_reads_the_uploaded_files_duration(
         for start in range(0, len(audio), 8192):
             yield audio[start : start + 8192]
 
-    await client.upload(target.upload_url, chunks(), size=len(audio))
+    await client.signed.upload(target.upload_url, chunks(), size=len(audio))
     job = await wait(client, created.job_id)
     assert job.result is not None
     assert job.result.status == "success"
@@ -207,7 +207,7 @@ async def test_publish_renders_a_real_file_and_reuses_the_share_url(
     assert result.share_url
     assert result.download_url
     assert result.download_url_expires_at
-    audio = b"".join([chunk async for chunk in client.stream_download(result.download_url)])
+    audio = b"".join([chunk async for chunk in client.signed.stream_download(result.download_url)])
     with wave.open(io.BytesIO(audio)) as rendered:
         assert rendered.getnframes() / rendered.getframerate() == pytest.approx(12.0)
 

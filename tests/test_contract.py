@@ -122,7 +122,7 @@ async def _exercise_every_operation(
             callback_url="http://127.0.0.1:9/unused",
         )
     )
-    await client.upload(created.upload_urls["intro.wav"].upload_url, audio, size=len(audio))
+    await client.signed.upload(created.upload_urls["intro.wav"].upload_url, audio, size=len(audio))
     await wait(client, created.job_id)
     pid = created.project_id
 

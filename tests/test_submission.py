@@ -469,7 +469,7 @@ async def test_a_job_seen_in_the_window_twice_is_claimed_by_one_submission_only(
 ) -> None:
     """Two clients sharing a ledger fail ambiguously on the same project at once: each sees
     the other in flight, so neither takes the one job for its own."""
-    from descript_mcp.client.submission import InMemoryLedger
+    from descript_mcp.client.ledger import InMemoryLedger
 
     project_id = await project()
     ledger = InMemoryLedger()

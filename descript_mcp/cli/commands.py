@@ -282,11 +282,9 @@ async def doctor(settings: Settings) -> int:
         except DescriptError as error:
             report(False, f"Descript at {settings.api_url}", str(error))
     try:
-        from descript_mcp.history.store import JobStore
+        from descript_mcp.history import History
 
-        store = JobStore(settings.history_path)
-        store.open()
-        store.close()
+        History.open(settings.history_path).close()
         report(True, f"job history at {settings.history_path}")
     except Exception as error:  # any failure to open the file is what doctor reports
         report(

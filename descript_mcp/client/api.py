@@ -7,9 +7,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any, Literal
@@ -20,7 +18,8 @@ import httpx
 from pydantic import TypeAdapter
 
 from descript_mcp._version import __version__
-from descript_mcp.client.http import RequestSender, Sleep, status_error
+from descript_mcp.client.http import RequestSender, Sleep
+from descript_mcp.client.ledger import DedupeKey, InMemoryLedger, SubmissionLedger
 from descript_mcp.client.models import (
     AgentEditRequest,
     AgentJobCreated,
@@ -45,14 +44,9 @@ from descript_mcp.client.models import (
 )
 from descript_mcp.client.parsing import parse, parse_model, parse_page
 from descript_mcp.client.retry import RetryPolicy
-from descript_mcp.client.submission import (
-    DedupeKey,
-    InMemoryLedger,
-    SubmissionLedger,
-    Submitter,
-    Target,
-)
-from descript_mcp.errors import APIConnectionError, check_id
+from descript_mcp.client.signed import SignedURLs
+from descript_mcp.client.submission import Submitter, Target
+from descript_mcp.errors import check_id
 from descript_mcp.settings import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -99,13 +93,8 @@ class DescriptClient:
             verify=shared_tls_context(),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
-        # Signed upload/download URLs must not receive the bearer token: a client of their own.
-        self._files = httpx.AsyncClient(
-            timeout=httpx.Timeout(60.0, connect=10.0),
-            transport=transport,
-            verify=shared_tls_context(),
-            headers={"User-Agent": USER_AGENT},
-        )
+        # Signed upload and download URLs: a client of their own, which never has the token.
+        self.signed = SignedURLs(transport, shared_tls_context(), USER_AGENT)
         self._sender = RequestSender(
             self._http, api_key=key, retry=retry or RetryPolicy(), sleep=sleep, clock=clock
         )
@@ -124,7 +113,7 @@ class DescriptClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        await self._files.aclose()
+        await self.signed.aclose()
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -298,55 +287,6 @@ class DescriptClient:
         )
         return parse_model(PublishedProject, response)
 
-    # -- signed URLs ------------------------------------------------------------------------
-
-    async def upload(
-        self, upload_url: str, content: bytes | AsyncIterable[bytes], *, size: int
-    ) -> None:
-        """PUT bytes to a signed upload URL (no bearer token), streamed when given an iterable."""
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-        try:
-            response = await self._files.put(upload_url, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            raise APIConnectionError(
-                f"The upload failed: {type(exc).__name__}.",
-                method="PUT",
-                path="<signed upload URL>",
-                may_have_reached_server=True,
-            ) from exc
-        if not response.is_success:
-            raise status_error(response, method="PUT", path="<signed upload URL>")
-
-    @asynccontextmanager
-    async def open_download(self, download_url: str, *, start: int = 0) -> AsyncIterator[Download]:
-        """Open a signed download URL (no bearer token), from byte `start` when above 0."""
-        headers = {"Range": f"bytes={start}-"} if start else {}
-        where = "<signed download URL>"
-        try:
-            async with self._files.stream("GET", download_url, headers=headers) as response:
-                if not response.is_success:
-                    await response.aread()
-                    raise status_error(response, method="GET", path=where)
-                resumed = response.status_code == 206
-                yield Download(
-                    resumed=resumed,
-                    total=_total_size(response, resumed),
-                    chunks=response.aiter_bytes(),
-                )
-        except httpx.TransportError as exc:
-            raise APIConnectionError(
-                f"The download was interrupted: {type(exc).__name__}.",
-                method="GET",
-                path=where,
-                may_have_reached_server=True,
-            ) from exc
-
-    async def stream_download(self, download_url: str) -> AsyncIterator[bytes]:
-        """The bytes behind a signed download URL, as they arrive."""
-        async with self.open_download(download_url) as download:
-            async for chunk in download.chunks:
-                yield chunk
-
 
 async def _follow(
     fetch: Callable[..., Awaitable[Page[Any]]], filters: dict[str, Any]
@@ -359,24 +299,6 @@ async def _follow(
         if not page.next_cursor:
             return
         cursor = page.next_cursor
-
-
-@dataclass(frozen=True)
-class Download:
-    """An open download: `resumed` when the server honoured the Range asked for."""
-
-    resumed: bool
-    total: int | None
-    chunks: AsyncIterator[bytes]
-
-
-def _total_size(response: httpx.Response, resumed: bool) -> int | None:
-    """The whole file's size, from Content-Range (`bytes a-b/total`) or Content-Length."""
-    if resumed:
-        total = response.headers.get("content-range", "").rpartition("/")[2]
-        return int(total) if total.isdigit() else None
-    length = response.headers.get("content-length", "")
-    return int(length) if length.isdigit() else None
 
 
 def _segment(value: str, what: str) -> str:

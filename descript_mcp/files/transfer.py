@@ -56,7 +56,7 @@ async def upload_file(
     on_bytes: ByteProgress | None = None,
 ) -> None:
     """Stream an open file to a signed upload URL, from its descriptor."""
-    await client.upload(upload_url, file.chunks(on_bytes), size=file.size)
+    await client.signed.upload(upload_url, file.chunks(on_bytes), size=file.size)
 
 
 Refresh = Callable[[], Awaitable[str]]
@@ -83,7 +83,7 @@ async def download_file(
     async with place.partial() as (temporary, out):
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                async with client.open_download(url, start=written) as download:
+                async with client.signed.open_download(url, start=written) as download:
                     if written and not download.resumed:
                         await out.seek(0)
                         await out.truncate()

@@ -5,12 +5,27 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
+from descript_mcp.sandbox.config import SandboxConfig
+from descript_mcp.sandbox.engine import Engine
 from descript_mcp.sandbox.errors import ApiError, invalid, unauthorized
 from descript_mcp.sandbox.state import Drive, World
+
+
+class Running(Protocol):
+    """What a route reaches of the sandbox that serves it (`app.Sandbox`)."""
+
+    config: SandboxConfig
+    world: World
+    engine: Engine
+
+
+def sandbox_of(request: Request) -> Running:
+    running: Running = request.app.state.sandbox
+    return running
 
 
 def bearer(request: Request) -> str | None:

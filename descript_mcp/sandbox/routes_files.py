@@ -10,8 +10,8 @@ from starlette.responses import HTMLResponse, Response
 
 from descript_mcp.sandbox import documents
 from descript_mcp.sandbox.engine import HEAD_BYTES
+from descript_mcp.sandbox.http import sandbox_of
 from descript_mcp.sandbox.media import SAMPLE_SECONDS, synthesize_wav
-from descript_mcp.sandbox.routes_jobs import _sandbox
 from descript_mcp.sandbox.signing import check_signature
 
 SAMPLE_NAME = "sample.wav"
@@ -69,7 +69,7 @@ async def sample_media(request: Request) -> Response:
 def _refuse_signed(request: Request, kind: str, target: object | None) -> Response | None:
     """The storage error for a bad or expired signed URL, or None when it may be used."""
     problem = check_signature(
-        _sandbox(request).config.signing_key,
+        sandbox_of(request).config.signing_key,
         kind,
         request.path_params["ident"],
         request.query_params.get("expires", ""),
@@ -84,7 +84,7 @@ def _refuse_signed(request: Request, kind: str, target: object | None) -> Respon
 
 async def upload(request: Request) -> Response:
     """PUT to a signed upload URL: streamed, size-checked, then the import proceeds."""
-    target = _sandbox(request).world.uploads.get(request.path_params["ident"])
+    target = sandbox_of(request).world.uploads.get(request.path_params["ident"])
     if refusal := _refuse_signed(request, "uploads", target):
         return refusal
     assert target is not None
@@ -113,7 +113,7 @@ async def upload(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    stored = _sandbox(request).world.files.get(request.path_params["ident"])
+    stored = sandbox_of(request).world.files.get(request.path_params["ident"])
     if refusal := _refuse_signed(request, "files", stored):
         return refusal
     assert stored is not None
@@ -123,7 +123,7 @@ async def download(request: Request) -> Response:
 
 
 async def share_page(request: Request) -> Response:
-    found = _sandbox(request).world.publishes.get(request.path_params["slug"])
+    found = sandbox_of(request).world.publishes.get(request.path_params["slug"])
     if found is None:
         return HTMLResponse(documents.page("Not found", []), status_code=404)
     project, record = found
@@ -141,7 +141,7 @@ async def share_page(request: Request) -> Response:
 
 
 async def project_page(request: Request) -> Response:
-    project = _sandbox(request).world.projects.get(request.path_params["project_id"])
+    project = sandbox_of(request).world.projects.get(request.path_params["project_id"])
     if project is None:
         return HTMLResponse(documents.page("Not found", []), status_code=404)
     rows = [(c.name, f"{project.duration_of(c):.1f} s") for c in project.compositions]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,6 +14,7 @@ from descript_mcp.sandbox import schemas
 from descript_mcp.sandbox.catalog import resolve_model
 from descript_mcp.sandbox.errors import ApiError, invalid, not_found
 from descript_mcp.sandbox.http import (
+    Running,
     authenticate,
     base_url,
     bearer,
@@ -21,6 +22,7 @@ from descript_mcp.sandbox.http import (
     query_choice,
     query_time,
     read_json,
+    sandbox_of,
 )
 from descript_mcp.sandbox.runners import (
     CREDITS_BY_TIER,
@@ -36,9 +38,6 @@ from descript_mcp.sandbox.signing import signed_url
 from descript_mcp.sandbox.state import Composition, Drive, Job, Project, Publish, Upload
 from descript_mcp.sandbox.validation import is_uuid, validate_body
 
-if TYPE_CHECKING:
-    from descript_mcp.sandbox.app import Sandbox
-
 LISTABLE_JOB_TYPES = (
     "import/project_media",
     "agent",
@@ -46,10 +45,6 @@ LISTABLE_JOB_TYPES = (
     "export/timeline",
     "import/drive_media",
 )
-
-
-def _sandbox(request: Request) -> Sandbox:
-    return request.app.state.sandbox
 
 
 def _submitted(job: Job, drive: Drive, **extra: Any) -> JSONResponse:
@@ -78,7 +73,7 @@ def _record_job(
     body: dict[str, Any],
     composition: Composition | None = None,
 ) -> Job:
-    world = _sandbox(request).world
+    world = sandbox_of(request).world
     return world.add_job(
         Job(
             id=job_id,
@@ -95,7 +90,7 @@ def _record_job(
 
 
 def _new_project(
-    sandbox: Sandbox, drive: Drive, body: dict[str, Any], default_name: str
+    sandbox: Running, drive: Drive, body: dict[str, Any], default_name: str
 ) -> Project:
     workspace = body.get("workspace_name")
     team_access = body.get("team_access")
@@ -117,7 +112,7 @@ def _new_project(
 
 
 async def import_project_media(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     body = validate_body(await read_json(request), schemas.IMPORT_PROJECT_MEDIA)
     add_media: dict[str, dict[str, Any]] = body.get("add_media") or {}
@@ -193,7 +188,7 @@ async def import_project_media(request: Request) -> Response:
 
 
 async def agent_edit(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     body = validate_body(await read_json(request), schemas.AGENT)
     if not body["prompt"].strip():
@@ -239,7 +234,7 @@ async def agent_edit(request: Request) -> Response:
 
 
 async def publish(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     body = validate_body(await read_json(request), schemas.PUBLISH)
     project = sandbox.world.project_for(drive, body["project_id"])
@@ -289,7 +284,7 @@ async def publish(request: Request) -> Response:
 
 
 def _publish_record(
-    sandbox: Sandbox, project: Project, composition: Composition, media_type: str, access_level: str
+    sandbox: Running, project: Project, composition: Composition, media_type: str, access_level: str
 ) -> Publish:
     """Republishing a composition as the same media type reuses its share URL."""
     for record in project.publishes:
@@ -315,20 +310,20 @@ def _publish_record(
 
 
 async def get_job(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     return JSONResponse(sandbox.world.job_for(drive, request.path_params["job_id"]).to_json())
 
 
 async def cancel_job(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     sandbox.engine.cancel(sandbox.world.job_for(drive, request.path_params["job_id"]))
     return Response(status_code=204)
 
 
 async def list_jobs(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     project_id = request.query_params.get("project_id")
     if project_id is not None and not is_uuid(project_id):

@@ -20,8 +20,8 @@ from descript_mcp.sandbox.http import (
     query_int,
     query_time,
     read_json,
+    sandbox_of,
 )
-from descript_mcp.sandbox.routes_jobs import _sandbox
 from descript_mcp.sandbox.signing import signed_url
 from descript_mcp.sandbox.state import Project, iso
 from descript_mcp.sandbox.validation import is_uuid, validate_body
@@ -39,14 +39,14 @@ SEARCH_TYPES = (
 
 
 async def status(request: Request) -> Response:
-    drive = authenticate(request, _sandbox(request).world)
+    drive = authenticate(request, sandbox_of(request).world)
     return JSONResponse(
         {"drive_id": drive.id, "drive_name": drive.config.name, "api_version": API_VERSION}
     )
 
 
 async def agent_models(request: Request) -> Response:
-    authenticate(request, _sandbox(request).world)
+    authenticate(request, sandbox_of(request).world)
     return JSONResponse({"availableModels": AVAILABLE_MODELS, "aliases": ALIASES})
 
 
@@ -63,7 +63,7 @@ def _summary(project: Project) -> dict[str, Any]:
 
 
 async def list_projects(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     name = (request.query_params.get("name") or "").lower()
     folder = request.query_params.get("folder_path")
@@ -103,7 +103,7 @@ def _within(moment: Any, after: Any, before: Any) -> bool:
 
 
 async def get_project(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     project_id = request.path_params["project_id"]
     if not is_uuid(project_id):
@@ -142,7 +142,7 @@ async def get_project(request: Request) -> Response:
 
 
 async def search(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     query = (request.query_params.get("query") or "").strip().lower()
     if not query:
@@ -237,7 +237,7 @@ def _folder_id(drive_id: str, path: str) -> str:
 
 
 async def export_transcript(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     body = validate_body(await read_json(request), schemas.EXPORT_TRANSCRIPT)
     project = sandbox.world.project_for(drive, body["project_id"])
@@ -264,7 +264,7 @@ async def export_transcript(request: Request) -> Response:
 
 
 async def published_project(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
     found = sandbox.world.publishes.get(request.path_params["slug"])
     if found is None:

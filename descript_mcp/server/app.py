@@ -13,7 +13,9 @@ from starlette.responses import JSONResponse, Response
 
 from descript_mcp._version import __version__
 from descript_mcp.client.waiter import PollSchedule
-from descript_mcp.history.store import JobStore, owner_of
+from descript_mcp.history import History
+from descript_mcp.history.records import owner_of
+from descript_mcp.history.sqlite.jobs import SqliteJobs
 from descript_mcp.redact import install_log_redaction
 from descript_mcp.server import prompts, resources
 from descript_mcp.server.callers import ClientFactory, ClientPool
@@ -27,7 +29,7 @@ from descript_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
-    from descript_mcp.client.submission import SubmissionLedger
+    from descript_mcp.client.ledger import SubmissionLedger
 
 # How often expired download links are removed from the history.
 LINKS_CHECKED_EVERY = 600.0
@@ -57,17 +59,17 @@ async def resume_unfinished(state: ServerState) -> None:
     if token is None:
         return
     owner = owner_of(token)
-    unfinished = await state.store.unfinished(owner)
+    unfinished = await state.history.jobs.unfinished(owner)
     if unfinished:  # only then is a client (and its HTTP stack) needed
         client = await state.pool.get(token)
         for job_id in unfinished:
             state.tracker.follow(owner, client, job_id)
 
 
-async def forget_expired_links(store: JobStore) -> None:
+async def forget_expired_links(jobs: SqliteJobs) -> None:
     """A publish's signed link is kept in the history only while it is valid."""
     while True:
-        await store.forget_expired_links()
+        await jobs.forget_expired_links()
         await anyio.sleep(LINKS_CHECKED_EVERY)
 
 
@@ -110,22 +112,21 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[ServerState]:
-        store = JobStore(settings.history_path)
-        await anyio.to_thread.run_sync(store.open)
-        pool = ClientPool(factory, store)
+        history = await anyio.to_thread.run_sync(History.open, settings.history_path)
+        pool = ClientPool(factory, history.submissions)
         callbacks_on = settings.callback_url is not None and settings.transport != "stdio"
         # With callbacks, Descript says when a job ends: after a first read, only a rare
         # safety read in case a callback is lost.
         schedule = poll_schedule or (SAFETY_POLLS if callbacks_on else None)
-        tracker = JobTracker(store, notifier, schedule)
+        tracker = JobTracker(history.jobs, notifier, schedule)
         try:
             async with anyio.create_task_group() as task_group:
                 tracker.attach(task_group)
                 callbacks = CallbackRegistry(settings.callback_url if callbacks_on else None)
-                state = ServerState(settings, store, notifier, tracker, pool, callbacks)
+                state = ServerState(settings, history, notifier, tracker, pool, callbacks)
                 server.state = state
                 task_group.start_soon(resume_unfinished, state)
-                task_group.start_soon(forget_expired_links, store)
+                task_group.start_soon(forget_expired_links, history.jobs)
                 yield state
                 if server.state is state:
                     server.state = None
@@ -133,7 +134,7 @@ def build_server(
         finally:
             with anyio.CancelScope(shield=True):
                 await pool.aclose()
-            store.close()
+            history.close()
 
     tools = build_tools()
     server = DescriptServer(

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from descript_mcp.history.store import HistoryLedger, JobStore, owner_of
+from descript_mcp.history.ledger import HistoryLedger
+from descript_mcp.history.records import owner_of
+from descript_mcp.history.sqlite.submissions import SqliteSubmissions
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
-    from descript_mcp.client.submission import SubmissionLedger
+    from descript_mcp.client.ledger import SubmissionLedger
 
 
 class ClientFactory(Protocol):
@@ -36,15 +38,17 @@ class ClientPool:
     """One client per token, least recently used closed first. Tokens live only in memory.
     Every client's submissions go to the job history, seen by all that share it."""
 
-    def __init__(self, factory: ClientFactory, store: JobStore, size: int = 256) -> None:
+    def __init__(
+        self, factory: ClientFactory, submissions: SqliteSubmissions, size: int = 256
+    ) -> None:
         self._factory = factory
-        self._store = store
+        self._submissions = submissions
         self._size = size
         self._clients: OrderedDict[str, DescriptClient] = OrderedDict()
 
     async def get(self, token: str) -> DescriptClient:
         client = self._clients.pop(token, None) or self._factory(
-            token, ledger=HistoryLedger(self._store, owner_of(token))
+            token, ledger=HistoryLedger(self._submissions, owner_of(token))
         )
         self._clients[token] = client
         while len(self._clients) > self._size:

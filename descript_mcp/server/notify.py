@@ -85,7 +85,7 @@ class Notifier:
         owner = await _owner_of(ctx)
         if uri != JOBS_URI and uri not in self._also:
             job_id = uri.removeprefix(f"{JOBS_URI}/") if uri.startswith(f"{JOBS_URI}/") else ""
-            if not job_id or await ctx.lifespan_context.store.get(owner, job_id) is None:
+            if not job_id or await ctx.lifespan_context.history.jobs.get(owner, job_id) is None:
                 raise MCPError(
                     code=INVALID_PARAMS,
                     message=f"Only {JOBS_URI} and {JOBS_URI}/{{job_id}} of a job in your history "

@@ -43,8 +43,8 @@ def register(server: MCPServer[Any]) -> None:
     )
     async def job_history() -> dict[str, Any]:
         state, caller = await current_caller()
-        records = await state.store.recent(caller.owner, HISTORY_LIMIT)
-        unsure = await state.store.submissions(caller.owner, "unconfirmed", HISTORY_LIMIT)
+        records = await state.history.jobs.recent(caller.owner, HISTORY_LIMIT)
+        unsure = await state.history.submissions.newest(caller.owner, "unconfirmed", HISTORY_LIMIT)
         return {
             "jobs": [record.to_json() for record in records],
             "unconfirmed": [
@@ -68,10 +68,10 @@ def register(server: MCPServer[Any]) -> None:
     async def job(job_id: str, ctx: Context[Any]) -> dict[str, Any]:
         state = state_of(ctx)
         owner = (await state.caller_for(ctx.headers)).owner
-        record = await state.store.get(owner, job_id)
+        record = await state.history.jobs.get(owner, job_id)
         if record is None:
             raise ResourceNotFoundError(f"No job {job_id} in this server's history")
-        return record.to_json() | {"events": await state.store.events(owner, job_id)}
+        return record.to_json() | {"events": await state.history.jobs.events(owner, job_id)}
 
     @server.resource(
         "descript://projects/{project_id}",
@@ -100,5 +100,7 @@ def register(server: MCPServer[Any]) -> None:
         if column is None:
             return None
         state, caller = await current_caller()
-        values = await state.store.complete_ids(caller.owner, column, argument.value, limit=100)
+        values = await state.history.jobs.complete_ids(
+            caller.owner, column, argument.value, limit=100
+        )
         return Completion(values=values, total=len(values), has_more=False)

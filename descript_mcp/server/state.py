@@ -10,7 +10,7 @@ from mcp.server import ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import Context
 
-from descript_mcp.history.store import JobStore
+from descript_mcp.history import History
 from descript_mcp.server.callers import Caller, ClientPool, resolve
 from descript_mcp.server.http.callbacks import CallbackRegistry
 from descript_mcp.server.notify import Notifier
@@ -21,7 +21,7 @@ from descript_mcp.settings import Settings
 @dataclass
 class ServerState:
     settings: Settings
-    store: JobStore
+    history: History
     notifier: Notifier
     tracker: JobTracker
     pool: ClientPool

@@ -25,7 +25,7 @@ from descript_mcp.errors import (
     ResponseFormatError,
     ServerError,
 )
-from descript_mcp.history.store import JobStore
+from descript_mcp.history.sqlite.jobs import SqliteJobs
 from descript_mcp.server.notify import Notifier
 
 if TYPE_CHECKING:
@@ -82,9 +82,9 @@ class Followed:
 
 class JobTracker:
     def __init__(
-        self, store: JobStore, notifier: Notifier, schedule: PollSchedule | None = None
+        self, jobs: SqliteJobs, notifier: Notifier, schedule: PollSchedule | None = None
     ) -> None:
-        self.store = store
+        self.jobs = jobs
         self.notifier = notifier
         self.schedule = schedule or PollSchedule()
         self._task_group: TaskGroup | None = None
@@ -164,7 +164,7 @@ class JobTracker:
         logger.warning("job %s: %s", followed.job_id, why)
         followed.error = DescriptError(why)
         with anyio.CancelScope(shield=True):
-            await self.store.note(followed.owner, followed.job_id, why)
+            await self.jobs.note(followed.owner, followed.job_id, why)
 
     async def _update(self, followed: Followed, update: ProgressUpdate) -> None:
         followed.latest, followed.error = update, None
@@ -181,7 +181,7 @@ class JobTracker:
 
     async def record(self, owner: str, job: Job) -> None:
         """Store a reading of the owner's job; if it changed anything, tell its subscribers."""
-        if await self.store.record_job(owner, job):
+        if await self.jobs.record_job(owner, job):
             await self.notifier.job_changed(owner, job.job_id)
 
     async def observe(self, owner: str, job: Job) -> None:

@@ -14,7 +14,7 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult
 
 from descript_mcp import DescriptClient, RetryPolicy
-from descript_mcp.client.submission import SubmissionLedger
+from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server import build_server

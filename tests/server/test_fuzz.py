@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 
 from descript_mcp import DescriptClient
-from descript_mcp.client.submission import SubmissionLedger
+from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server

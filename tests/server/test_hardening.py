@@ -25,8 +25,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from descript_mcp import DescriptClient
-from descript_mcp.client.submission import SubmissionLedger
-from descript_mcp.history.store import JobStore, owner_of
+from descript_mcp.client.ledger import SubmissionLedger
+from descript_mcp.history import History
+from descript_mcp.history.records import owner_of
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN, Sandbox, serve_app
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
@@ -292,14 +293,11 @@ async def test_signed_urls_stay_out_of_logs_at_debug_level_over_http(
 
 async def test_the_history_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     history = tmp_path / "new-folder" / "history.sqlite3"
-    store = JobStore(history)
-    store.open()
-    store.close()
+    History.open(history).close()
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
     assert stat.S_IMODE(history.parent.stat().st_mode) == 0o700
     history.chmod(0o644)  # an older version's file is tightened
-    store.open()
-    store.close()
+    History.open(history).close()
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
 
 
@@ -316,12 +314,11 @@ async def test_a_publishs_link_is_kept_only_while_valid(
     await anyio.sleep((expires - datetime.now(UTC)).total_seconds() + 0.1)
     record = json.loads((await mcp.read_resource(uri)).contents[0].text)  # type: ignore[union-attr]
     assert "download_url" not in record["result"]
-    store = JobStore(settings.history_path)
-    store.open()
+    opened = History.open(settings.history_path)
     try:
-        assert await store.forget_expired_links() == 1
+        assert await opened.jobs.forget_expired_links() == 1
     finally:
-        store.close()
+        opened.close()
     assert b"signature=" not in settings.history_path.read_bytes()
 
 

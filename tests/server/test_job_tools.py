@@ -199,17 +199,17 @@ async def test_a_follower_that_fails_unexpectedly_does_not_end_the_session(
 ) -> None:
     """A follower runs in the server's own task group: an error there (here the history file
     locked by another process) ends that follower only; the next get_job reads the job again."""
-    from descript_mcp.history.store import JobStore
+    from descript_mcp.history.sqlite.jobs import SqliteJobs
 
-    record_job = JobStore.record_job
+    record_job = SqliteJobs.record_job
     failures = iter([sqlite3.OperationalError("database is locked")])
 
-    async def locked_once(self: JobStore, owner: str, job: Any) -> bool:
+    async def locked_once(self: SqliteJobs, owner: str, job: Any) -> bool:
         if job.job_state != "queued" and (failure := next(failures, None)) is not None:
             raise failure
         return await record_job(self, owner, job)
 
-    monkeypatch.setattr(JobStore, "record_job", locked_once)
+    monkeypatch.setattr(SqliteJobs, "record_job", locked_once)
     started = await import_sample(mcp, wait_seconds=0)
     await anyio.sleep(0.3)
     assert not (await mcp.call_tool("get_drive_status", {})).is_error

@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 
 from descript_mcp import DescriptClient
-from descript_mcp.client.submission import SubmissionLedger
+from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server

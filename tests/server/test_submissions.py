@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from descript_mcp import DescriptClient
-from descript_mcp.client.submission import SubmissionLedger
+from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.sandbox import Fault, Sandbox, serve
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.sandbox.state import Job

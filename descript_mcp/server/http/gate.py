@@ -26,9 +26,9 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from descript_mcp.client.submission import InMemoryLedger
+from descript_mcp.client.ledger import InMemoryLedger
 from descript_mcp.errors import AuthenticationError, DescriptError, PermissionDeniedError
-from descript_mcp.history.store import owner_of
+from descript_mcp.history.records import owner_of
 from descript_mcp.server.callers import ClientFactory, bearer_token
 from descript_mcp.server.http.callbacks import CALLBACK_PATH
 

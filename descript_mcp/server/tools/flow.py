@@ -10,8 +10,8 @@ from typing import Generic, TypeVar
 
 import anyio
 
+from descript_mcp.client.ledger import DedupeKey
 from descript_mcp.client.models import Job, JobCreated, RequestModel
-from descript_mcp.client.submission import DedupeKey
 from descript_mcp.client.waiter import ProgressUpdate
 from descript_mcp.errors import DuplicateSubmissionError, UploadURLsLostError
 from descript_mcp.redact import redact_urls
@@ -97,7 +97,7 @@ async def submit_job(
             return Submitted(earlier.job_id, None, note)
         except UploadURLsLostError as lost:  # a job Descript accepted, even if now cancelled
             job = lost.job
-            await state.store.record_submitted(
+            await state.history.jobs.record_submitted(
                 caller.owner,
                 JobCreated(
                     job_id=job.job_id,
@@ -111,7 +111,7 @@ async def submit_job(
             )
             state.tracker.follow(caller.owner, caller.client, job.job_id)
             raise
-        await state.store.record_submitted(
+        await state.history.jobs.record_submitted(
             caller.owner,
             created,
             job_type=job_type,
