@@ -103,7 +103,7 @@ _IMPORTED = _FLOOR_BUILT + "import descript_mcp.cli\nimport descript_mcp.server.
 PARTS = {
     "floor built": _FLOOR_BUILT,
     "imported": _IMPORTED,
-    "tools built": _IMPORTED + "from descript_mcp.server.app import build_tools\nbuild_tools()\n",
+    "tools built": _IMPORTED + "from descript_mcp.server.tools import build_tools\nbuild_tools()\n",
     "server built": _IMPORTED
     + "from descript_mcp.settings import Settings\n"
     + "from descript_mcp.server.app import build_server\n"

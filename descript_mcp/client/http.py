@@ -22,7 +22,7 @@ from descript_mcp.errors import (
     error_class_for,
 )
 
-logger = logging.getLogger("descript_mcp.client.api")
+logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]

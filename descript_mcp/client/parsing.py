@@ -12,7 +12,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from descript_mcp.client.models import Page
 from descript_mcp.errors import ResponseFormatError
 
-logger = logging.getLogger("descript_mcp.client.api")
+logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -131,8 +131,11 @@ class ReadableFile:
             raise LocalFileError(f"'{self.shown}' changed size while it was being uploaded.")
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+        """Close the descriptor, once: its number may be another file's afterwards."""
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def __enter__(self) -> ReadableFile:
         return self

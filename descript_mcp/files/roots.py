@@ -24,7 +24,7 @@ from descript_mcp.errors import LocalFileError
 from descript_mcp.files.local import ReadableFile, SavePlace
 from descript_mcp.settings import ROOTS_ENV
 
-logger = logging.getLogger("descript_mcp.files")
+logger = logging.getLogger(__name__)
 
 NO_ROOTS = (
     "Local file access is off. To allow it, set DESCRIPT_MCP_ROOTS to the folders this server "

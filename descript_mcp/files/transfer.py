@@ -14,7 +14,7 @@ from descript_mcp.files.local import ByteProgress, ReadableFile, SavePlace
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
 
-logger = logging.getLogger("descript_mcp.files")
+logger = logging.getLogger(__name__)
 
 # Types by extension for media Descript imports; the platform's table can be thin.
 MEDIA_TYPES = {

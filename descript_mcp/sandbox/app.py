@@ -26,7 +26,7 @@ from descript_mcp.sandbox.faults import FaultPlan, RateLimiter
 from descript_mcp.sandbox.http import bearer
 from descript_mcp.sandbox.state import World
 
-logger = logging.getLogger("descript_mcp.sandbox")
+logger = logging.getLogger(__name__)
 
 API_PREFIX = "/v1"
 Handler = Callable[[Request], Awaitable[Response]]

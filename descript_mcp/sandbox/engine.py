@@ -18,7 +18,7 @@ from descript_mcp.sandbox.config import SandboxConfig
 from descript_mcp.sandbox.faults import FaultPlan
 from descript_mcp.sandbox.state import Job, World
 
-logger = logging.getLogger("descript_mcp.sandbox")
+logger = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024
 NOT_ACCESSIBLE = "Media URL is not accessible or does not support Range requests"

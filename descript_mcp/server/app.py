@@ -22,8 +22,7 @@ from descript_mcp.server.callers import ClientFactory, ClientPool
 from descript_mcp.server.http.callbacks import CALLBACK_PATH, CallbackRegistry, receive_callback
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.state import ServerState, remember_request
-from descript_mcp.server.tools import agent, jobs, media, projects, publish
-from descript_mcp.server.tools.registry import ToolSet
+from descript_mcp.server.tools import build_tools
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.settings import Settings
 
@@ -71,14 +70,6 @@ async def forget_expired_links(jobs: SqliteJobs) -> None:
     while True:
         await jobs.forget_expired_links()
         await anyio.sleep(LINKS_CHECKED_EVERY)
-
-
-def build_tools() -> ToolSet:
-    """The server's tools, built: argument models, input and output schemas."""
-    tools = ToolSet()
-    for area in (media, agent, publish, jobs, projects):
-        area.register(tools)
-    return tools
 
 
 class DescriptServer(MCPServer[ServerState]):
@@ -145,7 +136,7 @@ def build_server(
         lifespan=lifespan,
         middleware=[remember_request],
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
-        tools=tools.tools,
+        tools=tools,
     )
     server.client_factory = factory
     server.notifier = notifier

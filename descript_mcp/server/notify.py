@@ -28,7 +28,7 @@ from mcp.types import (
     UnsubscribeRequestParams,
 )
 
-logger = logging.getLogger("descript_mcp.server")
+logger = logging.getLogger(__name__)
 
 JOBS_URI = "descript://jobs"
 # Longer than any job's URI (ids are at most MAX_ID characters).

@@ -31,7 +31,7 @@ from descript_mcp.server.notify import Notifier
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
 
-logger = logging.getLogger("descript_mcp.server")
+logger = logging.getLogger(__name__)
 
 # A job still running after this long is left alone until someone asks about it again.
 FOLLOW_AT_MOST = 6 * 3600.0

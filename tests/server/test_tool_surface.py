@@ -16,8 +16,7 @@ from mcp import Client
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
-from descript_mcp.server.app import build_tools
-from descript_mcp.server.tools.registry import ToolSet
+from descript_mcp.server.tools import build_tools, registry
 
 pytestmark = pytest.mark.anyio
 
@@ -80,19 +79,18 @@ async def test_read_only_tools_are_exactly_those_that_change_nothing(mcp: Client
 def test_shared_output_schemas_are_those_the_sdk_derives_for_each_tool() -> None:
     """Tools returning the same model share one derived output schema; each tool still
     publishes and validates exactly what the SDK's own registration would give it."""
-    for tool in build_tools().tools:
-        alone = Tool.from_function(tool.fn, name=tool.name)
-        assert tool.output_schema == alone.output_schema, tool.name
-        assert tool.parameters == alone.parameters | {"additionalProperties": False}, tool.name
-        assert tool.fn_metadata.output_model is alone.fn_metadata.output_model, tool.name
-        assert tool.fn_metadata.wrap_output is alone.fn_metadata.wrap_output is False
+    for built in build_tools():
+        alone = Tool.from_function(built.fn, name=built.name)
+        assert built.output_schema == alone.output_schema, built.name
+        assert built.parameters == alone.parameters | {"additionalProperties": False}, built.name
+        assert built.fn_metadata.output_model is alone.fn_metadata.output_model, built.name
+        assert built.fn_metadata.wrap_output is alone.fn_metadata.wrap_output is False
 
 
 def test_a_tool_must_return_a_model() -> None:
-    tools = ToolSet()
-
+    @registry.tool(title="Untyped", annotations=ToolAnnotations())
     async def untyped() -> dict[str, str]:
         return {}
 
     with pytest.raises(TypeError, match="return a pydantic model"):
-        tools.tool(title="Untyped", annotations=ToolAnnotations())(untyped)
+        registry.build(untyped)

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from descript_mcp.errors import DescriptError
 from descript_mcp.server.callers import Caller
 
-logger = logging.getLogger("descript_mcp.server")
+logger = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/callbacks"
 MAX_CALLBACK_BODY = 256 * 1024

@@ -32,7 +32,7 @@ from descript_mcp.history.records import owner_of
 from descript_mcp.server.callers import ClientFactory, bearer_token
 from descript_mcp.server.http.callbacks import CALLBACK_PATH
 
-logger = logging.getLogger("descript_mcp.server")
+logger = logging.getLogger(__name__)
 
 Verdict = Literal["valid", "invalid", "unreachable"]
 Ask = Callable[[str], Awaitable[Verdict]]

@@ -16,7 +16,7 @@ from descript_mcp.server.app import DescriptServer, build_server
 from descript_mcp.server.http.gate import SESSION_IDLE, Gate, confirm_with
 from descript_mcp.settings import Settings
 
-logger = logging.getLogger("descript_mcp.server")
+logger = logging.getLogger(__name__)
 
 # Tool calls are small; a larger body is refused (413) before it is read.
 MAX_BODY = 1024 * 1024

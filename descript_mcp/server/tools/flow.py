@@ -1,4 +1,6 @@
-"""The bounded wait of job tools: progress notifications while waiting, then a summary."""
+"""The path every job tool takes: submit (exactly once, the same call twice answered with the
+earlier job), send the import's local files, wait a bounded time with progress notifications,
+save a publish's file if asked, and summarise."""
 
 from __future__ import annotations
 
@@ -6,18 +8,26 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
+from mcp.server.mcpserver import Context
 
 from descript_mcp.client.ledger import DedupeKey
-from descript_mcp.client.models import Job, JobCreated, RequestModel
+from descript_mcp.client.models import Job, JobCreated, RequestModel, UploadTarget
 from descript_mcp.client.waiter import ProgressUpdate
 from descript_mcp.errors import DuplicateSubmissionError, UploadURLsLostError
+from descript_mcp.files.local import SavePlace
 from descript_mcp.redact import redact_urls
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState
-from descript_mcp.server.summaries import JobSummary
+from descript_mcp.server.summaries import JobSummary, MediaOutcome, summarize
+from descript_mcp.server.tools.local_files import (
+    LocalMedia,
+    UploadFailure,
+    upload_all,
+    with_saved_file,
+)
 from descript_mcp.server.tools.progress import CallProgress
 
 CreatedT = TypeVar("CreatedT", bound=JobCreated)
@@ -134,3 +144,86 @@ def _fingerprint(
     body.pop("callback_url", None)
     same = [owner, tool, body, sorted(local_files)]
     return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()
+
+
+async def submit_and_wait(
+    ctx: Context[Any],
+    state: ServerState,
+    caller: Caller,
+    send: Callable[..., Awaitable[JobCreated]],
+    request: RequestModel,
+    *,
+    job_type: str,
+    tool: str,
+    force: bool,
+    wait_seconds: float | None,
+    local: list[LocalMedia] | None = None,
+    destination: SavePlace | None = None,
+    overwrite: bool = False,
+) -> JobSummary:
+    """A job tool's call, from the request to the summary it returns."""
+    local = local or []
+    submitted = await submit_job(
+        state,
+        caller,
+        send,
+        request,
+        job_type=job_type,
+        tool=tool,
+        force=force,
+        local_files=[(media.file.identity, media.size) for media in local],
+    )
+    progress = CallProgress(ctx)
+    created = submitted.created
+    # The earlier call of a repeated one sent its files already.
+    upload_bytes = sum(media.size for media in local) if created is not None else 0
+    if created is not None and local:
+        urls = getattr(created, "upload_urls", {})
+        failures = await _upload(caller, local, urls, created.job_id, progress)
+        if failures:
+            await caller.client.cancel_job(created.job_id)
+            job = await caller.client.get_job(created.job_id)
+            await state.tracker.record(caller.owner, job)
+            return _cancelled_for_uploads(job, failures)
+        progress.next_phase(upload_bytes)
+    # The job's share of this call's progress: as much as the upload, or 100 without one.
+    weight = upload_bytes or 100.0
+    job = await wait_for(state, caller, submitted.job_id, wait_seconds, progress, weight)
+    summary = await with_saved_file(
+        caller.client, job, destination, overwrite=overwrite, progress=progress
+    )
+    return submitted.tell(summary)
+
+
+async def _upload(
+    caller: Caller,
+    local: list[LocalMedia],
+    urls: dict[str, UploadTarget],
+    job_id: str,
+    progress: CallProgress,
+) -> list[UploadFailure]:
+    """Send the files, each closed once sent; if sending is cancelled or fails unexpectedly,
+    the import could never finish: it is cancelled."""
+    try:
+        return await upload_all(caller.client, local, urls, progress)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await caller.client.cancel_job(job_id)
+        raise
+    finally:
+        for media in local:
+            media.file.close()
+
+
+def _cancelled_for_uploads(job: Job, failures: list[UploadFailure]) -> JobSummary:
+    summary = summarize(job)
+    failed = {f.name for f in failures}
+    summary.media = [
+        MediaOutcome(name=f.name, status="failed", error=f.reason) for f in failures
+    ] + [m for m in summary.media or [] if m.name not in failed]
+    summary.summary = (
+        f"{failures[0].name}: {failures[0].reason}. The import {job.job_id} was cancelled so it "
+        "does not wait for the file forever (media already imported stay in the project). "
+        "Fix the problem and import again."
+    )
+    return summary

@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import JobSummary, summarize
-from descript_mcp.server.tools.annotations import CANCELS, READS, SAVES
 from descript_mcp.server.tools.arguments import (
     Cursor,
     DownloadTo,
@@ -21,7 +20,7 @@ from descript_mcp.server.tools.arguments import (
 from descript_mcp.server.tools.flow import wait_for
 from descript_mcp.server.tools.local_files import roots_for, with_saved_file
 from descript_mcp.server.tools.progress import CallProgress
-from descript_mcp.server.tools.registry import ToolSet
+from descript_mcp.server.tools.registry import CANCELS, READS, SAVES, tool
 
 
 class JobList(BaseModel):
@@ -29,72 +28,71 @@ class JobList(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end")
 
 
-def register(tools: ToolSet) -> None:
-    @tools.tool(title="Get a job's status, waiting if asked", annotations=SAVES)
-    async def get_job(
-        job_id: JobId,
-        ctx: Context[Any],
-        wait_seconds: WaitSeconds = 0,
-        download_to: DownloadTo = None,
-        overwrite: Overwrite = False,
-    ) -> JobSummary:
-        """Read a Descript job's state: progress while it runs, and its result once it has
-        finished (imported media, the agent's answer and credits used, share and download URLs).
+@tool(title="Get a job's status, waiting if asked", annotations=SAVES)
+async def get_job(
+    job_id: JobId,
+    ctx: Context[Any],
+    wait_seconds: WaitSeconds = 0,
+    download_to: DownloadTo = None,
+    overwrite: Overwrite = False,
+) -> JobSummary:
+    """Read a Descript job's state: progress while it runs, and its result once it has
+    finished (imported media, the agent's answer and credits used, share and download URLs).
 
-        With wait_seconds, waits that long for it to finish, reporting progress meanwhile. Use
-        this to keep waiting on a job an earlier call returned unfinished; never start the job
-        again. With download_to, a finished publish's file is saved there. Free: reads cost no
-        credits.
-        """
-        state, caller = await caller_of(ctx)
-        with ExitStack() as held:
-            destination = None
-            if download_to is not None:
-                roots = await roots_for(ctx, state, caller)
-                destination = held.enter_context(
-                    roots.open_writable(download_to, overwrite=overwrite)
-                )
-            progress = CallProgress(ctx)
-            job = await wait_for(state, caller, job_id, wait_seconds, progress)
-            return await with_saved_file(
-                caller.client, job, destination, overwrite=overwrite, progress=progress
-            )
-
-    @tools.tool(title="List recent jobs", annotations=READS)
-    async def list_jobs(
-        ctx: Context[Any],
-        project_id: Annotated[str | None, Field(description="Only this project's jobs")] = None,
-        type: Annotated[
-            Literal["import/project_media", "agent"] | None, Field(description="Only this kind")
-        ] = None,
-        created_after: Annotated[
-            datetime | None,
-            Field(description="ISO 8601; default 7 days ago, at most 30 days ago"),
-        ] = None,
-        limit: Limit = 20,
-        cursor: Cursor = None,
-    ) -> JobList:
-        """List the drive's Descript jobs, newest first, with their state and results. Descript
-        keeps jobs for 30 days; the descript://jobs resource keeps this server's jobs longer.
-        Free."""
-        state, caller = await caller_of(ctx)
-        page = await caller.client.list_jobs_page(
-            project_id=project_id,
-            type=type,
-            created_after=created_after,
-            limit=limit,
-            cursor=cursor,
+    With wait_seconds, waits that long for it to finish, reporting progress meanwhile. Use
+    this to keep waiting on a job an earlier call returned unfinished; never start the job
+    again. With download_to, a finished publish's file is saved there. Free: reads cost no
+    credits.
+    """
+    state, caller = await caller_of(ctx)
+    with ExitStack() as held:
+        destination = None
+        if download_to is not None:
+            roots = await roots_for(ctx, state, caller)
+            destination = held.enter_context(roots.open_writable(download_to, overwrite=overwrite))
+        progress = CallProgress(ctx)
+        job = await wait_for(state, caller, job_id, wait_seconds, progress)
+        return await with_saved_file(
+            caller.client, job, destination, overwrite=overwrite, progress=progress
         )
-        for job in page.items:
-            await state.tracker.record(caller.owner, job)
-        return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
 
-    @tools.tool(title="Cancel a job", annotations=CANCELS)
-    async def cancel_job(job_id: JobId, ctx: Context[Any]) -> JobSummary:
-        """Cancel a queued or running Descript job. Media an import already brought in stays in
-        the project. Cancelling a finished job changes nothing."""
-        state, caller = await caller_of(ctx)
-        await caller.client.cancel_job(job_id)
-        job = await caller.client.get_job(job_id)
+
+@tool(title="List recent jobs", annotations=READS)
+async def list_jobs(
+    ctx: Context[Any],
+    project_id: Annotated[str | None, Field(description="Only this project's jobs")] = None,
+    type: Annotated[
+        Literal["import/project_media", "agent"] | None, Field(description="Only this kind")
+    ] = None,
+    created_after: Annotated[
+        datetime | None,
+        Field(description="ISO 8601; default 7 days ago, at most 30 days ago"),
+    ] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> JobList:
+    """List the drive's Descript jobs, newest first, with their state and results. Descript
+    keeps jobs for 30 days; the descript://jobs resource keeps this server's jobs longer.
+    Free."""
+    state, caller = await caller_of(ctx)
+    page = await caller.client.list_jobs_page(
+        project_id=project_id,
+        type=type,
+        created_after=created_after,
+        limit=limit,
+        cursor=cursor,
+    )
+    for job in page.items:
         await state.tracker.record(caller.owner, job)
-        return summarize(job)
+    return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
+
+
+@tool(title="Cancel a job", annotations=CANCELS)
+async def cancel_job(job_id: JobId, ctx: Context[Any]) -> JobSummary:
+    """Cancel a queued or running Descript job. Media an import already brought in stays in
+    the project. Cancelling a finished job changes nothing."""
+    state, caller = await caller_of(ctx)
+    await caller.client.cancel_job(job_id)
+    job = await caller.client.get_job(job_id)
+    await state.tracker.record(caller.owner, job)
+    return summarize(job)

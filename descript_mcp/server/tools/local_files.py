@@ -24,7 +24,7 @@ from descript_mcp.server.tools.progress import CallProgress, size_text
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
 
-logger = logging.getLogger("descript_mcp.server")
+logger = logging.getLogger(__name__)
 
 
 # Over HTTP the server's disk is not the caller's: off unless the operator turns it on.

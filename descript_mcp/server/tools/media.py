@@ -4,15 +4,12 @@ from contextlib import ExitStack
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Self
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from descript_mcp.client.models import (
-    ImportJobCreated,
     ImportMediaRequest,
-    Job,
     MediaItem,
     NewComposition,
     SequenceMedia,
@@ -26,13 +23,11 @@ from descript_mcp.files.sharelinks import direct_download_url
 from descript_mcp.files.transfer import content_type_of
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState, caller_of
-from descript_mcp.server.summaries import JobSummary, MediaOutcome, summarize
-from descript_mcp.server.tools.annotations import CREATES
+from descript_mcp.server.summaries import JobSummary
 from descript_mcp.server.tools.arguments import Force, WaitSeconds
-from descript_mcp.server.tools.flow import submit_job, wait_for
-from descript_mcp.server.tools.local_files import LocalMedia, UploadFailure, roots_for, upload_all
-from descript_mcp.server.tools.progress import CallProgress
-from descript_mcp.server.tools.registry import ToolSet
+from descript_mcp.server.tools.flow import submit_and_wait
+from descript_mcp.server.tools.local_files import LocalMedia, roots_for
+from descript_mcp.server.tools.registry import CREATES, tool
 
 
 class MediaSource(BaseModel):
@@ -99,106 +94,63 @@ async def _plan_media(
     return items, local
 
 
-def _cancelled_for_uploads(job: Job, failures: list[UploadFailure]) -> JobSummary:
-    summary = summarize(job)
-    failed = {f.name for f in failures}
-    summary.media = [
-        MediaOutcome(name=f.name, status="failed", error=f.reason) for f in failures
-    ] + [m for m in summary.media or [] if m.name not in failed]
-    summary.summary = (
-        f"{failures[0].name}: {failures[0].reason}. The import {job.job_id} was cancelled so it "
-        "does not wait for the file forever (media already imported stay in the project). "
-        "Fix the problem and import again."
-    )
-    return summary
+@tool(title="Import media into Descript", annotations=CREATES)
+async def import_media(
+    ctx: Context[Any],
+    add_media: Annotated[
+        dict[str, MediaSource],
+        Field(
+            description="Media to import, keyed by its name in the project. Keep the file "
+            "extension (interview.mp4, Music/theme.mp3): Descript reads the type from it.",
+        ),
+    ],
+    project_id: Annotated[
+        str | None, Field(description="Import into this project; omit to create one")
+    ] = None,
+    project_name: Annotated[str | None, Field(description="Name of the new project")] = None,
+    add_compositions: Annotated[
+        list[NewComposition] | None,
+        Field(description="Compositions (timelines) to create from the media, in order"),
+    ] = None,
+    folder_name: Annotated[
+        str | None, Field(description="Folder path for a new project, e.g. Clients/Acme")
+    ] = None,
+    team_access: Annotated[
+        TeamAccess | None, Field(description="Drive members' access to a new project")
+    ] = None,
+    wait_seconds: WaitSeconds = None,
+    force: Force = False,
+) -> JobSummary:
+    """Import audio, video or images into a Descript project, creating the project unless
+    project_id is given, and optionally compositions built from the media. Each item comes
+    from a URL (Google Drive and Dropbox share links work), a local file (uploaded), or
+    other media (a multitrack sequence). Descript transcribes what it imports.
 
-
-def register(tools: ToolSet) -> None:
-    @tools.tool(title="Import media into Descript", annotations=CREATES)
-    async def import_media(
-        ctx: Context[Any],
-        add_media: Annotated[
-            dict[str, MediaSource],
-            Field(
-                description="Media to import, keyed by its name in the project. Keep the file "
-                "extension (interview.mp4, Music/theme.mp3): Descript reads the type from it.",
-            ),
-        ],
-        project_id: Annotated[
-            str | None, Field(description="Import into this project; omit to create one")
-        ] = None,
-        project_name: Annotated[str | None, Field(description="Name of the new project")] = None,
-        add_compositions: Annotated[
-            list[NewComposition] | None,
-            Field(description="Compositions (timelines) to create from the media, in order"),
-        ] = None,
-        folder_name: Annotated[
-            str | None, Field(description="Folder path for a new project, e.g. Clients/Acme")
-        ] = None,
-        team_access: Annotated[
-            TeamAccess | None, Field(description="Drive members' access to a new project")
-        ] = None,
-        wait_seconds: WaitSeconds = None,
-        force: Force = False,
-    ) -> JobSummary:
-        """Import audio, video or images into a Descript project, creating the project unless
-        project_id is given, and optionally compositions built from the media. Each item comes
-        from a URL (Google Drive and Dropbox share links work), a local file (uploaded), or
-        other media (a multitrack sequence). Descript transcribes what it imports.
-
-        Costs media minutes (the media's duration). Returns when the import finishes or after
-        wait_seconds with the job id: then call get_job to keep waiting, never import again.
-        The result lists each media item's outcome; failed items say why.
-        """
-        state, caller = await caller_of(ctx)
-        with ExitStack() as opened:
-            items, local = await _plan_media(add_media, ctx, state, caller, opened)
-            request = ImportMediaRequest(
-                callback_url=state.callbacks.url_for(caller),
-                project_id=project_id,
-                project_name=project_name,
-                folder_name=folder_name,
-                team_access=team_access,
-                add_media=items,
-                add_compositions=add_compositions,
-            )
-            submitted = await submit_job(
-                state,
-                caller,
-                caller.client.import_project_media,
-                request,
-                job_type="import/project_media",
-                tool="import_media",
-                force=force,
-                local_files=[(media.file.identity, media.size) for media in local],
-            )
-            created = submitted.created
-            progress = CallProgress(ctx)
-            # The earlier call of a repeated one sent its files already.
-            upload_bytes = sum(media.size for media in local) if created else 0
-            if created and local:
-                failures = await _upload(caller, local, created, progress)
-                if failures:
-                    await caller.client.cancel_job(created.job_id)
-                    job = await caller.client.get_job(created.job_id)
-                    await state.tracker.record(caller.owner, job)
-                    return _cancelled_for_uploads(job, failures)
-                progress.next_phase(upload_bytes)
-        # The job's share of this call's progress: as much as the upload, or 100 without one.
-        job = await wait_for(
-            state, caller, submitted.job_id, wait_seconds, progress, weight=upload_bytes or 100.0
+    Costs media minutes (the media's duration). Returns when the import finishes or after
+    wait_seconds with the job id: then call get_job to keep waiting, never import again.
+    The result lists each media item's outcome; failed items say why.
+    """
+    state, caller = await caller_of(ctx)
+    with ExitStack() as opened:
+        items, local = await _plan_media(add_media, ctx, state, caller, opened)
+        request = ImportMediaRequest(
+            callback_url=state.callbacks.url_for(caller),
+            project_id=project_id,
+            project_name=project_name,
+            folder_name=folder_name,
+            team_access=team_access,
+            add_media=items,
+            add_compositions=add_compositions,
         )
-        return submitted.tell(summarize(job))
-
-
-async def _upload(
-    caller: Caller, local: list[LocalMedia], created: ImportJobCreated, progress: CallProgress
-) -> list[UploadFailure]:
-    """Send the files; if that is cancelled or fails unexpectedly, the import could never
-    finish: it is cancelled."""
-    try:
-        return await upload_all(caller.client, local, created.upload_urls, progress)
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await caller.client.cancel_job(created.job_id)
-        raise
+        return await submit_and_wait(
+            ctx,
+            state,
+            caller,
+            caller.client.import_project_media,
+            request,
+            job_type="import/project_media",
+            tool="import_media",
+            force=force,
+            wait_seconds=wait_seconds,
+            local=local,
+        )

@@ -15,9 +15,8 @@ from descript_mcp.client.models import (
 from descript_mcp.client.models import ProjectSummary as ProjectItem
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import FROM_DESCRIPT, Compact
-from descript_mcp.server.tools.annotations import READS
 from descript_mcp.server.tools.arguments import Cursor, Limit, ProjectId
-from descript_mcp.server.tools.registry import ToolSet
+from descript_mcp.server.tools.registry import READS, tool
 
 
 class ProjectList(BaseModel):
@@ -53,71 +52,71 @@ def _flatten(hit: SearchHit) -> SearchResult:
     return SearchResult.model_validate({**fields, "name": fields.get("name") or ""})
 
 
-def register(tools: ToolSet) -> None:
-    @tools.tool(title="List projects", annotations=READS)
-    async def list_projects(
-        ctx: Context[Any],
-        name: Annotated[str | None, Field(description="Name contains this (any case)")] = None,
-        folder_path: Annotated[
-            str | None,
-            Field(description="Only projects directly in this folder, e.g. Clients/Acme"),
-        ] = None,
-        created_by: Annotated[str | None, Field(description="me, or a user's UUID")] = None,
-        sort: Annotated[ProjectSort | None, Field(description="Default created_at")] = None,
-        direction: Annotated[Literal["asc", "desc"] | None, Field(description="Default desc")] = (
-            None
-        ),
-        limit: Limit = 20,
-        cursor: Cursor = None,
-    ) -> ProjectList:
-        """List the drive's projects, newest first unless sorted otherwise. Free."""
-        _, caller = await caller_of(ctx)
-        page = await caller.client.list_projects_page(
-            name=name,
-            folder_path=folder_path,
-            created_by=created_by,
-            sort=sort,
-            direction=direction,
-            limit=limit,
-            cursor=cursor,
-        )
-        return ProjectList(projects=page.items, next_cursor=page.next_cursor)
+@tool(title="List projects", annotations=READS)
+async def list_projects(
+    ctx: Context[Any],
+    name: Annotated[str | None, Field(description="Name contains this (any case)")] = None,
+    folder_path: Annotated[
+        str | None,
+        Field(description="Only projects directly in this folder, e.g. Clients/Acme"),
+    ] = None,
+    created_by: Annotated[str | None, Field(description="me, or a user's UUID")] = None,
+    sort: Annotated[ProjectSort | None, Field(description="Default created_at")] = None,
+    direction: Annotated[Literal["asc", "desc"] | None, Field(description="Default desc")] = (None),
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> ProjectList:
+    """List the drive's projects, newest first unless sorted otherwise. Free."""
+    _, caller = await caller_of(ctx)
+    page = await caller.client.list_projects_page(
+        name=name,
+        folder_path=folder_path,
+        created_by=created_by,
+        sort=sort,
+        direction=direction,
+        limit=limit,
+        cursor=cursor,
+    )
+    return ProjectList(projects=page.items, next_cursor=page.next_cursor)
 
-    @tools.tool(title="Get a project", annotations=READS)
-    async def get_project(project_id: ProjectId, ctx: Context[Any]) -> Project:
-        """A project's media files, compositions (with ids for agent_edit, publish and
-        export_transcript) and earlier publishes with their share URLs. Free."""
-        _, caller = await caller_of(ctx)
-        return await caller.client.get_project(project_id)
 
-    @tools.tool(title="Check the Descript connection", annotations=READS)
-    async def get_drive_status(ctx: Context[Any]) -> DriveInfo:
-        """Which Descript drive the API token belongs to, and the API version. Use it to check
-        the token works. Free."""
-        _, caller = await caller_of(ctx)
-        status = await caller.client.get_status()
-        return DriveInfo(
-            drive_id=status.drive_id, drive_name=status.drive_name, api_version=status.api_version
-        )
+@tool(title="Get a project", annotations=READS)
+async def get_project(project_id: ProjectId, ctx: Context[Any]) -> Project:
+    """A project's media files, compositions (with ids for agent_edit, publish and
+    export_transcript) and earlier publishes with their share URLs. Free."""
+    _, caller = await caller_of(ctx)
+    return await caller.client.get_project(project_id)
 
-    @tools.tool(title="Search the drive", annotations=READS)
-    async def search_drive(
-        query: Annotated[str, Field(min_length=1, description="Words to look for")],
-        ctx: Context[Any],
-        types: Annotated[
-            list[SearchType] | None, Field(description="Only these kinds of results")
-        ] = None,
-        match: Annotated[
-            list[Literal["name", "content"]] | None,
-            Field(description="Match names, transcript content, or both (default)"),
-        ] = None,
-        sort: Annotated[
-            Literal["relevance", "newest", "oldest"] | None, Field(description="Default relevance")
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=100, description="At most this many results")] = 30,
-    ) -> SearchResults:
-        """Search the drive's projects, media, folders and what is said in transcripts (a
-        transcript match returns its project). Free."""
-        _, caller = await caller_of(ctx)
-        hits = await caller.client.search(query, types=types, match=match, sort=sort, limit=limit)
-        return SearchResults(results=[_flatten(hit) for hit in hits])
+
+@tool(title="Check the Descript connection", annotations=READS)
+async def get_drive_status(ctx: Context[Any]) -> DriveInfo:
+    """Which Descript drive the API token belongs to, and the API version. Use it to check
+    the token works. Free."""
+    _, caller = await caller_of(ctx)
+    status = await caller.client.get_status()
+    return DriveInfo(
+        drive_id=status.drive_id, drive_name=status.drive_name, api_version=status.api_version
+    )
+
+
+@tool(title="Search the drive", annotations=READS)
+async def search_drive(
+    query: Annotated[str, Field(min_length=1, description="Words to look for")],
+    ctx: Context[Any],
+    types: Annotated[
+        list[SearchType] | None, Field(description="Only these kinds of results")
+    ] = None,
+    match: Annotated[
+        list[Literal["name", "content"]] | None,
+        Field(description="Match names, transcript content, or both (default)"),
+    ] = None,
+    sort: Annotated[
+        Literal["relevance", "newest", "oldest"] | None, Field(description="Default relevance")
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="At most this many results")] = 30,
+) -> SearchResults:
+    """Search the drive's projects, media, folders and what is said in transcripts (a
+    transcript match returns its project). Free."""
+    _, caller = await caller_of(ctx)
+    hits = await caller.client.search(query, types=types, match=match, sort=sort, limit=limit)
+    return SearchResults(results=[_flatten(hit) for hit in hits])

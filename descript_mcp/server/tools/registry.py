@@ -1,6 +1,7 @@
-"""The server's tools, built before the server: a tool's docstring, dedented, is what the model
-reads, its errors are translated, its arguments are checked by name, and tools returning the
-same model share one output schema."""
+"""How a tool is declared and built: a module-level function marked with `tool` (a title and
+its annotations); built before the server, its docstring, dedented, is what the model reads, its
+errors are translated, its arguments are checked by name, and tools returning the same model
+share one output schema."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import difflib
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -19,34 +22,75 @@ from pydantic import BaseModel, ValidationError
 from descript_mcp.server.errors import invalid_arguments, tool_errors
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+SPEC = "__descript_tool__"
 
 
-class ToolSet:
-    def __init__(self) -> None:
-        self.tools: list[Tool] = []
+# Annotations, stated once. Every tool talks to Descript, so all are open-world.
+READS = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+# Reads Descript, but may save a file locally (download_to, save_to), replacing one only when
+# asked with overwrite: not read-only, and destructive in that one case.
+SAVES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+)
+CREATES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+CHANGES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
+CANCELS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+)
 
-    def tool(self, *, title: str, annotations: ToolAnnotations) -> Callable[[F], F]:
-        def register(fn: F) -> F:
-            returns = inspect.signature(fn).return_annotation
-            if not (isinstance(returns, type) and issubclass(returns, BaseModel)):
-                raise TypeError(
-                    f"tool {fn.__name__} must be annotated to return a pydantic model, in a "
-                    "module without `from __future__ import annotations`"
-                )
-            built = CheckedTool.from_function(
-                tool_errors(fn),
-                title=title,
-                annotations=annotations,
-                description=inspect.cleandoc(fn.__doc__ or ""),
-                structured_output=False,  # the output is set below, from the shared schema
-            )
-            built.fn_metadata.output_model = returns
-            built.fn_metadata.output_schema = output_schema(returns)
-            built.parameters["additionalProperties"] = False  # CheckedTool refuses others
-            self.tools.append(built)
-            return fn
 
-        return register
+@dataclass(frozen=True)
+class ToolSpec:
+    title: str
+    annotations: ToolAnnotations
+
+
+def tool(*, title: str, annotations: ToolAnnotations) -> Callable[[F], F]:
+    """Mark a module-level function as a tool, to be built by `build`: the function stays as
+    it was, callable directly."""
+
+    def mark(fn: F) -> F:
+        setattr(fn, SPEC, ToolSpec(title, annotations))
+        return fn
+
+    return mark
+
+
+def marked(module: ModuleType) -> list[Callable[..., Awaitable[Any]]]:
+    """The tools a module defines, in their order in it."""
+    return [
+        value
+        for value in vars(module).values()
+        if callable(value) and hasattr(value, SPEC) and value.__module__ == module.__name__
+    ]
+
+
+def build(fn: Callable[..., Awaitable[Any]]) -> Tool:
+    """The tool a marked function makes: argument model, input schema, shared output schema."""
+    spec: ToolSpec = getattr(fn, SPEC)
+    returns = inspect.signature(fn).return_annotation
+    if not (isinstance(returns, type) and issubclass(returns, BaseModel)):
+        raise TypeError(
+            f"tool {fn.__name__} must be annotated to return a pydantic model, in a "
+            "module without `from __future__ import annotations`"
+        )
+    built = CheckedTool.from_function(
+        tool_errors(fn),
+        title=spec.title,
+        annotations=spec.annotations,
+        description=inspect.cleandoc(fn.__doc__ or ""),
+        structured_output=False,  # the output is set below, from the shared schema
+    )
+    built.fn_metadata.output_model = returns
+    built.fn_metadata.output_schema = output_schema(returns)
+    built.parameters["additionalProperties"] = False  # CheckedTool refuses others
+    return built
 
 
 # Before a result's text: names, transcripts, answers and messages in it are the drive's
