@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -75,16 +76,20 @@ def install_log_redaction() -> None:
     URL objects), and the text of its exception. No handler, however and whenever added, sees
     them; the SSE library, for one, logs every chunk it sends, signed URLs and all."""
     make = logging.getLogRecordFactory()
-    if getattr(make, "redacts", False):
-        return
+    if not isinstance(make, _Redacting):
+        logging.setLogRecordFactory(_Redacting(make))
 
-    def redacting(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make(*args, **kwargs)
+
+class _Redacting:
+    """A log record factory around another: each record it makes is redacted."""
+
+    def __init__(self, make: Callable[..., logging.LogRecord]) -> None:
+        self._make = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._make(*args, **kwargs)
         _redact(record)
         return record
-
-    redacting.redacts = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(redacting)
 
 
 def _redact(record: logging.LogRecord) -> None:

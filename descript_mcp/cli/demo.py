@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextResourceContents
 
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
 from descript_mcp.server import build_server
@@ -60,7 +60,9 @@ async def _round_trip(mcp: Client, sample: str, out: TextIO) -> None:
         mcp, out, "publish", {"project_id": project_id, "access_level": "unlisted"}
     )
     out.write(f"   share page: {published.get('share_url')}\n")
-    history = json.loads((await mcp.read_resource("descript://jobs")).contents[0].text)  # type: ignore[union-attr]
+    (contents,) = (await mcp.read_resource("descript://jobs")).contents
+    assert isinstance(contents, TextResourceContents)
+    history = json.loads(contents.text)
     out.write(f"\nThe job history (descript://jobs) now holds {len(history['jobs'])} jobs:\n")
     for job in history["jobs"]:
         out.write(f"   {job['job_type']:<22} {job['state']:<8} {job['job_id']}\n")
@@ -80,7 +82,7 @@ async def _call(mcp: Client, out: TextIO, tool: str, arguments: dict[str, Any]) 
     if result.is_error or result.structured_content is None:
         text = " ".join(getattr(block, "text", "") for block in result.content)
         raise DemoError(f"{tool} failed: {text}")
-    summary = result.structured_content
+    summary: dict[str, Any] = result.structured_content
     if "summary" in summary:
         out.write(f"   {summary['summary']}\n")
     return summary

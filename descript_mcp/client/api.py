@@ -157,7 +157,8 @@ class DescriptClient:
         response = await self._sender.send(
             "GET", f"jobs/{_segment(job_id, 'job id')}", idempotent=True
         )
-        return parse(_JOB, response)
+        job: Job = parse(_JOB, response)
+        return job
 
     async def cancel_job(self, job_id: str) -> None:
         """Cancel a queued or running job. Media already imported stays in the project."""

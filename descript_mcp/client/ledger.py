@@ -152,7 +152,11 @@ class InMemoryLedger:
         return [s for s in self._submissions.values() if overlaps(submission, s, now)]
 
     async def claimed(self, job_ids: Collection[str]) -> set[str]:
-        return {s.job_id for s in self._submissions.values() if s.job_id in job_ids}
+        return {
+            s.job_id
+            for s in self._submissions.values()
+            if s.job_id is not None and s.job_id in job_ids
+        }
 
     async def cancelled(self, job_id: str) -> None:
         for submission in self._submissions.values():

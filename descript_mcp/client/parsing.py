@@ -41,7 +41,8 @@ def parse(adapter: TypeAdapter[Any], response: httpx.Response, data: Any = None)
 
 
 def parse_model(model: type[M], response: httpx.Response) -> M:
-    return parse(TypeAdapter(model), response)
+    parsed: M = parse(TypeAdapter(model), response)
+    return parsed
 
 
 def parse_page(item: TypeAdapter[Any], response: httpx.Response) -> Page[Any]:

@@ -39,13 +39,13 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int) -> float:
         """Exponential backoff with full jitter for the n-th retry (0-based)."""
-        ceiling = min(self.backoff_max, self.backoff_initial * 2**retry_number)
+        ceiling = min(self.backoff_max, self.backoff_initial * 2.0**retry_number)
         return random.uniform(ceiling / 2, ceiling)
 
     def rate_limit_backoff(self, retry_number: int) -> float:
         """The pause after the n-th 429 without Retry-After (0-based): from 1 s, doubling, never
         shorter than that, with a little jitter on top so clients do not retry in step."""
-        base = min(self.backoff_max, self.rate_limit_backoff_initial * 2**retry_number)
+        base = min(self.backoff_max, self.rate_limit_backoff_initial * 2.0**retry_number)
         return base * random.uniform(1.0, 1.25)
 
 

@@ -31,7 +31,7 @@ async def download_published(
     async def fresh_link() -> str:
         nonlocal current
         latest = getattr(await client.get_job(job.job_id), "result", None)
-        url = getattr(latest, "download_url", None)
+        url: str | None = getattr(latest, "download_url", None)
         if (not url or url == current) and share_url:
             url = (await client.get_published_project(share_url)).download_url
         if not url:

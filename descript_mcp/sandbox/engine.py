@@ -95,6 +95,8 @@ class Engine:
                 await self._post_callback(job)
 
     async def _post_callback(self, job: Job) -> None:
+        if job.callback_url is None:
+            return
         # A fault on method CALLBACK (path: the job type) loses the callback, as networks do.
         if self.faults.take("CALLBACK", job.type, "before") is not None:
             logger.info("callback for %s lost to a fault", job.id)

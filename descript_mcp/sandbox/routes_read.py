@@ -191,7 +191,7 @@ async def search(request: Request) -> Response:
             )
         for key, media in project.media.items():
             if media.kind in types and "name" in matches and query in key.lower():
-                hit = {
+                hit: dict[str, Any] = {
                     "type": media.kind,
                     "asset_id": _asset_id(project, key),
                     "name": key,

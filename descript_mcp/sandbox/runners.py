@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -41,7 +42,7 @@ class ImportItem:
     key: str
     url: str | None = None
     upload: Upload | None = None
-    tracks: list[dict[str, object]] = field(default_factory=list)
+    tracks: list[dict[str, Any]] = field(default_factory=list)  # validated JSON
 
 
 @dataclass
@@ -49,7 +50,7 @@ class ImportPlan:
     drive: Drive
     project: Project
     items: list[ImportItem]
-    compositions: list[dict[str, object]]
+    compositions: list[dict[str, Any]]  # validated JSON
 
 
 @dataclass
@@ -89,7 +90,8 @@ async def _advance(
 async def run_import(engine: Engine, job: Job, plan: ImportPlan) -> None:
     timings = engine.config.timings
     await anyio.sleep(timings.queued)
-    project, statuses = plan.project, {}
+    project = plan.project
+    statuses: dict[str, dict[str, Any]] = {}
     files = [item for item in plan.items if not item.tracks]
     for index, item in enumerate(files):
         percent = 80 * index // max(1, len(files))
@@ -182,7 +184,7 @@ def _build_sequence(project: Project, item: ImportItem) -> Media:
         source = project.media.get(str(track["media"]))
         if source is None or not source.ready:
             continue
-        offset = float(track.get("offset", 0) or 0)  # type: ignore[arg-type]
+        offset = float(track.get("offset", 0) or 0)
         duration = max(duration, offset + (source.duration or 0.0))
         if not track.get("mute"):
             words.extend(source.words)
@@ -191,13 +193,13 @@ def _build_sequence(project: Project, item: ImportItem) -> Media:
     )
 
 
-def _add_composition(project: Project, spec: dict[str, object]) -> Composition:
-    clips = [(str(c["media"]), bool(c.get("mute", False))) for c in spec["clips"]]  # type: ignore[attr-defined]
+def _add_composition(project: Project, spec: dict[str, Any]) -> Composition:
+    clips = [(str(c["media"]), bool(c.get("mute", False))) for c in spec["clips"]]
     composition = Composition(
         id=str(uuid.uuid4()),
         name=str(spec.get("name") or f"Composition {len(project.compositions) + 1}"),
-        width=int(spec.get("width", 1920)),  # type: ignore[call-overload]
-        height=int(spec.get("height", 1080)),  # type: ignore[call-overload]
+        width=int(spec.get("width", 1920)),
+        height=int(spec.get("height", 1080)),
         clips=clips,
     )
     project.compositions.append(composition)

@@ -79,9 +79,13 @@ def _media_item_problems(key: str, item: Any) -> list[dict[str, Any]]:
 def _describe(error: ValidationError, prefix: Sequence[str | int]) -> dict[str, Any]:
     path = [*prefix, *error.absolute_path]
     where = _dotted(path)
+    # The failing part of a request and of its schema: JSON, as jsonschema found them.
+    instance: Any = error.instance
+    schema: Any = error.schema
+    value: Any = error.validator_value
     match error.validator:
         case "additionalProperties":
-            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))[0]
+            extra = sorted(set(instance) - set(schema.get("properties", {})))[0]
             path = [*path, extra]
             message = f'"{_dotted(path)}" is not allowed'
         case "required":
@@ -89,18 +93,18 @@ def _describe(error: ValidationError, prefix: Sequence[str | int]) -> dict[str, 
             path = [*path, missing]
             message = f'"{_dotted(path)}" is required'
         case "type":
-            message = f'"{where}" must be {_article(error.validator_value)}'
+            message = f'"{where}" must be {_article(value)}'
         case "enum":
-            message = f'"{where}" must be one of [{", ".join(map(str, error.validator_value))}]'
+            message = f'"{where}" must be one of [{", ".join(map(str, value))}]'
         case "format":
-            kind = "GUID" if error.validator_value == "uuid" else "uri"
+            kind = "GUID" if value == "uuid" else "uri"
             message = f'"{where}" must be a valid {kind}'
         case "minLength":
             message = f'"{where}" is not allowed to be empty'
         case "minItems":
-            message = f'"{where}" must contain at least {error.validator_value} items'
+            message = f'"{where}" must contain at least {value} items'
         case "minimum" | "exclusiveMinimum":
-            message = f'"{where}" must be greater than {error.validator_value}'
+            message = f'"{where}" must be greater than {value}'
         case _:
             message = f'"{where}" is invalid'
     return {"message": message, "path": path}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from mcp.server import MCPServer
@@ -30,6 +30,13 @@ if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
     from descript_mcp.client.ledger import SubmissionLedger
 
+# The SDK's names of the log levels.
+LOG_LEVELS: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]] = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "warning": "WARNING",
+    "error": "ERROR",
+}
 # How often expired download links are removed from the history.
 LINKS_CHECKED_EVERY = 600.0
 SAFETY_POLLS = PollSchedule(initial=300.0, factor=1.0, maximum=300.0, steady_for=0.0)
@@ -135,20 +142,20 @@ def build_server(
         instructions=INSTRUCTIONS + notes,
         lifespan=lifespan,
         middleware=[remember_request],
-        log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+        log_level=LOG_LEVELS[settings.log_level],
         tools=tools,
     )
     server.client_factory = factory
     server.notifier = notifier
     notifier.install(server)
 
-    @server.custom_route(f"{CALLBACK_PATH}/{{secret}}", methods=["POST"])
+    @server.custom_route(f"{CALLBACK_PATH}/{{secret}}", methods=["POST"])  # type: ignore[untyped-decorator]  # the SDK types it not
     async def callback(request: Request) -> Response:
         if server.state is None:
             return JSONResponse({"error": "not ready"}, status_code=503)
         return await receive_callback(request, server.state)
 
-    @server.custom_route("/health", methods=["GET"])
+    @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]  # the SDK types it not
     async def health(_request: Request) -> JSONResponse:
         """For load balancers and container health checks: the process answers."""
         return JSONResponse({"status": "ok", "version": __version__})

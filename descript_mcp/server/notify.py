@@ -133,10 +133,13 @@ def _connection(ctx: ServerRequestContext[Any, Any]) -> Connection:
     """The client's connection, which lives as long as its session. The low-level handler's
     context offers only the request's ServerSession, made anew for each request, around it
     (MCPServer's own Context has it as `ctx.connection`)."""
-    return ctx.session._connection
+    connection: Connection = ctx.session._connection
+    return connection
 
 
 async def _owner_of(ctx: ServerRequestContext[Any, Any]) -> str:
     """The fingerprint of the caller's token (HTTP header, else the server's own)."""
     headers = ctx.request.headers if ctx.request is not None else None
-    return (await ctx.lifespan_context.caller_for(headers)).owner
+    caller = await ctx.lifespan_context.caller_for(headers)  # the ServerState's
+    owner: str = caller.owner
+    return owner

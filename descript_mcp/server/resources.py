@@ -90,7 +90,7 @@ def register(server: MCPServer[Any]) -> None:
             raise ResourceError(tool_message(error)) from error
         return found.model_dump(mode="json", exclude_none=True)
 
-    @server.completion()
+    @server.completion()  # type: ignore[untyped-decorator, no-untyped-call]  # the SDK types it not
     async def complete(
         ref: PromptReference | ResourceTemplateReference,
         argument: CompletionArgument,

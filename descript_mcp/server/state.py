@@ -39,7 +39,8 @@ class ServerState:
 
 
 def state_of(ctx: Context[Any]) -> ServerState:
-    return ctx.request_context.lifespan_context
+    state: ServerState = ctx.request_context.lifespan_context
+    return state
 
 
 async def caller_of(ctx: Context[Any]) -> tuple[ServerState, Caller]:

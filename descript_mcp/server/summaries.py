@@ -20,7 +20,7 @@ class Compact(BaseModel):
 
     # No return annotation: with one, pydantic would publish it instead of the model's schema.
     @model_serializer(mode="wrap")
-    def _without_nulls(self, handler: SerializerFunctionWrapHandler):
+    def _without_nulls(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
         return {key: value for key, value in handler(self).items() if value is not None}
 
 
@@ -124,8 +124,10 @@ def outcome_of(job: Job) -> Outcome:
         return "running"
     result = getattr(job, "result", None)
     status = getattr(result, "status", None)
-    if status in ("success", "partial"):
-        return status
+    if status == "success":
+        return "success"
+    if status == "partial":
+        return "partial"
     return "error" if status in (None, "error") else "unknown"
 
 
