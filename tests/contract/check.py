@@ -1,64 +1,24 @@
-"""Descript's OpenAPI spec as the contract: the May 2026 spec, the operations added since, and
-the documented live deltas, then validation of recorded requests and responses against it."""
+"""Recorded requests and answers checked against Descript's contract (descript-api.json: the
+May 2026 spec, the operations added since and the documented live deltas; see build.py)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-REFERENCE = Path(
-    os.environ.get("DESCRIPT_SPEC_DIR", Path(__file__).resolve().parents[2] / "shared/reference")
-)
-MAY_SPEC = REFERENCE / "descript-openapi-2026-05.json"
-ADDITIONS = REFERENCE / "descript-openapi-additions.yml"
-METHODS = ("get", "post", "put", "delete", "patch")
+CONTRACT = Path(__file__).with_name("descript-api.json")
 
 
 def load_contract() -> dict[str, Any]:
-    spec = json.loads(MAY_SPEC.read_text())
-    additions = yaml.safe_load(ADDITIONS.read_text())
-    for path, operations in additions["paths"].items():
-        target = spec["paths"].setdefault(path, {})
-        target.update({m: op for m, op in operations.items() if m in METHODS})
-    for section, items in additions["components"].items():
-        spec["components"].setdefault(section, {}).update(items)
-    _apply_documented_deltas(spec)
-    return spec
-
-
-def _apply_documented_deltas(spec: dict[str, Any]) -> None:
-    """The changes the additions file lists under x-deltas-since-2026-05 for the two operations
-    it does not restate, and two live facts from descript-api-notes.md."""
-    schemas = spec["components"]["schemas"]
-    imports = spec["paths"]["/jobs/import/project_media"]["post"]
-    body = imports["requestBody"]["content"]["application/json"]["schema"]["properties"]
-    body["workspace_name"] = {"type": "string"}
-    clip = body["add_compositions"]["items"]["properties"]["clips"]["items"]
-    clip["properties"]["mute"] = {"type": "boolean"}
-    sequence = body["add_media"]["additionalProperties"]["oneOf"][2]
-    sequence["properties"]["tracks"]["items"]["properties"]["mute"] = {"type": "boolean"}
-    agent = spec["paths"]["/jobs/agent"]["post"]
-    agent["responses"]["403"] = {
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error403"}}}
-    }
-    for operation, extra in (
-        (imports, {}),
-        (agent, {"conversation_id": {"type": "string"}, "resolved_model": {"type": "string"}}),
-    ):
-        created = operation["responses"]["201"]["content"]["application/json"]["schema"]
-        created["properties"] |= {"drive_name": {"type": "string", "nullable": True}, **extra}
-        # Live job ids are prefixed strings such as project-media-import-<uuid> (notes §2.0).
-        created["properties"]["job_id"].pop("format", None)
-    # Typed integer, but live values are fractional (notes §2.2).
-    schemas["AgentSuccessResult"]["properties"]["ai_credits_used"] = {"type": "number"}
+    """The contract as tests/contract/build.py made it from Descript's reference."""
+    contract: dict[str, Any] = json.loads(CONTRACT.read_text())
+    return contract
 
 
 @dataclass
