@@ -10,7 +10,7 @@ from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import FROM_DESCRIPT, Compact, JobSummary
 from descript_mcp.server.tools.arguments import CompositionId, Force, WaitSeconds
 from descript_mcp.server.tools.flow import submit_and_wait
-from descript_mcp.server.tools.registry import CHANGES, READS, tool
+from descript_mcp.server.tools.registry import AI_CREDITS, CHANGES, FREE, READS, tool
 
 
 class AgentModelInfo(Compact):
@@ -25,7 +25,7 @@ class AgentModelList(BaseModel):
     aliases: list[AgentModelInfo]
 
 
-@tool(title="Edit with Descript's agent (Underlord)", annotations=CHANGES)
+@tool(title="Edit with Descript's agent (Underlord)", annotations=CHANGES, cost=AI_CREDITS)
 async def agent_edit(
     prompt: Annotated[
         str,
@@ -82,7 +82,7 @@ async def agent_edit(
     )
 
 
-@tool(title="List the agent's models", annotations=READS)
+@tool(title="List the agent's models", annotations=READS, cost=FREE)
 async def list_agent_models(ctx: Context[Any]) -> AgentModelList:
     """The models agent_edit can use, with their cost tier, and aliases that follow the
     newest model of a family. Free."""

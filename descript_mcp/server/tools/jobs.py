@@ -20,7 +20,7 @@ from descript_mcp.server.tools.arguments import (
 from descript_mcp.server.tools.flow import wait_for
 from descript_mcp.server.tools.local_files import roots_for, with_saved_file
 from descript_mcp.server.tools.progress import CallProgress
-from descript_mcp.server.tools.registry import CANCELS, READS, SAVES, tool
+from descript_mcp.server.tools.registry import CANCELS, FREE, READS, SAVES, tool
 
 
 class JobList(BaseModel):
@@ -28,7 +28,7 @@ class JobList(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end")
 
 
-@tool(title="Get a job's status, waiting if asked", annotations=SAVES)
+@tool(title="Get a job's status, waiting if asked", annotations=SAVES, cost=FREE)
 async def get_job(
     job_id: JobId,
     ctx: Context[Any],
@@ -57,7 +57,7 @@ async def get_job(
         )
 
 
-@tool(title="List recent jobs", annotations=READS)
+@tool(title="List recent jobs", annotations=READS, cost=FREE)
 async def list_jobs(
     ctx: Context[Any],
     project_id: Annotated[str | None, Field(description="Only this project's jobs")] = None,
@@ -87,7 +87,7 @@ async def list_jobs(
     return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
 
 
-@tool(title="Cancel a job", annotations=CANCELS)
+@tool(title="Cancel a job", annotations=CANCELS, cost=FREE)
 async def cancel_job(job_id: JobId, ctx: Context[Any]) -> JobSummary:
     """Cancel a queued or running Descript job. Media an import already brought in stays in
     the project. Cancelling a finished job changes nothing."""

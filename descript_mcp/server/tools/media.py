@@ -27,7 +27,7 @@ from descript_mcp.server.summaries import JobSummary
 from descript_mcp.server.tools.arguments import Force, WaitSeconds
 from descript_mcp.server.tools.flow import submit_and_wait
 from descript_mcp.server.tools.local_files import LocalMedia, roots_for
-from descript_mcp.server.tools.registry import CREATES, tool
+from descript_mcp.server.tools.registry import CREATES, MEDIA_MINUTES, tool
 
 
 class MediaSource(BaseModel):
@@ -94,7 +94,7 @@ async def _plan_media(
     return items, local
 
 
-@tool(title="Import media into Descript", annotations=CREATES)
+@tool(title="Import media into Descript", annotations=CREATES, cost=MEDIA_MINUTES)
 async def import_media(
     ctx: Context[Any],
     add_media: Annotated[

@@ -16,7 +16,7 @@ from descript_mcp.client.models import ProjectSummary as ProjectItem
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import FROM_DESCRIPT, Compact
 from descript_mcp.server.tools.arguments import Cursor, Limit, ProjectId
-from descript_mcp.server.tools.registry import READS, tool
+from descript_mcp.server.tools.registry import FREE, READS, tool
 
 
 class ProjectList(BaseModel):
@@ -52,7 +52,7 @@ def _flatten(hit: SearchHit) -> SearchResult:
     return SearchResult.model_validate({**fields, "name": fields.get("name") or ""})
 
 
-@tool(title="List projects", annotations=READS)
+@tool(title="List projects", annotations=READS, cost=FREE)
 async def list_projects(
     ctx: Context[Any],
     name: Annotated[str | None, Field(description="Name contains this (any case)")] = None,
@@ -80,7 +80,7 @@ async def list_projects(
     return ProjectList(projects=page.items, next_cursor=page.next_cursor)
 
 
-@tool(title="Get a project", annotations=READS)
+@tool(title="Get a project", annotations=READS, cost=FREE)
 async def get_project(project_id: ProjectId, ctx: Context[Any]) -> Project:
     """A project's media files, compositions (with ids for agent_edit, publish and
     export_transcript) and earlier publishes with their share URLs. Free."""
@@ -88,7 +88,7 @@ async def get_project(project_id: ProjectId, ctx: Context[Any]) -> Project:
     return await caller.client.get_project(project_id)
 
 
-@tool(title="Check the Descript connection", annotations=READS)
+@tool(title="Check the Descript connection", annotations=READS, cost=FREE)
 async def get_drive_status(ctx: Context[Any]) -> DriveInfo:
     """Which Descript drive the API token belongs to, and the API version. Use it to check
     the token works. Free."""
@@ -99,7 +99,7 @@ async def get_drive_status(ctx: Context[Any]) -> DriveInfo:
     )
 
 
-@tool(title="Search the drive", annotations=READS)
+@tool(title="Search the drive", annotations=READS, cost=FREE)
 async def search_drive(
     query: Annotated[str, Field(min_length=1, description="Words to look for")],
     ctx: Context[Any],

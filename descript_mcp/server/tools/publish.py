@@ -32,7 +32,7 @@ from descript_mcp.server.tools.arguments import (
 )
 from descript_mcp.server.tools.flow import submit_and_wait
 from descript_mcp.server.tools.local_files import roots_for
-from descript_mcp.server.tools.registry import CHANGES, SAVES, tool
+from descript_mcp.server.tools.registry import CHANGES, FREE, SAVES, tool
 
 # Enough for a long episode's transcript, well under what clients accept as a tool result.
 MAX_TRANSCRIPT_CHARACTERS = 200_000
@@ -52,7 +52,7 @@ class Transcript(Compact):
     saved_to: str | None = Field(default=None, description="Where the file was saved")
 
 
-@tool(title="Publish a composition", annotations=CHANGES)
+@tool(title="Publish a composition", annotations=CHANGES, cost=FREE)
 async def publish(
     project_id: ProjectId,
     ctx: Context[Any],
@@ -113,7 +113,7 @@ async def publish(
         )
 
 
-@tool(title="Export a transcript", annotations=SAVES)
+@tool(title="Export a transcript", annotations=SAVES, cost=FREE)
 async def export_transcript(
     project_id: ProjectId,
     ctx: Context[Any],

@@ -45,18 +45,25 @@ CANCELS = ToolAnnotations(
 )
 
 
+# What a call costs on the Descript account, as the README's tools table states it.
+FREE = "free"
+MEDIA_MINUTES = "media minutes"
+AI_CREDITS = "AI credits (and media minutes)"
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     title: str
     annotations: ToolAnnotations
+    cost: str
 
 
-def tool(*, title: str, annotations: ToolAnnotations) -> Callable[[F], F]:
+def tool(*, title: str, annotations: ToolAnnotations, cost: str) -> Callable[[F], F]:
     """Mark a module-level function as a tool, to be built by `build`: the function stays as
     it was, callable directly."""
 
     def mark(fn: F) -> F:
-        setattr(fn, SPEC, ToolSpec(title, annotations))
+        setattr(fn, SPEC, ToolSpec(title, annotations, cost))
         return fn
 
     return mark
