@@ -88,7 +88,7 @@ def test_shared_output_schemas_are_those_the_sdk_derives_for_each_tool() -> None
 
 
 def test_a_tool_must_return_a_model() -> None:
-    @registry.tool(title="Untyped", annotations=ToolAnnotations())
+    @registry.tool(title="Untyped", annotations=ToolAnnotations(), cost=registry.FREE)
     async def untyped() -> dict[str, str]:
         return {}
 
