@@ -6,7 +6,7 @@ it keeps an async fixture's setup and teardown in one task, as the sandbox's tas
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -21,6 +21,7 @@ from descript_mcp.client.models import (
 )
 from descript_mcp.client.waiter import PollSchedule, wait_for_job
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
+from descript_mcp.sandbox.faults import Fault, FaultPlan
 
 ASGI_BASE = "http://sandbox.test"
 FAST_POLL = PollSchedule(initial=0.01, factor=1.5, maximum=0.05)
@@ -31,6 +32,23 @@ QUICK_RETRIES = RetryPolicy(backoff_initial=0.001, backoff_max=0.01, recovery_de
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def every_fault_fires(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test that injects a fault must see it fire: one that never fires tests nothing. Faults
+    left to chance (probability below 1, as the soak's) are exempt."""
+    added: list[Fault] = []
+    add = FaultPlan.add
+
+    def recording(plan: FaultPlan, fault: Fault) -> Fault:
+        added.append(fault)
+        return add(plan, fault)
+
+    monkeypatch.setattr(FaultPlan, "add", recording)
+    yield
+    idle = [fault for fault in added if fault.probability >= 1 and not fault.hits]
+    assert not idle, f"faults injected that never fired: {idle}"
 
 
 @pytest.fixture

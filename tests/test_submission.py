@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 
 import anyio
 import pytest
@@ -45,7 +46,7 @@ RECOVERY = RetryPolicy(
     recovery_timeout=20,
 )
 # Farther than any window can reach: a Date header is precise to the second; a margin for a
-# busy machine.
+# busy machine. Jobs are dated this far apart on the sandbox's clock (`dated`), not waited for.
 APART = 2.2
 
 
@@ -105,6 +106,16 @@ def project(me: DescriptClient, api: str) -> Callable[[], Awaitable[str]]:
     return make
 
 
+def dated(sandbox: Sandbox, job_id: str, seconds: float) -> None:
+    """As if the job, and the project it made with it, had been created `seconds` later (earlier
+    when negative): the sandbox's record is moved, instead of the test waiting."""
+    job = sandbox.world.jobs[job_id]
+    project = sandbox.world.projects[job.project_id]
+    if project.created_at >= job.created_at:
+        project.created_at += timedelta(seconds=seconds)
+    job.created_at += timedelta(seconds=seconds)
+
+
 def posts(sandbox: Sandbox, route: str, token: str = DEFAULT_TOKEN) -> int:
     return sum(1 for r in sandbox.api_requests("POST", route) if r.token == token)
 
@@ -136,7 +147,7 @@ async def test_a_teammates_job_from_just_before_the_request_is_not_claimed(
     started moments before the request. A fixed look-back took it for ours."""
     project_id = await project()
     theirs = await teammate.agent_edit(AgentEditRequest(project_id=project_id, prompt="Theirs"))
-    await anyio.sleep(APART)
+    dated(sandbox, theirs.job_id, -APART)
     sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="before"))
     with pytest.raises(UnconfirmedSubmissionError) as caught:
         await me.agent_edit(AgentEditRequest(project_id=project_id, prompt="Mine"))
@@ -152,25 +163,24 @@ async def test_a_teammates_job_from_just_after_the_failure_is_not_claimed(
     """The teammate starts a job on the project after the 502 was seen and before recovery
     looked again: it is the only new job, and still not ours."""
     project_id = await project()
+    theirs: list[str] = []
+
+    async def teammate_acts_while_recovery_pauses(seconds: float) -> None:
+        if seconds and not theirs:  # between recovery's two looks, after the 502 was seen
+            created = await teammate.agent_edit(AgentEditRequest(project_id=project_id, prompt="T"))
+            dated(sandbox, created.job_id, APART)
+            theirs.append(created.job_id)
+
     patient = DescriptClient(
         DEFAULT_TOKEN,
         base_url=api,
-        retry=RetryPolicy(recovery_delays=(0.0, APART + 1.0), recovery_timeout=20),
+        retry=RetryPolicy(recovery_delays=(0.0, 1.0), recovery_timeout=20),
+        sleep=teammate_acts_while_recovery_pauses,
     )
-    failure = sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="before"))
-    theirs: list[str] = []
-
-    async def teammate_acts() -> None:
-        await failure.fired()
-        await anyio.sleep(APART)
-        created = await teammate.agent_edit(AgentEditRequest(project_id=project_id, prompt="T"))
-        theirs.append(created.job_id)
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(teammate_acts)
-        with pytest.raises(UnconfirmedSubmissionError) as caught:
-            async with patient:
-                await patient.agent_edit(AgentEditRequest(project_id=project_id, prompt="Mine"))
+    sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="before"))
+    with pytest.raises(UnconfirmedSubmissionError) as caught:
+        async with patient:
+            await patient.agent_edit(AgentEditRequest(project_id=project_id, prompt="Mine"))
     assert theirs
     assert theirs[0] in sandbox.world.jobs
     assert caught.value.candidates == []  # seen on the second look, outside the window
@@ -248,8 +258,8 @@ async def test_a_lone_job_on_a_project_someone_else_works_on_is_not_claimed(
     """A teammate edited the project minutes ago; then our request fails after Descript made
     our job. It is the only one in the window, but the teammate could have made it: unsure."""
     project_id = await project()
-    await teammate.agent_edit(AgentEditRequest(project_id=project_id, prompt="T"))
-    await anyio.sleep(APART)
+    earlier = await teammate.agent_edit(AgentEditRequest(project_id=project_id, prompt="T"))
+    dated(sandbox, earlier.job_id, -APART)
     sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="after"))
     with pytest.raises(UnconfirmedSubmissionError) as caught:
         await me.agent_edit(AgentEditRequest(project_id=project_id, prompt="Mine"))
@@ -266,12 +276,12 @@ async def test_descripts_clock_is_read_from_its_date_header(
     """Descript's clock 90 s off ours. Behind, a fixed minute of slack missed our own job;
     ahead, it took for ours a teammate's new project of the same name from seconds before."""
     sandbox.config.clock_offset = offset
-    await teammate.agent_edit(AgentEditRequest(project_name="Teaser", prompt="T"))
-    await anyio.sleep(APART)
+    theirs = await teammate.agent_edit(AgentEditRequest(project_name="Teaser", prompt="T"))
+    dated(sandbox, theirs.job_id, -APART)
     sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="after"))
     created = await me.agent_edit(AgentEditRequest(project_name="Teaser", prompt="Mine"))
     assert sandbox.world.jobs[created.job_id].token == DEFAULT_TOKEN
-    await anyio.sleep(APART)
+    dated(sandbox, created.job_id, -APART)
     sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="before"))
     with pytest.raises(UnconfirmedSubmissionError) as caught:
         await me.agent_edit(AgentEditRequest(project_name="Teaser", prompt="Mine again"))

@@ -137,19 +137,27 @@ class Job:
     stuck: bool = False  # a fault: the job never finishes
     cancel_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     clock: Clock = field(default=now, repr=False, compare=False)
+    # Set when the job stops or is cancelled: what a test waits on, instead of time.
+    ended: anyio.Event = field(default_factory=anyio.Event, repr=False, compare=False)
 
     def set_progress(self, label: str, percent: int | None = None, **extra: Any) -> None:
+        if self.ended.is_set():  # a job cancelled before its work began never runs
+            return
         self.state = "running"
         self.progress = {"label": label, "last_update_at": iso(self.clock()), **extra}
         if percent is not None:
             self.progress["percent"] = percent
 
     def stop(self, result: dict[str, Any]) -> None:
+        if self.ended.is_set():
+            return
         self.state, self.result, self.progress = "stopped", result, None
         self.stopped_at = self.clock()
+        self.ended.set()
 
     def cancel(self) -> None:
         self.state, self.progress, self.stopped_at = "cancelled", None, self.clock()
+        self.ended.set()
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -12,7 +12,7 @@ import stat
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from descript_mcp import DescriptClient
 from descript_mcp.client.ledger import SubmissionLedger
-from descript_mcp.history import History
+from descript_mcp.history import History, records
 from descript_mcp.history.records import owner_of
+from descript_mcp.history.sqlite import jobs as sqlite_jobs
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN, Sandbox, serve_app
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
@@ -302,16 +303,19 @@ async def test_the_history_is_readable_by_its_owner_only(tmp_path: Path) -> None
 
 
 async def test_a_publishs_link_is_kept_only_while_valid(
-    mcp: Client, sandbox: Sandbox, settings: Settings
+    mcp: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = await import_sample(mcp)
-    sandbox.config.download_url_ttl = 2.0
     published = structured(await mcp.call_tool("publish", {"project_id": project["project_id"]}))
     uri = f"descript://jobs/{published['job_id']}"
     record = json.loads((await mcp.read_resource(uri)).contents[0].text)  # type: ignore[union-attr]
     assert record["result"]["download_url"] == published["download_url"]
+    # The history's clock moved past the link's expiry, instead of waiting for it.
     expires = datetime.fromisoformat(published["download_url_expires_at"])
-    await anyio.sleep((expires - datetime.now(UTC)).total_seconds() + 0.1)
+    later = (expires + timedelta(seconds=1)).isoformat(timespec="milliseconds")
+    later = later.replace("+00:00", "Z")
+    monkeypatch.setattr(records, "now", lambda: later)
+    monkeypatch.setattr(sqlite_jobs, "now", lambda: later)
     record = json.loads((await mcp.read_resource(uri)).contents[0].text)  # type: ignore[union-attr]
     assert "download_url" not in record["result"]
     opened = History.open(settings.history_path)

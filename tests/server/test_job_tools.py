@@ -11,6 +11,7 @@ from mcp import Client
 
 from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Fault, Sandbox
+from descript_mcp.server import tracker
 from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
 
 pytestmark = pytest.mark.anyio
@@ -203,15 +204,18 @@ async def test_a_follower_that_fails_unexpectedly_does_not_end_the_session(
 
     record_job = SqliteJobs.record_job
     failures = iter([sqlite3.OperationalError("database is locked")])
+    failed = anyio.Event()
 
     async def locked_once(self: SqliteJobs, owner: str, job: Any) -> bool:
         if job.job_state != "queued" and (failure := next(failures, None)) is not None:
+            failed.set()
             raise failure
         return await record_job(self, owner, job)
 
     monkeypatch.setattr(SqliteJobs, "record_job", locked_once)
     started = await import_sample(mcp, wait_seconds=0)
-    await anyio.sleep(0.3)
+    with anyio.fail_after(10):
+        await failed.wait()
     assert not (await mcp.call_tool("get_drive_status", {})).is_error
     summary = structured(
         await mcp.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 10})
@@ -220,36 +224,49 @@ async def test_a_follower_that_fails_unexpectedly_does_not_end_the_session(
 
 
 async def test_a_call_cancelled_while_its_job_is_submitted_still_records_the_job(
-    mcp: Client, sandbox: Sandbox
+    mcp: Client, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The client gives up while the POST is in flight: Descript accepts the job a moment
     later, and the history has it, so it is never submitted (and paid for) twice."""
-    sandbox.faults.add(
-        Fault("POST", "/jobs/import/project_media", kind="latency", when="before", latency=1.0)
+    from descript_mcp.history.sqlite.jobs import SqliteJobs
+
+    record_submitted = SqliteJobs.record_submitted
+    recorded = anyio.Event()
+
+    async def noted(self: SqliteJobs, *args: Any, **kwargs: Any) -> None:
+        await record_submitted(self, *args, **kwargs)
+        recorded.set()
+
+    monkeypatch.setattr(SqliteJobs, "record_submitted", noted)
+    slow = sandbox.faults.add(
+        Fault("POST", "/jobs/import/project_media", kind="latency", when="before", latency=0.5)
     )
-    with anyio.move_on_after(0.3) as scope:
-        await import_sample(mcp, name="Slow to answer")
-    assert scope.cancelled_caught
-    for _ in range(200):  # the POST ends a second after it started, the recording with it
-        history = await read_json(mcp, "descript://jobs")
-        if history["jobs"]:
-            break
-        await anyio.sleep(0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: import_sample(mcp, name="Slow to answer"))
+        with anyio.fail_after(10):
+            await slow.fired()  # the POST is in flight: the call is cancelled now
+        group.cancel_scope.cancel()
+    with anyio.fail_after(10):
+        await recorded.wait()  # the POST ends, and the recording with it
+    history = await read_json(mcp, "descript://jobs")
     (job_id,) = sandbox.world.jobs
     assert [job["job_id"] for job in history["jobs"]] == [job_id]
 
 
 async def test_a_waiter_gets_a_fresh_reading_of_a_rarely_polled_job(
-    make_server, sandbox: Sandbox
+    make_server, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With callbacks on, a job is polled only every few minutes in case its callback is lost:
-    a get_job call then asks for a fresh reading instead of reporting an old one."""
+    a get_job call then asks for a fresh reading instead of reporting an old one. (Any reading
+    counts as old here, rather than one over 2 s: the test need not wait for it to age.)"""
+    monkeypatch.setattr(tracker, "FRESH_FOR", 0.0)
     sandbox.config.timings.import_item = 0.5
     rarely = PollSchedule(initial=300, factor=1, maximum=300, steady_for=0)
     async with Client(make_server(schedule=rarely)) as mcp:
         started = await import_sample(mcp, wait_seconds=0)
         assert started["finished"] is False
-        await anyio.sleep(2.5)  # the job has ended; the follower's next poll is minutes away
+        with anyio.fail_after(10):  # the job ends; the follower's next poll is minutes away
+            await sandbox.world.jobs[started["job_id"]].ended.wait()
         summary = structured(
             await mcp.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 5})
         )

@@ -204,9 +204,24 @@ async def test_cancelling_the_call_mid_upload_cancels_the_import(
     big = media / "long.wav"
     with big.open("wb") as out:
         out.truncate(2 * 1024**3)
-    with anyio.move_on_after(0.5) as scope:
-        await mcp.call_tool("import_media", {"add_media": {"long.wav": {"path": str(big)}}})
-    assert scope.cancelled_caught
+    uploading = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        if message and message.startswith("Uploading") and progress > 0:
+            uploading.set()
+
+    async def call() -> None:
+        await mcp.call_tool(
+            "import_media",
+            {"add_media": {"long.wav": {"path": str(big)}}},
+            progress_callback=on_progress,
+        )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(call)
+        with anyio.fail_after(30):
+            await uploading.wait()  # bytes are on their way: now the call is cancelled
+        group.cancel_scope.cancel()
     for _ in range(250):  # the server cancels the job as the call unwinds
         if sandbox.world.jobs and all(j.state == "cancelled" for j in sandbox.world.jobs.values()):
             break

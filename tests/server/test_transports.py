@@ -184,16 +184,20 @@ async def test_http_serves_two_users_each_their_own_history(http_server: str, mo
 
 
 async def test_a_2026_listener_hears_only_of_its_own_users_jobs(http_server: str) -> None:
-    heard: dict[str, list[str]] = {"alice": [], "bob": []}
-    bob_heard = anyio.Event()
+    """Alice listens while Bob works; then Alice starts a job of her own, and hearing of it is
+    the barrier: her stream is in order, so anything of Bob's sent to her would have come first.
+    Each event notes whether Alice had started her job when it came."""
+    heard: dict[str, list[bool]] = {"alice": [], "bob": []}
+    alice_started = anyio.Event()
+    heard_one = {"alice": anyio.Event(), "bob": anyio.Event()}
 
     async def listen(name: str, mcp: Client, ready: anyio.Event) -> None:
         async with mcp.listen(resource_subscriptions=["descript://jobs"]) as subscription:
             ready.set()
             async for event in subscription:
-                heard[name].append(str(event.uri))
-                if name == "bob":
-                    bob_heard.set()
+                assert str(event.uri) == "descript://jobs"
+                heard[name].append(alice_started.is_set())
+                heard_one[name].set()
 
     async with (
         _as(DEFAULT_TOKEN, http_server, "auto") as alice,
@@ -205,12 +209,19 @@ async def test_a_2026_listener_hears_only_of_its_own_users_jobs(http_server: str
             listeners.start_soon(listen, name, mcp, ready)
             await ready.wait()
         await round_trip(bob, "Bob's show")
-        with anyio.move_on_after(10):
-            await bob_heard.wait()
-        await anyio.sleep(0.5)  # time enough for a stray event to reach Alice
+        with anyio.fail_after(10):
+            await heard_one["bob"].wait()
+        alice_started.set()
+        await alice.call_tool(
+            "import_media",
+            {"project_name": "Alice's show", "add_media": {"a.wav": {"url": sample_url(alice)}}},
+        )
+        with anyio.fail_after(10):
+            await heard_one["alice"].wait()
         listeners.cancel_scope.cancel()
-    assert "descript://jobs" in heard["bob"]
-    assert heard["alice"] == []
+    assert heard["bob"]
+    assert heard["alice"]
+    assert all(heard["alice"]), "Alice heard of Bob's jobs"
 
 
 def test_http_refuses_requests_without_a_token_and_oversized_bodies(http_server: str) -> None:
