@@ -21,7 +21,8 @@
     │   ├── UnconfirmedSubmissionError  a job-creating POST failed ambiguously; no job proven its
     │   ├── UploadURLsLostError       its job was made, but the answer with the upload URLs lost
     │   └── ResponseFormatError       a 2xx body that does not match the documented shape
-    └── DuplicateSubmissionError      the same submission was made moments ago: not sent again
+    ├── DuplicateSubmissionError      the same submission was made moments ago: not sent again
+    └── SealedSecretError             a stored secret the server's key cannot open
 
 Messages state the fact and the next step. They never contain the API token.
 """
@@ -217,6 +218,11 @@ class DuplicateSubmissionError(DescriptError):
     def __init__(self, message: str, *, earlier: Any) -> None:
         super().__init__(message)
         self.earlier = earlier
+
+
+class SealedSecretError(DescriptError):
+    """A secret sealed under another key (the secret key changed) or altered in storage: those
+    who stored it connect again."""
 
 
 class ResponseFormatError(APIError):

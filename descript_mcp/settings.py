@@ -12,8 +12,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from descript_mcp.errors import ConfigurationError
 
@@ -26,6 +27,9 @@ ROOTS_ENV = "DESCRIPT_MCP_ROOTS"
 CONFIG_ENV = "DESCRIPT_MCP_CONFIG"
 
 Transport = Literal["stdio", "sse", "http"]
+# Over HTTP, who a request is: a Descript token it brings ("token"), or an access token this
+# server issued after the user handed it their Descript token once ("oauth").
+HttpAuth = Literal["token", "oauth"]
 
 # Setting name -> environment variable. The first two are the names Descript's own CLI reads.
 ENVIRONMENT: dict[str, str] = {
@@ -42,6 +46,10 @@ ENVIRONMENT: dict[str, str] = {
     "http_local_files": "DESCRIPT_MCP_HTTP_LOCAL_FILES",
     "allowed_hosts": "DESCRIPT_MCP_ALLOWED_HOSTS",
     "callback_url": "DESCRIPT_MCP_CALLBACK_URL",
+    "auth": "DESCRIPT_MCP_AUTH",
+    "public_url": "DESCRIPT_MCP_PUBLIC_URL",
+    "secret_key": "DESCRIPT_MCP_SECRET_KEY",
+    "secret_key_file": "DESCRIPT_MCP_SECRET_KEY_FILE",
 }
 
 
@@ -104,6 +112,51 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="warning", description="Log level (logs go to stderr)"
     )
+    auth: HttpAuth = Field(
+        default="token",
+        description="Over HTTP: token (each request brings a Descript token) or oauth (the "
+        "server is an OAuth authorization server: users connect once on its page)",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="With oauth: the URL clients reach this server at (https, behind TLS); "
+        "the MCP endpoint is its /mcp",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="With oauth: the key that encrypts stored Descript tokens (32 bytes, "
+        "base64url); default: a key file made on first start",
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="With oauth and no secret_key: the key file (default: secret.key beside "
+        "the history, created readable by this user only)",
+    )
+
+    @model_validator(mode="after")
+    def _oauth_is_complete(self) -> Settings:
+        if self.auth != "oauth":
+            return self
+        if self.transport != "http":
+            raise ValueError("--auth oauth needs --transport http")
+        if not self.public_url:
+            raise ValueError(
+                "--auth oauth needs --public-url: the https URL users reach this server at"
+            )
+        parsed = urlsplit(self.public_url)
+        loopback = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+        if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback):
+            raise ValueError("the public URL must be https (plain http only on loopback)")
+        if parsed.query or parsed.fragment or parsed.path not in ("", "/"):
+            raise ValueError("the public URL is a bare origin, like https://mcp.example.com")
+        return self
+
+    def issuer_url(self) -> str:
+        """With oauth: the public URL, without a trailing slash."""
+        return (self.public_url or "").rstrip("/")
+
+    def key_file(self) -> Path:
+        return self.secret_key_file or self.history_path.with_name("secret.key")
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -125,6 +178,8 @@ class Settings(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             problem = exc.errors()[0]
+            if not problem["loc"]:  # a rule across settings: its message names them
+                raise ConfigurationError(problem["msg"].removeprefix("Value error, ")) from exc
             name = str(problem["loc"][0])
             raise ConfigurationError(
                 f"Invalid setting {name} ({ENVIRONMENT.get(name, name)}): {problem['msg']}"

@@ -35,6 +35,44 @@ def test_a_bad_setting_names_its_variable() -> None:
         Settings.load({"DESCRIPT_MCP_WAIT_SECONDS": "forever"})
 
 
+def test_the_oauth_mode_reads_its_settings_from_the_environment() -> None:
+    settings = Settings.load(
+        {
+            "DESCRIPT_MCP_TRANSPORT": "http",
+            "DESCRIPT_MCP_AUTH": "oauth",
+            "DESCRIPT_MCP_PUBLIC_URL": "https://mcp.example.com/",
+            "DESCRIPT_MCP_SECRET_KEY": "k" * 43,
+        }
+    )
+    assert settings.issuer_url() == "https://mcp.example.com"
+    assert "k" * 43 not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("environment", "problem"),
+    [
+        ({"DESCRIPT_MCP_AUTH": "oauth"}, "needs --transport http"),
+        ({"DESCRIPT_MCP_TRANSPORT": "http", "DESCRIPT_MCP_AUTH": "oauth"}, "needs --public-url"),
+        (
+            {"DESCRIPT_MCP_PUBLIC_URL": "http://mcp.example.com"},
+            "must be https",
+        ),
+        (
+            {"DESCRIPT_MCP_PUBLIC_URL": "https://mcp.example.com/team"},
+            "bare origin",
+        ),
+    ],
+)
+def test_an_incomplete_oauth_setup_says_what_is_missing(
+    environment: dict[str, str], problem: str
+) -> None:
+    base = {"DESCRIPT_MCP_TRANSPORT": "http", "DESCRIPT_MCP_AUTH": "oauth"}
+    if "DESCRIPT_MCP_PUBLIC_URL" not in environment:
+        base = {}
+    with pytest.raises(ConfigurationError, match=problem):
+        Settings.load(base | environment)
+
+
 @pytest.mark.parametrize(
     ("headers_present", "authorization", "server_token", "fallback", "chosen"),
     [

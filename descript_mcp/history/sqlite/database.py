@@ -85,6 +85,62 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             WHERE download_url IS NOT NULL;
         """,
     ),
+    (
+        "004_oauth",
+        """
+        CREATE TABLE oauth_clients (
+            client_id TEXT PRIMARY KEY,
+            info_json TEXT NOT NULL,
+            sealed_secret BLOB,
+            registered_at TEXT NOT NULL
+        );
+        CREATE TABLE oauth_sign_ins (
+            request_id TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            params_json TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            browser TEXT,
+            sealed_token BLOB,
+            owner TEXT,
+            drive_name TEXT
+        );
+        CREATE TABLE oauth_grants (
+            grant_id TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            drive_name TEXT,
+            sealed_token BLOB,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX oauth_grants_by_client ON oauth_grants (client_id);
+        CREATE TABLE oauth_codes (
+            code_hash TEXT PRIMARY KEY,
+            grant_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            redirect_uri TEXT NOT NULL,
+            redirect_uri_explicit INTEGER NOT NULL,
+            code_challenge TEXT NOT NULL,
+            scopes_json TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        );
+        CREATE TABLE oauth_tokens (
+            token_hash TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            grant_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            scopes_json TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL,
+            revoked INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX oauth_tokens_by_grant ON oauth_tokens (grant_id);
+        """,
+    ),
 )
 
 

@@ -1,0 +1,270 @@
+"""The OAuth mode's clients, sign-ins, grants, codes and tokens in the SQLite history."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from descript_mcp.history.grants import (
+    CodeRecord,
+    Grant,
+    GrantSummary,
+    RegisteredClient,
+    SignIn,
+    TokenKind,
+    TokenRecord,
+)
+from descript_mcp.history.sqlite.database import Database, transaction
+
+_SIGN_IN = "request_id, client_id, params_json, csrf, expires_at, browser, sealed_token, owner, "
+_SIGN_IN += "drive_name"
+_GRANT = "grant_id, client_id, owner, drive_name, sealed_token, created_at, revoked_at"
+_CODE = "code_hash, grant_id, client_id, redirect_uri, redirect_uri_explicit, code_challenge, "
+_CODE += "scopes_json, resource, expires_at, used_at"
+_TOKEN = "token_hash, kind, grant_id, client_id, scopes_json, resource, expires_at, used_at, "
+_TOKEN += "revoked"
+
+
+class SqliteGrants:
+    """Implements `GrantStore`: each change that must not half-happen is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def save_client(self, client: RegisteredClient) -> None:
+        await self._write(
+            "INSERT INTO oauth_clients VALUES (?, ?, ?, ?)",
+            (client.client_id, client.info_json, client.sealed_secret, client.registered_at),
+        )
+
+    async def client(self, client_id: str) -> RegisteredClient | None:
+        row = await self._one("SELECT * FROM oauth_clients WHERE client_id = ?", (client_id,))
+        return RegisteredClient(**row) if row else None
+
+    async def open_sign_in(self, sign_in: SignIn, at: float, at_most: int) -> bool:
+        """Record a sign-in, unless `at_most` are open already (anyone can start one)."""
+
+        def write(db: sqlite3.Connection) -> bool:
+            with transaction(db):
+                (open_now,) = db.execute(
+                    "SELECT count(*) FROM oauth_sign_ins WHERE expires_at > ?", (at,)
+                ).fetchone()
+                if open_now >= at_most:
+                    return False
+                db.execute(
+                    f"INSERT INTO oauth_sign_ins ({_SIGN_IN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        sign_in.request_id,
+                        sign_in.client_id,
+                        sign_in.params_json,
+                        sign_in.csrf,
+                        sign_in.expires_at,
+                        sign_in.browser,
+                        sign_in.sealed_token,
+                        sign_in.owner,
+                        sign_in.drive_name,
+                    ),
+                )
+                return True
+
+        return await self._db.run(write)
+
+    async def sign_in(self, request_id: str) -> SignIn | None:
+        row = await self._one(
+            f"SELECT {_SIGN_IN} FROM oauth_sign_ins WHERE request_id = ?", (request_id,)
+        )
+        return SignIn(**row) if row else None
+
+    async def bind_browser(self, request_id: str, browser: str) -> bool:
+        """Bind a sign-in to the first browser that opens it; False if another has."""
+        changed = await self._write(
+            "UPDATE oauth_sign_ins SET browser = ? WHERE request_id = ? AND browser IS NULL",
+            (browser, request_id),
+        )
+        return changed == 1
+
+    async def accept_token(
+        self, request_id: str, sealed_token: bytes, owner: str, drive_name: str | None
+    ) -> None:
+        await self._write(
+            "UPDATE oauth_sign_ins SET sealed_token = ?, owner = ?, drive_name = ? "
+            "WHERE request_id = ?",
+            (sealed_token, owner, drive_name, request_id),
+        )
+
+    async def close_sign_in(self, request_id: str) -> bool:
+        """End a sign-in; True only for the one call that ended it."""
+        changed = await self._write(
+            "DELETE FROM oauth_sign_ins WHERE request_id = ?", (request_id,)
+        )
+        return changed == 1
+
+    async def create_grant(self, grant: Grant, code: CodeRecord) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with transaction(db):
+                db.execute(
+                    f"INSERT INTO oauth_grants ({_GRANT}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        grant.grant_id,
+                        grant.client_id,
+                        grant.owner,
+                        grant.drive_name,
+                        grant.sealed_token,
+                        grant.created_at,
+                        grant.revoked_at,
+                    ),
+                )
+                db.execute(
+                    f"INSERT INTO oauth_codes ({_CODE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        code.code_hash,
+                        code.grant_id,
+                        code.client_id,
+                        code.redirect_uri,
+                        int(code.redirect_uri_explicit),
+                        code.code_challenge,
+                        json.dumps(code.scopes),
+                        code.resource,
+                        code.expires_at,
+                        code.used_at,
+                    ),
+                )
+
+        await self._db.run(write)
+
+    async def grant(self, grant_id: str) -> Grant | None:
+        row = await self._one(f"SELECT {_GRANT} FROM oauth_grants WHERE grant_id = ?", (grant_id,))
+        return Grant(**row) if row else None
+
+    async def code(self, code_hash: str) -> CodeRecord | None:
+        row = await self._one(f"SELECT {_CODE} FROM oauth_codes WHERE code_hash = ?", (code_hash,))
+        if row is None:
+            return None
+        row["scopes"] = tuple(json.loads(row.pop("scopes_json")))
+        row["redirect_uri_explicit"] = bool(row["redirect_uri_explicit"])
+        return CodeRecord(**row)
+
+    async def use_code(self, code_hash: str, at: float) -> bool:
+        """Mark a code used; True only for the first use."""
+        changed = await self._write(
+            "UPDATE oauth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+            (at, code_hash),
+        )
+        return changed == 1
+
+    async def issue(self, *tokens: TokenRecord) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with transaction(db):
+                _insert_tokens(db, tokens)
+
+        await self._db.run(write)
+
+    async def token(self, token_hash: str, kind: TokenKind) -> TokenRecord | None:
+        row = await self._one(
+            f"SELECT {_TOKEN} FROM oauth_tokens WHERE token_hash = ? AND kind = ?",
+            (token_hash, kind),
+        )
+        if row is None:
+            return None
+        row["scopes"] = tuple(json.loads(row.pop("scopes_json")))
+        row["revoked"] = bool(row["revoked"])
+        return TokenRecord(**row)
+
+    async def rotate(self, refresh_hash: str, at: float, *tokens: TokenRecord) -> bool:
+        """Spend a refresh token and issue its successors, atomically; False (and nothing
+        issued) if it was spent or revoked already."""
+
+        def write(db: sqlite3.Connection) -> bool:
+            with transaction(db):
+                spent = db.execute(
+                    "UPDATE oauth_tokens SET used_at = ? WHERE token_hash = ? AND kind = "
+                    "'refresh' AND used_at IS NULL AND revoked = 0",
+                    (at, refresh_hash),
+                ).rowcount
+                if spent != 1:
+                    return False
+                _insert_tokens(db, tokens)
+                return True
+
+        return await self._db.run(write)
+
+    async def revoke_grant(self, grant_id: str, at: str) -> bool:
+        """Revoke a grant and every code and token issued under it, and wipe its sealed
+        Descript token; True if it was live."""
+
+        def write(db: sqlite3.Connection) -> bool:
+            with transaction(db):
+                live = db.execute(
+                    "UPDATE oauth_grants SET revoked_at = ?, sealed_token = NULL "
+                    "WHERE grant_id = ? AND revoked_at IS NULL",
+                    (at, grant_id),
+                ).rowcount
+                db.execute("UPDATE oauth_tokens SET revoked = 1 WHERE grant_id = ?", (grant_id,))
+                db.execute(
+                    "UPDATE oauth_codes SET used_at = coalesce(used_at, 0) WHERE grant_id = ?",
+                    (grant_id,),
+                )
+                return live == 1
+
+        return await self._db.run(write)
+
+    async def grants(self, client_id: str | None = None) -> list[GrantSummary]:
+        def read(db: sqlite3.Connection) -> list[GrantSummary]:
+            rows = db.execute(
+                f"SELECT {', '.join('g.' + c for c in _GRANT.split(', '))}, c.info_json, "
+                "(SELECT count(*) FROM oauth_tokens t WHERE t.grant_id = g.grant_id AND "
+                "t.revoked = 0 AND t.used_at IS NULL AND t.expires_at > strftime('%s')) AS live "
+                "FROM oauth_grants g LEFT JOIN oauth_clients c ON c.client_id = g.client_id "
+                "WHERE ? IS NULL OR g.client_id = ? ORDER BY g.created_at",
+                (client_id, client_id),
+            ).fetchall()
+            summaries = []
+            for row in rows:
+                values = dict(row)
+                info = json.loads(values.pop("info_json") or "{}")
+                live = values.pop("live")
+                summaries.append(GrantSummary(Grant(**values), info.get("client_name"), live))
+            return summaries
+
+        return await self._db.run(read)
+
+    async def forget_expired(self, at: float) -> int:
+        """Drop what can no longer be used: ended sign-ins, spent or expired codes and tokens."""
+
+        def write(db: sqlite3.Connection) -> int:
+            with transaction(db):
+                gone = db.execute("DELETE FROM oauth_sign_ins WHERE expires_at < ?", (at,))
+                count = gone.rowcount
+                count += db.execute("DELETE FROM oauth_codes WHERE expires_at < ?", (at,)).rowcount
+                count += db.execute("DELETE FROM oauth_tokens WHERE expires_at < ?", (at,)).rowcount
+                return count
+
+        return await self._db.run(write)
+
+    async def _write(self, sql: str, values: tuple[Any, ...]) -> int:
+        return await self._db.run(lambda db: db.execute(sql, values).rowcount)
+
+    async def _one(self, sql: str, values: tuple[Any, ...]) -> dict[str, Any] | None:
+        row = await self._db.run(lambda db: db.execute(sql, values).fetchone())
+        return dict(row) if row is not None else None
+
+
+def _insert_tokens(db: sqlite3.Connection, tokens: tuple[TokenRecord, ...]) -> None:
+    db.executemany(
+        f"INSERT INTO oauth_tokens ({_TOKEN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                t.token_hash,
+                t.kind,
+                t.grant_id,
+                t.client_id,
+                json.dumps(t.scopes),
+                t.resource,
+                t.expires_at,
+                t.used_at,
+                int(t.revoked),
+            )
+            for t in tokens
+        ],
+    )
