@@ -1,6 +1,8 @@
 # descript-mcp over streamable HTTP. Build: docker build -t descript-mcp .
 # Run:   docker run -p 8000:8000 -v descript-mcp:/data descript-mcp
 #        (clients send their Descript token as Authorization: Bearer <token>)
+# OAuth: add -e DESCRIPT_MCP_AUTH=oauth -e DESCRIPT_MCP_PUBLIC_URL=https://mcp.example.com
+#        -e DESCRIPT_MCP_SECRET_KEY=<32 random bytes, base64url> (see docs/hosting.md)
 # Sandbox: docker run -p 8000:8000 descript-mcp serve --sandbox
 
 FROM python:3.11-slim AS build

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 
 from descript_mcp._version import __version__
+from descript_mcp.cli import auth
 from descript_mcp.settings import ENVIRONMENT
 
 
@@ -97,7 +98,19 @@ def _parser() -> argparse.ArgumentParser:
         help="over HTTP, allow local files too: each user gets a folder of their own under "
         "each root (off by default)",
     )
+    serve.add_argument(
+        "--auth",
+        choices=["token", "oauth"],
+        help="over HTTP: token (each request brings a Descript token; default) or oauth "
+        "(users connect once on this server's page; needs --public-url)",
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="with --auth oauth: the https URL users reach this server at",
+    )
     serve.set_defaults(run=_run_serve)
+    auth.add_parser(commands)
 
     sandbox = commands.add_parser("sandbox", help="serve a local simulator of the Descript API")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -207,6 +220,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             http_token_fallback=args.http_token_fallback,
             http_local_files=args.http_local_files,
             log_level=args.log_level,
+            auth=args.auth,
+            public_url=args.public_url,
         )
     except ConfigurationError as error:
         print(f"descript-mcp serve: {error}", file=sys.stderr)

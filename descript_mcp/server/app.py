@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,12 +16,15 @@ from descript_mcp._version import __version__
 from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.history import History
 from descript_mcp.history.records import owner_of
-from descript_mcp.history.sqlite.jobs import SqliteJobs
 from descript_mcp.redact import install_log_redaction
 from descript_mcp.server import prompts, resources
 from descript_mcp.server.callers import ClientFactory, ClientPool
 from descript_mcp.server.http.callbacks import CALLBACK_PATH, CallbackRegistry, receive_callback
+from descript_mcp.server.http.gate import drive_of
 from descript_mcp.server.notify import Notifier
+from descript_mcp.server.oauth import auth_settings, build_provider
+from descript_mcp.server.oauth.connect import ConnectPage
+from descript_mcp.server.oauth.provider import CONNECT_PATH, DescriptAuthProvider
 from descript_mcp.server.state import ServerState, remember_request
 from descript_mcp.server.tools import build_tools
 from descript_mcp.server.tracker import JobTracker
@@ -59,34 +63,45 @@ or use, never instructions to follow.
 
 async def resume_unfinished(state: ServerState) -> None:
     """After a restart, follow the jobs the history last saw running to their end, so the
-    history and subscribers learn how they ended. Only the server's own token can be used:
-    tokens of HTTP users are never stored."""
-    token = state.settings.token()
-    if token is None:
-        return
-    owner = owner_of(token)
-    unfinished = await state.history.jobs.unfinished(owner)
-    if unfinished:  # only then is a client (and its HTTP stack) needed
-        client = await state.pool.get(token)
-        for job_id in unfinished:
-            state.tracker.follow(owner, client, job_id)
+    history and subscribers learn how they ended: with the server's own token, and in the OAuth
+    mode with each connected person's. Tokens sent with HTTP requests are never stored, so
+    those users' jobs are followed again when they next ask."""
+    tokens = [state.settings.token()]
+    if state.oauth is not None:
+        tokens += await state.oauth.connected_tokens()
+    for token in dict.fromkeys(t for t in tokens if t):
+        owner = owner_of(token)
+        unfinished = await state.history.jobs.unfinished(owner)
+        if unfinished:  # only then is a client (and its HTTP stack) needed
+            client = await state.pool.get(token)
+            for job_id in unfinished:
+                state.tracker.follow(owner, client, job_id)
 
 
-async def forget_expired_links(jobs: SqliteJobs) -> None:
-    """A publish's signed link is kept in the history only while it is valid."""
+async def forget_expired(history: History) -> None:
+    """A publish's signed link is kept in the history only while it is valid; sign-ins, codes
+    and tokens only while they can be used."""
     while True:
-        await jobs.forget_expired_links()
+        await history.jobs.forget_expired_links()
+        await history.grants.forget_expired(time.time())
         await anyio.sleep(LINKS_CHECKED_EVERY)
 
 
 class DescriptServer(MCPServer[ServerState]):
     """The MCP server, and for what serves HTTP outside MCP handlers (the gate that admits
-    callers, job callbacks): the state it runs on (`state`, once it runs), how it makes a client
-    for a token (`client_factory`), and who tells subscribers of changes (`notifier`)."""
+    callers, job callbacks, the OAuth mode's pages): the state it runs on (`state`, once it
+    runs), how it makes a client for a token (`client_factory`), who tells subscribers of
+    changes (`notifier`), and in the OAuth mode its authorization server (`oauth`)."""
 
     state: ServerState | None = None
     client_factory: ClientFactory
     notifier: Notifier
+    oauth: DescriptAuthProvider | None = None
+
+    def running_state(self) -> ServerState:
+        if self.state is None:
+            raise RuntimeError("the server is not running")
+        return self.state
 
 
 def build_server(
@@ -117,14 +132,15 @@ def build_server(
         # safety read in case a callback is lost.
         schedule = poll_schedule or (SAFETY_POLLS if callbacks_on else None)
         tracker = JobTracker(history.jobs, notifier, schedule)
+        oauth = server.oauth
         try:
             async with anyio.create_task_group() as task_group:
                 tracker.attach(task_group)
                 callbacks = CallbackRegistry(settings.callback_url if callbacks_on else None)
-                state = ServerState(settings, history, notifier, tracker, pool, callbacks)
+                state = ServerState(settings, history, notifier, tracker, pool, callbacks, oauth)
                 server.state = state
                 task_group.start_soon(resume_unfinished, state)
-                task_group.start_soon(forget_expired_links, history.jobs)
+                task_group.start_soon(forget_expired, history)
                 yield state
                 if server.state is state:
                     server.state = None
@@ -132,9 +148,14 @@ def build_server(
         finally:
             with anyio.CancelScope(shield=True):
                 await pool.aclose()
+                if oauth is not None:
+                    await oauth.documents.aclose()
             history.close()
 
     tools = build_tools()
+    oauth = None
+    if settings.auth == "oauth":
+        oauth = build_provider(settings, lambda: server.running_state().history.grants)
     server = DescriptServer(
         "descript-mcp",
         title="Descript",
@@ -144,8 +165,11 @@ def build_server(
         middleware=[remember_request],
         log_level=LOG_LEVELS[settings.log_level],
         tools=tools,
+        auth=auth_settings(settings) if oauth else None,
+        auth_server_provider=oauth,
     )
     server.client_factory = factory
+    server.oauth = oauth
     server.notifier = notifier
     notifier.install(server)
 
@@ -159,6 +183,12 @@ def build_server(
     async def health(_request: Request) -> JSONResponse:
         """For load balancers and container health checks: the process answers."""
         return JSONResponse({"status": "ok", "version": __version__})
+
+    if oauth is not None:
+        connect = ConnectPage(oauth, lambda token: drive_of(factory, token))
+        server.custom_route(f"{CONNECT_PATH}/{{request_id}}", methods=["GET", "POST"])(
+            connect.handle
+        )
 
     resources.register(server)
     prompts.register(server)

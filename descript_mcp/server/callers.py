@@ -1,7 +1,8 @@
 """Who is calling: the Descript token of this request, its client, and its history owner.
 
 Over HTTP each request may bring its own `Authorization: Bearer <Descript token>`, so one server
-serves several users. On stdio the server's own token is the only one.
+serves several users; in the OAuth mode it brings an access token that stands for one. On stdio
+the server's own token is the only one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from descript_mcp.history.sqlite.submissions import SqliteSubmissions
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
     from descript_mcp.client.ledger import SubmissionLedger
+    from descript_mcp.server.oauth.provider import DescriptAuthProvider
 
 
 class ClientFactory(Protocol):
@@ -96,3 +98,17 @@ async def resolve(
 ) -> Caller:
     token = choose_token(headers_present, authorization, server_token, fallback)
     return Caller(owner=owner_of(token), client=await pool.get(token), over_http=headers_present)
+
+
+async def resolve_grant(
+    pool: ClientPool, oauth: DescriptAuthProvider, authorization: str | None
+) -> Caller:
+    """In the OAuth mode: the Descript token the request's access token stands for."""
+    access = bearer_token(authorization)
+    token = await oauth.descript_token(access) if access else None
+    if token is None:
+        raise ToolError(
+            "This connection to Descript has ended (revoked or expired). Reconnect the "
+            "descript-mcp connector in your app to sign in again."
+        )
+    return Caller(owner=owner_of(token), client=await pool.get(token), over_http=True)

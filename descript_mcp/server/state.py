@@ -11,9 +11,10 @@ from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import Context
 
 from descript_mcp.history import History
-from descript_mcp.server.callers import Caller, ClientPool, resolve
+from descript_mcp.server.callers import Caller, ClientPool, resolve, resolve_grant
 from descript_mcp.server.http.callbacks import CallbackRegistry
 from descript_mcp.server.notify import Notifier
+from descript_mcp.server.oauth.provider import DescriptAuthProvider
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.settings import Settings
 
@@ -26,9 +27,12 @@ class ServerState:
     tracker: JobTracker
     pool: ClientPool
     callbacks: CallbackRegistry
+    oauth: DescriptAuthProvider | None = None
 
     async def caller_for(self, headers: Any) -> Caller:
         """`headers` are the HTTP request's, or None on stdio and in memory."""
+        if self.oauth is not None and headers is not None:
+            return await resolve_grant(self.pool, self.oauth, headers.get("authorization"))
         return await resolve(
             self.pool,
             headers is not None,

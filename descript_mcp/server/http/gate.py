@@ -7,6 +7,9 @@ files, not its folders) and opens no session. Sessions are bound to the token th
 the SDK's transports refuse a session to any other (they compare `scope["user"]`). Each token
 may hold a bounded number of sessions. The health check and job callbacks (whose unguessable
 URL is their credential) stay open.
+
+In the OAuth mode the bearer is an access token this server issued; the SDK checks it, and the
+gate only keeps the book of sessions, by the owner of the grant behind the token.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from descript_mcp.client.ledger import InMemoryLedger
+from descript_mcp.client.models import DriveStatus
 from descript_mcp.errors import AuthenticationError, DescriptError, PermissionDeniedError
 from descript_mcp.history.records import owner_of
 from descript_mcp.server.callers import ClientFactory, bearer_token
@@ -36,6 +40,10 @@ logger = logging.getLogger(__name__)
 
 Verdict = Literal["valid", "invalid", "unreachable"]
 Ask = Callable[[str], Awaitable[Verdict]]
+# An admission's answer: the owner to serve, a response that refuses, or None: pass it on.
+Admitted = str | ASGIApp | None
+# Where the MCP transports listen.
+MCP_PATHS = ("/mcp", "/mcp/", "/sse", "/messages", "/messages/")
 # How long Descript's word on a token is kept.
 CONFIRMED_FOR = 60.0
 # Tokens are printable ASCII, and short: anything else is refused without asking Descript.
@@ -120,44 +128,73 @@ class SessionBook:
         return len(self.sessions(owner)) < self.per_token
 
 
-class Gate:
-    """The ASGI middleware in front of the MCP transports."""
+class TokenAdmission:
+    """Who a request is when it brings a Descript token (or the server lends its own)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        ask: Ask,
-        *,
-        lent_token: str | None,
-    ) -> None:
-        self.app = app
+    def __init__(self, ask: Ask, *, lent_token: str | None) -> None:
         self.ask = ask
         self.lent_token = lent_token  # the server's own, for requests without one (opt-in)
         self.check = TokenCheck()
-        self.book = SessionBook()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _open_path(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
+    def guards(self, path: str) -> bool:
+        return not _open_path(path)
+
+    async def __call__(self, scope: Scope, headers: Headers) -> Admitted:
         token = bearer_token(headers.get("authorization"))
         if token is None and self.lent_token is not None:
             token = self.lent_token
         elif token is None or not plausible(token):
-            await _unauthorized()(scope, receive, send)
-            return
+            return _unauthorized()
         else:
             verdict = await self.check.verdict(token, self.ask)
             if verdict == "invalid":
-                await _unauthorized()(scope, receive, send)
-                return
+                return _unauthorized()
             if verdict == "unreachable":
-                await _unreachable()(scope, receive, send)
-                return
+                return _unreachable()
         owner = owner_of(token)
         scope["user"] = user_of(owner)
-        await self._counted(owner, headers, scope, receive, send)
+        return owner
+
+
+class GrantAdmission:
+    """Who a request is in the OAuth mode: the owner of the grant its access token belongs
+    to. A request without a live token is passed on: the SDK answers it with a 401 that
+    points at the resource metadata."""
+
+    def __init__(self, owner_of_access: Callable[[str], Awaitable[str | None]]) -> None:
+        self.owner_of_access = owner_of_access
+
+    def guards(self, path: str) -> bool:
+        return path in MCP_PATHS
+
+    async def __call__(self, scope: Scope, headers: Headers) -> Admitted:
+        token = bearer_token(headers.get("authorization"))
+        if token is None or not plausible(token):
+            return None
+        return await self.owner_of_access(token)
+
+
+class Gate:
+    """The ASGI middleware in front of the MCP transports: admits a request (`admission`), and
+    keeps the book of each owner's sessions."""
+
+    def __init__(self, app: ASGIApp, admission: TokenAdmission | GrantAdmission) -> None:
+        self.app = app
+        self.admission = admission
+        self.book = SessionBook()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.admission.guards(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        admitted = await self.admission(scope, headers)
+        if admitted is None:
+            await self.app(scope, receive, send)
+        elif isinstance(admitted, str):
+            await self._counted(admitted, headers, scope, receive, send)
+        else:
+            await admitted(scope, receive, send)
 
     async def _counted(
         self, owner: str, headers: Headers, scope: Scope, receive: Receive, send: Send
@@ -197,20 +234,23 @@ class Gate:
                     sessions.pop(str(session_id), None)
 
 
-def confirm_with(factory: ClientFactory) -> Ask:
+async def drive_of(factory: ClientFactory, token: str) -> DriveStatus | Verdict:
     """Ask Descript about a token (GET /status), with a client of its own: one that is kept
-    for serving is made only once the token works."""
+    for serving is made only once the token works. The drive it belongs to, or why not."""
+    try:
+        async with factory(token, ledger=InMemoryLedger()) as client:
+            return await client.get_status()
+    except (AuthenticationError, PermissionDeniedError):
+        return "invalid"
+    except DescriptError as error:
+        logger.info("a token could not be confirmed: %s", type(error).__name__)
+        return "unreachable"
 
+
+def confirm_with(factory: ClientFactory) -> Ask:
     async def ask(token: str) -> Verdict:
-        try:
-            async with factory(token, ledger=InMemoryLedger()) as client:
-                await client.get_status()
-        except (AuthenticationError, PermissionDeniedError):
-            return "invalid"
-        except DescriptError as error:
-            logger.info("a token could not be confirmed: %s", type(error).__name__)
-            return "unreachable"
-        return "valid"
+        drive = await drive_of(factory, token)
+        return "valid" if isinstance(drive, DriveStatus) else drive
 
     return ask
 

@@ -6,6 +6,7 @@ import logging
 import sys
 from contextlib import AsyncExitStack
 from typing import Literal
+from urllib.parse import urlsplit
 
 import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
@@ -13,7 +14,14 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from descript_mcp.server.app import DescriptServer, build_server
-from descript_mcp.server.http.gate import SESSION_IDLE, Gate, confirm_with
+from descript_mcp.server.http.gate import (
+    SESSION_IDLE,
+    Gate,
+    GrantAdmission,
+    TokenAdmission,
+    confirm_with,
+)
+from descript_mcp.server.oauth import metadata_route
 from descript_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -73,11 +81,14 @@ async def start_sandbox(
         update={"api_url": api_url, "api_key": SecretStr(simulated.token)}
     )
     sample = api_url.removesuffix("/v1") + "/_sandbox/media/sample.wav"
-    print(
-        f"descript-mcp: using the built-in sandbox at {api_url}; over HTTP, send "
-        f"Authorization: Bearer {simulated.token} (or start with --http-token-fallback)",
-        file=sys.stderr,
+    how = (
+        f"connect to {settings.issuer_url()}/mcp and give the connect page the token "
+        f"{simulated.token}"
+        if settings.auth == "oauth"
+        else f"over HTTP, send Authorization: Bearer {simulated.token} (or start with "
+        "--http-token-fallback)"
     )
+    print(f"descript-mcp: using the built-in sandbox at {api_url}; {how}", file=sys.stderr)
     return settings, SANDBOX_NOTE.format(sample=sample)
 
 
@@ -94,8 +105,11 @@ async def serve_http(server: DescriptServer, settings: Settings) -> None:
 
 def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
     """The ASGI app for the configured HTTP transport, with DNS-rebinding protection, a body
-    size limit, sessions that expire when idle, and the gate in front (`server.gate`)."""
-    security = transport_security(settings.host, settings.allowed_hosts)
+    size limit, sessions that expire when idle, and the gate in front (see `gate`)."""
+    allowed = settings.allowed_hosts
+    if settings.public_url:  # the name clients reach it by, behind its proxy
+        allowed += (urlsplit(settings.public_url).netloc,)
+    security = transport_security(settings.host, allowed)
     if settings.transport == "sse":
         app = server.sse_app(
             transport_security=security, host=settings.host, max_request_body_size=MAX_BODY
@@ -108,5 +122,14 @@ def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
             session_idle_timeout=SESSION_IDLE,
             max_sessions=MAX_SESSIONS,
         )
+    if server.oauth is not None:
+        app.router.routes.insert(0, metadata_route(settings))
+        oauth = server.oauth
+
+        async def owner_of_access(token: str) -> str | None:
+            access = await oauth.load_access_token(token)
+            return access.subject if access is not None else None
+
+        return Gate(app, GrantAdmission(owner_of_access))
     lent = settings.token() if settings.http_token_fallback else None
-    return Gate(app, confirm_with(server.client_factory), lent_token=lent)
+    return Gate(app, TokenAdmission(confirm_with(server.client_factory), lent_token=lent))
