@@ -56,10 +56,10 @@ def test_client_configs_launch_the_server_with_known_settings(name: str, servers
 
 
 def test_the_registry_entry_follows_the_server_json_rules() -> None:
-    """The constraints of the registry's server.json schema (2025-09-29), checked here
+    """The constraints of the registry's server.json schema (2025-12-11), checked here
     because no package this project can install ships that schema."""
     entry = _load("server.json")
-    assert entry["$schema"].endswith("/2025-09-29/server.schema.json")
+    assert entry["$schema"].endswith("/2025-12-11/server.schema.json")
     assert re.fullmatch(r"[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+", entry["name"])
     assert 1 <= len(entry["description"]) <= 100
     assert entry["version"] == __version__
@@ -79,6 +79,13 @@ def test_the_registry_entry_follows_the_server_json_rules() -> None:
             assert argument["type"] in ("positional", "named")
             assert argument["type"] == "positional" or argument["name"]
     assert kinds == {("pypi", "stdio"), ("oci", "streamable-http")}
+    # A team's own deployment, reached by URL with OAuth: its host is the one variable.
+    (remote,) = entry["remotes"]
+    assert remote["type"] == "streamable-http"
+    assert re.findall(r"\{(\w+)\}", remote["url"]) == list(remote["variables"]) == ["host"]
+    assert remote["url"].startswith("https://")
+    assert remote["url"].endswith("/mcp")
+    assert remote["variables"]["host"]["isRequired"] is True
     pypi = next(p for p in entry["packages"] if p["registryType"] == "pypi")
     assert pypi["identifier"] == PROJECT["name"]
     _check_command(["descript-mcp", *(a["value"] for a in pypi["packageArguments"])])
