@@ -86,6 +86,7 @@ async def test_a_folder_swapped_for_a_link_never_receives_a_save(tmp_path: Path)
         time.sleep(0.0005)
         os.unlink(root / "sub")
         os.rename(root / "sub.away", root / "sub")
+        time.sleep(0.005)  # a quiet spell, so that saves between the swaps can succeed
 
     roots = Roots.of([root])
     saved: list[str] = []
