@@ -23,7 +23,7 @@ REFERENCE = ResourceTemplateReference(type="ref/resource", uri="descript://jobs/
 
 
 def _fill(path: Path, count: int) -> None:
-    History.open(path).close()
+    anyio.run(_create, path)
     owner = owner_of(TOKEN)
     rows = [
         (
@@ -43,6 +43,10 @@ def _fill(path: Path, count: int) -> None:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+
+async def _create(path: Path) -> None:
+    await (await History.open(path)).aclose()
 
 
 async def _timings(path: Path, repeats: int) -> tuple[float, float]:

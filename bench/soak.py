@@ -276,12 +276,12 @@ async def _drive(
 
 
 async def _reconcile(sandbox: Sandbox, history: Path, report: SoakReport) -> None:
-    opened = History.open(history)
+    opened = await History.open(history)
     try:
         recorded = {r.job_id: r for r in await opened.jobs.recent(owner_of(TOKEN), limit=100_000)}
         submissions = await opened.submissions.newest(owner_of(TOKEN), limit=100_000)
     finally:
-        opened.close()
+        await opened.aclose()
     unsure = [s for s in submissions if s.state == "unconfirmed"]
     # A job named to the caller as a candidate of an unconfirmed submission is not lost.
     named = {job_id for submission in unsure for job_id in submission.candidates}

@@ -36,6 +36,7 @@ ENVIRONMENT: dict[str, str] = {
     "api_key": API_KEY_ENV,
     "api_url": API_URL_ENV,
     "history_path": "DESCRIPT_MCP_HISTORY",
+    "database_url": "DESCRIPT_MCP_DATABASE_URL",
     "wait_seconds": "DESCRIPT_MCP_WAIT_SECONDS",
     "transport": "DESCRIPT_MCP_TRANSPORT",
     "host": "DESCRIPT_MCP_HOST",
@@ -74,6 +75,11 @@ class Settings(BaseModel):
     api_url: str = Field(default=DEFAULT_API_URL, description="Descript API base URL")
     history_path: Path = Field(
         default_factory=default_history_path, description="SQLite file of the job history"
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL (postgresql://…) shared by several replicas; unset: the SQLite "
+        "history file",
     )
     wait_seconds: float = Field(
         default=45.0,
@@ -187,6 +193,17 @@ class Settings(BaseModel):
 
     def token(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key else None
+
+    def database(self) -> str | None:
+        return self.database_url.get_secret_value() if self.database_url else None
+
+    def history_place(self) -> str:
+        """Where the history is, to show: the database without its credentials, or the file."""
+        url = self.database()
+        if url is None:
+            return str(self.history_path)
+        parts = urlsplit(url)
+        return f"PostgreSQL at {parts.hostname or 'a local socket'}{parts.path}"
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -6,7 +6,9 @@ it keeps an async fixture's setup and teardown in one task, as the sandbox's tas
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,8 +22,10 @@ from descript_mcp.client.models import (
     UrlMedia,
 )
 from descript_mcp.client.waiter import PollSchedule, wait_for_job
+from descript_mcp.history import History
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.faults import Fault, FaultPlan
+from tests.postgres import ThrowawayPostgres, binaries
 
 ASGI_BASE = "http://sandbox.test"
 FAST_POLL = PollSchedule(initial=0.01, factor=1.5, maximum=0.05)
@@ -49,6 +53,41 @@ def every_fault_fires(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     idle = [fault for fault in added if fault.probability >= 1 and not fault.hits]
     assert not idle, f"faults injected that never fired: {idle}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[ThrowawayPostgres | None]:
+    """A PostgreSQL server for the whole run; None where the package is not installed (CI sets
+    DESCRIPT_MCP_REQUIRE_POSTGRES, so there it must be)."""
+    found = binaries()
+    if found is None:
+        if os.environ.get("DESCRIPT_MCP_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required and not installed (apt-get install postgresql)")
+        yield None
+        return
+    server = ThrowawayPostgres(found)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, postgres: ThrowawayPostgres | None) -> str | None:
+    """Each backend in turn: None for the SQLite file, else a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    if postgres is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql): SQLite only")
+    return postgres.new_database()
+
+
+@pytest.fixture
+async def history(tmp_path: Path, database_url: str | None) -> AsyncIterator[History]:
+    opened = await History.open(tmp_path / "state" / "history.sqlite3", database_url)
+    yield opened
+    await opened.aclose()
 
 
 @pytest.fixture

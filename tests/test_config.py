@@ -35,6 +35,15 @@ def test_a_bad_setting_names_its_variable() -> None:
         Settings.load({"DESCRIPT_MCP_WAIT_SECONDS": "forever"})
 
 
+def test_the_database_url_is_a_secret_shown_without_its_credentials() -> None:
+    url = "postgresql://descript:hunter2@db.internal:5432/history"
+    settings = Settings.load({"DESCRIPT_MCP_DATABASE_URL": url})
+    assert settings.database() == url
+    assert "hunter2" not in repr(settings)
+    assert settings.history_place() == "PostgreSQL at db.internal/history"
+    assert Settings.load({}).history_place().endswith("history.sqlite3")
+
+
 def test_the_oauth_mode_reads_its_settings_from_the_environment() -> None:
     settings = Settings.load(
         {

@@ -1,9 +1,9 @@
-"""The SQLite job history: migrations, owners kept apart, concurrent writers, no secrets."""
+"""The job history's jobs on each backend (SQLite and PostgreSQL, the `history` fixture):
+migrations, owners kept apart, concurrent writers, literal completion prefixes."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,9 +12,9 @@ import pytest
 
 from descript_mcp.client.models import JobCreated, JobProgress, PublishJob, PublishResult
 from descript_mcp.history import History
+from descript_mcp.history.backends.sqlite import MIGRATIONS
+from descript_mcp.history.jobs import JobStore
 from descript_mcp.history.records import owner_of
-from descript_mcp.history.sqlite.database import MIGRATIONS
-from descript_mcp.history.sqlite.jobs import SqliteJobs
 
 pytestmark = pytest.mark.anyio
 
@@ -39,16 +39,14 @@ def _running(job_id: str, percent: int = 1) -> PublishJob:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteJobs]:
-    history = History.open(tmp_path / "state" / "history.sqlite3")
-    yield history.jobs
-    history.close()
+def store(history: History) -> JobStore:
+    return history.jobs
 
 
-def test_migrations_run_once_and_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+async def test_migrations_run_once_and_the_file_is_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
     for _ in range(2):
-        History.open(path).close()
+        await (await History.open(path)).aclose()
     db = sqlite3.connect(path)
     assert [n for (n,) in db.execute("SELECT name FROM _migrations")] == [m[0] for m in MIGRATIONS]
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -60,7 +58,7 @@ def test_owners_are_fingerprints_not_tokens() -> None:
     assert ALICE != BOB
 
 
-async def test_each_owner_sees_only_their_jobs(store: SqliteJobs) -> None:
+async def test_each_owner_sees_only_their_jobs(store: JobStore) -> None:
     await store.record_submitted(
         ALICE, _created("a1"), job_type="agent", tool="agent_edit", request={"prompt": "x"}
     )
@@ -78,7 +76,7 @@ async def test_each_owner_sees_only_their_jobs(store: SqliteJobs) -> None:
     assert (await store.get(BOB, "b1")).state == "queued"  # type: ignore[union-attr]
 
 
-async def test_state_changes_become_events_and_the_result_is_kept(store: SqliteJobs) -> None:
+async def test_state_changes_become_events_and_the_result_is_kept(store: JobStore) -> None:
     await store.record_submitted(
         ALICE, _created("j"), job_type="publish", tool="publish", request={}
     )
@@ -116,7 +114,7 @@ async def test_state_changes_become_events_and_the_result_is_kept(store: SqliteJ
     ]
 
 
-async def test_concurrent_writers_lose_nothing(store: SqliteJobs) -> None:
+async def test_concurrent_writers_lose_nothing(store: JobStore) -> None:
     async def submit(n: int) -> None:
         await store.record_submitted(
             ALICE, _created(f"job-{n:03d}"), job_type="agent", tool="agent_edit", request={"n": n}
@@ -130,7 +128,7 @@ async def test_concurrent_writers_lose_nothing(store: SqliteJobs) -> None:
     assert len(await store.complete_ids(ALICE, "job_id", "job-1", limit=500)) == 100
 
 
-async def test_completion_prefixes_are_literal(store: SqliteJobs) -> None:
+async def test_completion_prefixes_are_literal(store: JobStore) -> None:
     for job_id in ("a_b", "axb", "a%c"):
         await store.record_submitted(
             ALICE, _created(job_id), job_type="agent", tool="t", request={}

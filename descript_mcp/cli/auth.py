@@ -67,11 +67,11 @@ async def _with_history(work: Any, *args: Any) -> Any:
     except ConfigurationError as error:
         print(f"descript-mcp auth: {error}", file=sys.stderr)
         raise SystemExit(2) from error
-    history = await anyio.to_thread.run_sync(History.open, settings.history_path)
+    history = await History.open(settings.history_path, settings.database())
     try:
         return await work(history, *args)
     finally:
-        history.close()
+        await history.aclose()
 
 
 async def _list(history: History) -> list[GrantSummary]:

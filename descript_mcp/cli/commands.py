@@ -284,13 +284,14 @@ async def doctor(settings: Settings) -> int:
     try:
         from descript_mcp.history import History
 
-        History.open(settings.history_path).close()
-        report(True, f"job history at {settings.history_path}")
-    except Exception as error:  # any failure to open the file is what doctor reports
+        await (await History.open(settings.history_path, settings.database())).aclose()
+        report(True, f"job history: {settings.history_place()}")
+    except Exception as error:  # any failure to open the history is what doctor reports
         report(
             False,
-            f"job history at {settings.history_path}",
-            f"{error}; set DESCRIPT_MCP_HISTORY to a writable place",
+            f"job history: {settings.history_place()}",
+            f"{type(error).__name__}; set DESCRIPT_MCP_HISTORY to a writable place, or "
+            "DESCRIPT_MCP_DATABASE_URL to a reachable PostgreSQL",
         )
     if not settings.roots:
         report(True, "local files are off (set DESCRIPT_MCP_ROOTS to allow folders)")

@@ -1,35 +1,42 @@
 """The job history: every job the server starts or sees, and every submission, kept past
-Descript's 30 days and a restart, and the OAuth mode's grants. SQLite by default (`sqlite/`);
-`History` is what the server uses, whatever keeps it."""
+Descript's 30 days and a restart, and the OAuth mode's grants. In a SQLite file by default, in
+PostgreSQL when several replicas share it (`backends/`); the stores speak to either through one
+interface (`database.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from descript_mcp.history.sqlite.database import Database
-from descript_mcp.history.sqlite.grants import SqliteGrants
-from descript_mcp.history.sqlite.jobs import SqliteJobs
-from descript_mcp.history.sqlite.submissions import SqliteSubmissions
+from descript_mcp.history.backends import open_database
+from descript_mcp.history.database import Database
+from descript_mcp.history.grant_store import GrantStore
+from descript_mcp.history.jobs import JobStore
+from descript_mcp.history.leases import LeaseStore
+from descript_mcp.history.submissions import SubmissionStore
 
 
 @dataclass
 class History:
-    """The jobs, the submissions and the grants, in one database."""
+    """The jobs, the submissions, the grants and the leases, in one database."""
 
-    jobs: SqliteJobs
-    submissions: SqliteSubmissions
-    grants: SqliteGrants
+    jobs: JobStore
+    submissions: SubmissionStore
+    grants: GrantStore
+    leases: LeaseStore
     database: Database
 
     @classmethod
-    def open(cls, path: Path) -> History:
-        """Open (and create, or migrate) the history at `path`: blocking, run it in a thread."""
-        database = Database(path)
-        database.open()
+    async def open(cls, path: Path, url: str | None = None) -> History:
+        """Open (create, or migrate) the history: at `url` (postgresql://…), else at `path`."""
+        database = await open_database(path, url)
         return cls(
-            SqliteJobs(database), SqliteSubmissions(database), SqliteGrants(database), database
+            JobStore(database),
+            SubmissionStore(database),
+            GrantStore(database),
+            LeaseStore(database),
+            database,
         )
 
-    def close(self) -> None:
-        self.database.close()
+    async def aclose(self) -> None:
+        await self.database.aclose()

@@ -1,11 +1,12 @@
-"""The OAuth mode's clients, sign-ins, grants, codes and tokens in the SQLite history."""
+"""The OAuth mode's clients, sign-ins, grants, codes and tokens in the history."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import time
 from typing import Any
 
+from descript_mcp.history.database import Database, Statements
 from descript_mcp.history.grants import (
     CodeRecord,
     Grant,
@@ -15,7 +16,6 @@ from descript_mcp.history.grants import (
     TokenKind,
     TokenRecord,
 )
-from descript_mcp.history.sqlite.database import Database, transaction
 
 _SIGN_IN = "request_id, client_id, params_json, csrf, expires_at, browser, sealed_token, owner, "
 _SIGN_IN += "drive_name"
@@ -26,8 +26,8 @@ _TOKEN = "token_hash, kind, grant_id, client_id, scopes_json, resource, expires_
 _TOKEN += "revoked"
 
 
-class SqliteGrants:
-    """Implements `GrantStore`: each change that must not half-happen is one transaction."""
+class GrantStore:
+    """Each change that must not half-happen is one transaction."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -45,30 +45,27 @@ class SqliteGrants:
     async def open_sign_in(self, sign_in: SignIn, at: float, at_most: int) -> bool:
         """Record a sign-in, unless `at_most` are open already (anyone can start one)."""
 
-        def write(db: sqlite3.Connection) -> bool:
-            with transaction(db):
-                (open_now,) = db.execute(
-                    "SELECT count(*) FROM oauth_sign_ins WHERE expires_at > ?", (at,)
-                ).fetchone()
-                if open_now >= at_most:
-                    return False
-                db.execute(
-                    f"INSERT INTO oauth_sign_ins ({_SIGN_IN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        sign_in.request_id,
-                        sign_in.client_id,
-                        sign_in.params_json,
-                        sign_in.csrf,
-                        sign_in.expires_at,
-                        sign_in.browser,
-                        sign_in.sealed_token,
-                        sign_in.owner,
-                        sign_in.drive_name,
-                    ),
-                )
-                return True
-
-        return await self._db.run(write)
+        async with self._db.transaction(serialize="sign-ins") as tx:
+            counted = await tx.one(
+                "SELECT count(*) AS open FROM oauth_sign_ins WHERE expires_at > ?", (at,)
+            )
+            if counted is not None and counted["open"] >= at_most:
+                return False
+            await tx.execute(
+                f"INSERT INTO oauth_sign_ins ({_SIGN_IN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sign_in.request_id,
+                    sign_in.client_id,
+                    sign_in.params_json,
+                    sign_in.csrf,
+                    sign_in.expires_at,
+                    sign_in.browser,
+                    sign_in.sealed_token,
+                    sign_in.owner,
+                    sign_in.drive_name,
+                ),
+            )
+            return True
 
     async def sign_in(self, request_id: str) -> SignIn | None:
         row = await self._one(
@@ -101,37 +98,34 @@ class SqliteGrants:
         return changed == 1
 
     async def create_grant(self, grant: Grant, code: CodeRecord) -> None:
-        def write(db: sqlite3.Connection) -> None:
-            with transaction(db):
-                db.execute(
-                    f"INSERT INTO oauth_grants ({_GRANT}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        grant.grant_id,
-                        grant.client_id,
-                        grant.owner,
-                        grant.drive_name,
-                        grant.sealed_token,
-                        grant.created_at,
-                        grant.revoked_at,
-                    ),
-                )
-                db.execute(
-                    f"INSERT INTO oauth_codes ({_CODE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        code.code_hash,
-                        code.grant_id,
-                        code.client_id,
-                        code.redirect_uri,
-                        int(code.redirect_uri_explicit),
-                        code.code_challenge,
-                        json.dumps(code.scopes),
-                        code.resource,
-                        code.expires_at,
-                        code.used_at,
-                    ),
-                )
-
-        await self._db.run(write)
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                f"INSERT INTO oauth_grants ({_GRANT}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    grant.grant_id,
+                    grant.client_id,
+                    grant.owner,
+                    grant.drive_name,
+                    grant.sealed_token,
+                    grant.created_at,
+                    grant.revoked_at,
+                ),
+            )
+            await tx.execute(
+                f"INSERT INTO oauth_codes ({_CODE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    code.code_hash,
+                    code.grant_id,
+                    code.client_id,
+                    code.redirect_uri,
+                    int(code.redirect_uri_explicit),
+                    code.code_challenge,
+                    json.dumps(code.scopes),
+                    code.resource,
+                    code.expires_at,
+                    code.used_at,
+                ),
+            )
 
     async def grant(self, grant_id: str) -> Grant | None:
         row = await self._one(f"SELECT {_GRANT} FROM oauth_grants WHERE grant_id = ?", (grant_id,))
@@ -154,11 +148,8 @@ class SqliteGrants:
         return changed == 1
 
     async def issue(self, *tokens: TokenRecord) -> None:
-        def write(db: sqlite3.Connection) -> None:
-            with transaction(db):
-                _insert_tokens(db, tokens)
-
-        await self._db.run(write)
+        async with self._db.transaction() as tx:
+            await _insert_tokens(tx, tokens)
 
     async def token(self, token_hash: str, kind: TokenKind) -> TokenRecord | None:
         row = await self._one(
@@ -175,85 +166,69 @@ class SqliteGrants:
         """Spend a refresh token and issue its successors, atomically; False (and nothing
         issued) if it was spent or revoked already."""
 
-        def write(db: sqlite3.Connection) -> bool:
-            with transaction(db):
-                spent = db.execute(
-                    "UPDATE oauth_tokens SET used_at = ? WHERE token_hash = ? AND kind = "
-                    "'refresh' AND used_at IS NULL AND revoked = 0",
-                    (at, refresh_hash),
-                ).rowcount
-                if spent != 1:
-                    return False
-                _insert_tokens(db, tokens)
-                return True
-
-        return await self._db.run(write)
+        async with self._db.transaction() as tx:
+            spent = await tx.execute(
+                "UPDATE oauth_tokens SET used_at = ? WHERE token_hash = ? AND kind = "
+                "'refresh' AND used_at IS NULL AND revoked = 0",
+                (at, refresh_hash),
+            )
+            if spent != 1:
+                return False
+            await _insert_tokens(tx, tokens)
+            return True
 
     async def revoke_grant(self, grant_id: str, at: str) -> bool:
         """Revoke a grant and every code and token issued under it, and wipe its sealed
         Descript token; True if it was live."""
 
-        def write(db: sqlite3.Connection) -> bool:
-            with transaction(db):
-                live = db.execute(
-                    "UPDATE oauth_grants SET revoked_at = ?, sealed_token = NULL "
-                    "WHERE grant_id = ? AND revoked_at IS NULL",
-                    (at, grant_id),
-                ).rowcount
-                db.execute("UPDATE oauth_tokens SET revoked = 1 WHERE grant_id = ?", (grant_id,))
-                db.execute(
-                    "UPDATE oauth_codes SET used_at = coalesce(used_at, 0) WHERE grant_id = ?",
-                    (grant_id,),
-                )
-                return live == 1
-
-        return await self._db.run(write)
+        async with self._db.transaction() as tx:
+            live = await tx.execute(
+                "UPDATE oauth_grants SET revoked_at = ?, sealed_token = NULL "
+                "WHERE grant_id = ? AND revoked_at IS NULL",
+                (at, grant_id),
+            )
+            await tx.execute("UPDATE oauth_tokens SET revoked = 1 WHERE grant_id = ?", (grant_id,))
+            await tx.execute(
+                "UPDATE oauth_codes SET used_at = coalesce(used_at, 0) WHERE grant_id = ?",
+                (grant_id,),
+            )
+            return live == 1
 
     async def grants(self, client_id: str | None = None) -> list[GrantSummary]:
-        def read(db: sqlite3.Connection) -> list[GrantSummary]:
-            rows = db.execute(
-                f"SELECT {', '.join('g.' + c for c in _GRANT.split(', '))}, c.info_json, "
-                "(SELECT count(*) FROM oauth_tokens t WHERE t.grant_id = g.grant_id AND "
-                "t.revoked = 0 AND t.used_at IS NULL AND t.expires_at > strftime('%s')) AS live "
-                "FROM oauth_grants g LEFT JOIN oauth_clients c ON c.client_id = g.client_id "
-                "WHERE ? IS NULL OR g.client_id = ? ORDER BY g.created_at",
-                (client_id, client_id),
-            ).fetchall()
-            summaries = []
-            for row in rows:
-                values = dict(row)
-                info = json.loads(values.pop("info_json") or "{}")
-                live = values.pop("live")
-                summaries.append(GrantSummary(Grant(**values), info.get("client_name"), live))
-            return summaries
-
-        return await self._db.run(read)
+        rows = await self._db.all(
+            f"SELECT {', '.join('g.' + c for c in _GRANT.split(', '))}, c.info_json, "
+            "(SELECT count(*) FROM oauth_tokens t WHERE t.grant_id = g.grant_id AND "
+            "t.revoked = 0 AND t.used_at IS NULL AND t.expires_at > ?) AS live "
+            "FROM oauth_grants g LEFT JOIN oauth_clients c ON c.client_id = g.client_id "
+            "WHERE CAST(? AS TEXT) IS NULL OR g.client_id = ? ORDER BY g.created_at",
+            (time.time(), client_id, client_id),
+        )
+        summaries = []
+        for values in rows:
+            info = json.loads(values.pop("info_json") or "{}")
+            live = values.pop("live")
+            summaries.append(GrantSummary(Grant(**values), info.get("client_name"), live))
+        return summaries
 
     async def forget_expired(self, at: float) -> int:
         """Drop what can no longer be used: ended sign-ins, spent or expired codes and tokens."""
-
-        def write(db: sqlite3.Connection) -> int:
-            with transaction(db):
-                gone = db.execute("DELETE FROM oauth_sign_ins WHERE expires_at < ?", (at,))
-                count = gone.rowcount
-                count += db.execute("DELETE FROM oauth_codes WHERE expires_at < ?", (at,)).rowcount
-                count += db.execute("DELETE FROM oauth_tokens WHERE expires_at < ?", (at,)).rowcount
-                return count
-
-        return await self._db.run(write)
+        async with self._db.transaction() as tx:
+            count = await tx.execute("DELETE FROM oauth_sign_ins WHERE expires_at < ?", (at,))
+            count += await tx.execute("DELETE FROM oauth_codes WHERE expires_at < ?", (at,))
+            count += await tx.execute("DELETE FROM oauth_tokens WHERE expires_at < ?", (at,))
+            return count
 
     async def _write(self, sql: str, values: tuple[Any, ...]) -> int:
-        return await self._db.run(lambda db: db.execute(sql, values).rowcount)
+        return await self._db.execute(sql, values)
 
     async def _one(self, sql: str, values: tuple[Any, ...]) -> dict[str, Any] | None:
-        row = await self._db.run(lambda db: db.execute(sql, values).fetchone())
-        return dict(row) if row is not None else None
+        return await self._db.one(sql, values)
 
 
-def _insert_tokens(db: sqlite3.Connection, tokens: tuple[TokenRecord, ...]) -> None:
-    db.executemany(
-        f"INSERT INTO oauth_tokens ({_TOKEN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
+async def _insert_tokens(tx: Statements, tokens: tuple[TokenRecord, ...]) -> None:
+    for t in tokens:
+        await tx.execute(
+            f"INSERT INTO oauth_tokens ({_TOKEN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 t.token_hash,
                 t.kind,
@@ -264,7 +239,5 @@ def _insert_tokens(db: sqlite3.Connection, tokens: tuple[TokenRecord, ...]) -> N
                 t.expires_at,
                 t.used_at,
                 int(t.revoked),
-            )
-            for t in tokens
-        ],
-    )
+            ),
+        )

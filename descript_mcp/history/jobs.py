@@ -1,18 +1,20 @@
-"""Jobs and their events in the SQLite history."""
+"""Jobs and their events in the history."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import OrderedDict
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from descript_mcp.client.models import Job, JobCreated
+from descript_mcp.history.database import Database, Row
 from descript_mcp.history.records import JobRecord, iso, now
-from descript_mcp.history.sqlite.database import Database, transaction
 
 # How many jobs' last recorded state is remembered in memory.
 RECORDED_MEMORY = 10_000
+_JOB: TypeAdapter[Job] = TypeAdapter(Job)
 
 _COLUMNS = (
     "job_id, job_type, tool, request_json AS request, project_id, project_url, drive_id, state, "
@@ -21,14 +23,15 @@ _COLUMNS = (
 )
 
 
-def _record(row: sqlite3.Row) -> JobRecord:
+def _record(row: Row) -> JobRecord:
     data = dict(row)
     for name in ("request", "result"):
         data[name] = json.loads(data[name]) if data[name] else None
+    data["progress_percent"] = _number(data["progress_percent"])
     return JobRecord(**data)
 
 
-class SqliteJobs:
+class JobStore:
     """Every job the server starts or learns about, with each change of its state."""
 
     def __init__(self, db: Database) -> None:
@@ -47,32 +50,28 @@ class SqliteJobs:
     ) -> None:
         """A job Descript accepted: stored before the tool returns, whatever happens next."""
         moment = now()
-
-        def write(db: sqlite3.Connection) -> None:
-            with transaction(db):
-                db.execute(
-                    "INSERT OR IGNORE INTO jobs (job_id, owner, job_type, tool, request_json, "
-                    "project_id, project_url, drive_id, state, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                    (
-                        created.job_id,
-                        owner,
-                        job_type,
-                        tool,
-                        json.dumps(request),
-                        created.project_id,
-                        created.project_url,
-                        created.drive_id,
-                        moment,
-                        moment,
-                    ),
-                )
-                db.execute(
-                    "INSERT INTO job_events (owner, job_id, at, state) VALUES (?, ?, ?, 'queued')",
-                    (owner, created.job_id, moment),
-                )
-
-        await self._db.run(write)
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO jobs (job_id, owner, job_type, tool, request_json, "
+                "project_id, project_url, drive_id, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    created.job_id,
+                    owner,
+                    job_type,
+                    tool,
+                    json.dumps(request),
+                    created.project_id,
+                    created.project_url,
+                    created.drive_id,
+                    moment,
+                    moment,
+                ),
+            )
+            await tx.execute(
+                "INSERT INTO job_events (owner, job_id, at, state) VALUES (?, ?, ?, 'queued')",
+                (owner, created.job_id, moment),
+            )
 
     async def record_job(self, owner: str, job: Job) -> bool:
         """What Descript said of a job now; True when its state or progress changed."""
@@ -105,41 +104,38 @@ class SqliteJobs:
             "moment": moment,
         }
 
-        def write(db: sqlite3.Connection) -> bool:
-            with transaction(db):
-                before = db.execute(
-                    "SELECT state, progress_label, progress_percent FROM jobs "
-                    "WHERE owner = ? AND job_id = ?",
-                    (owner, job.job_id),
-                ).fetchone()
-                db.execute(
-                    "INSERT INTO jobs (owner, job_id, job_type, state, progress_label, "
-                    "progress_percent, result_json, download_url, download_expires_at, "
-                    "created_at, stopped_at, project_id, project_url, drive_id, updated_at) "
-                    "VALUES (:owner, :job_id, :job_type, :state, :label, :percent, :result, "
-                    ":link, :expires, :created_at, :stopped_at, :project_id, :project_url, "
-                    ":drive_id, :moment) ON CONFLICT (owner, job_id) DO UPDATE SET "
-                    "state = :state, progress_label = :label, progress_percent = :percent, "
-                    "result_json = COALESCE(:result, result_json), "
-                    "download_url = COALESCE(:link, download_url), "
-                    "download_expires_at = COALESCE(:expires, download_expires_at), "
-                    "stopped_at = COALESCE(:stopped_at, stopped_at), "
-                    "project_id = COALESCE(:project_id, project_id), "
-                    "project_url = COALESCE(:project_url, project_url), "
-                    "drive_id = COALESCE(:drive_id, drive_id), updated_at = :moment",
+        # Serialized per job: two replicas reading it at once record one event, not two.
+        async with self._db.transaction(serialize=f"job {owner} {job.job_id}") as tx:
+            before = await tx.one(
+                "SELECT state, progress_label, progress_percent FROM jobs "
+                "WHERE owner = ? AND job_id = ?",
+                (owner, job.job_id),
+            )
+            await tx.execute(
+                "INSERT INTO jobs (owner, job_id, job_type, state, progress_label, "
+                "progress_percent, result_json, download_url, download_expires_at, "
+                "created_at, stopped_at, project_id, project_url, drive_id, updated_at) "
+                "VALUES (:owner, :job_id, :job_type, :state, :label, :percent, :result, "
+                ":link, :expires, :created_at, :stopped_at, :project_id, :project_url, "
+                ":drive_id, :moment) ON CONFLICT (owner, job_id) DO UPDATE SET "
+                "state = :state, progress_label = :label, progress_percent = :percent, "
+                "result_json = COALESCE(:result, jobs.result_json), "
+                "download_url = COALESCE(:link, jobs.download_url), "
+                "download_expires_at = COALESCE(:expires, jobs.download_expires_at), "
+                "stopped_at = COALESCE(:stopped_at, jobs.stopped_at), "
+                "project_id = COALESCE(:project_id, jobs.project_id), "
+                "project_url = COALESCE(:project_url, jobs.project_url), "
+                "drive_id = COALESCE(:drive_id, jobs.drive_id), updated_at = :moment",
+                row,
+            )
+            changed = before is None or tuple(before.values()) != (job.job_state, label, percent)
+            if changed:
+                await tx.execute(
+                    "INSERT INTO job_events (owner, job_id, at, state, progress_label, "
+                    "progress_percent) VALUES (:owner, :job_id, :moment, :state, :label, "
+                    ":percent)",
                     row,
                 )
-                changed = before is None or tuple(before) != (job.job_state, label, percent)
-                if changed:
-                    db.execute(
-                        "INSERT INTO job_events (owner, job_id, at, state, progress_label, "
-                        "progress_percent) VALUES (:owner, :job_id, :moment, :state, :label, "
-                        ":percent)",
-                        row,
-                    )
-                return changed
-
-        changed = await self._db.run(write)
         self._remember(key, seen)
         return changed
 
@@ -150,71 +146,50 @@ class SqliteJobs:
             self._recorded.popitem(last=False)
 
     async def forget_expired_links(self) -> int:
-        """Remove the signed links that have expired from the file; how many were."""
-
-        def write(db: sqlite3.Connection) -> int:
-            return db.execute(
-                "UPDATE jobs SET download_url = NULL, download_expires_at = NULL "
-                "WHERE download_url IS NOT NULL AND download_expires_at <= ?",
-                (now(),),
-            ).rowcount
-
-        return await self._db.run(write)
+        """Remove the signed links that have expired from the history; how many were."""
+        return await self._db.execute(
+            "UPDATE jobs SET download_url = NULL, download_expires_at = NULL "
+            "WHERE download_url IS NOT NULL AND download_expires_at <= ?",
+            (now(),),
+        )
 
     async def note(self, owner: str, job_id: str, text: str) -> None:
         """Say something about a job in its record (why it is no longer followed)."""
-
-        def write(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE jobs SET note = ?, updated_at = ? WHERE owner = ? AND job_id = ?",
-                (text, now(), owner, job_id),
-            )
-
-        await self._db.run(write)
+        await self._db.execute(
+            "UPDATE jobs SET note = ?, updated_at = ? WHERE owner = ? AND job_id = ?",
+            (text, now(), owner, job_id),
+        )
 
     async def get(self, owner: str, job_id: str) -> JobRecord | None:
-        def read(db: sqlite3.Connection) -> JobRecord | None:
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ? AND owner = ?", (job_id, owner)
-            ).fetchone()
-            return _record(row) if row else None
-
-        return await self._db.run(read)
+        row = await self._db.one(
+            f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ? AND owner = ?", (job_id, owner)
+        )
+        return _record(row) if row else None
 
     async def events(self, owner: str, job_id: str) -> list[dict[str, Any]]:
-        def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = db.execute(
-                "SELECT at, state, progress_label, progress_percent FROM job_events "
-                "WHERE owner = ? AND job_id = ? ORDER BY id",
-                (owner, job_id),
-            ).fetchall()
-            return [{"at": a, "state": s, "label": lb, "percent": p} for a, s, lb, p in rows]
-
-        return await self._db.run(read)
+        rows = await self._db.all(
+            "SELECT at, state, progress_label AS label, progress_percent AS percent "
+            "FROM job_events WHERE owner = ? AND job_id = ? ORDER BY id",
+            (owner, job_id),
+        )
+        return [{**row, "percent": _number(row["percent"])} for row in rows]
 
     async def recent(self, owner: str, limit: int = 50) -> list[JobRecord]:
-        def read(db: sqlite3.Connection) -> list[JobRecord]:
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE owner = ? "
-                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (owner, limit),
-            ).fetchall()
-            return [_record(row) for row in rows]
-
-        return await self._db.run(read)
+        rows = await self._db.all(
+            f"SELECT {_COLUMNS} FROM jobs WHERE owner = ? "
+            "ORDER BY created_at DESC, job_id DESC LIMIT ?",
+            (owner, limit),
+        )
+        return [_record(row) for row in rows]
 
     async def unfinished(self, owner: str) -> list[str]:
         """This owner's jobs last seen queued or running: to follow again after a restart."""
-
-        def read(db: sqlite3.Connection) -> list[str]:
-            rows = db.execute(
-                "SELECT job_id FROM jobs WHERE owner = ? AND state IN ('queued', 'running') "
-                "ORDER BY created_at",
-                (owner,),
-            ).fetchall()
-            return [job_id for (job_id,) in rows]
-
-        return await self._db.run(read)
+        rows = await self._db.all(
+            "SELECT job_id FROM jobs WHERE owner = ? AND state IN ('queued', 'running') "
+            "ORDER BY created_at",
+            (owner,),
+        )
+        return [row["job_id"] for row in rows]
 
     async def complete_ids(
         self, owner: str, column: str, prefix: str, limit: int = 20
@@ -223,13 +198,36 @@ class SqliteJobs:
         of an index, so its cost follows `limit`, not the size of the history."""
         if column not in ("job_id", "project_id"):
             raise ValueError(column)
+        rows = await self._db.all(
+            f"SELECT DISTINCT {column} AS id FROM jobs WHERE owner = ? AND {column} >= ? "
+            f"AND {column} < ? ORDER BY {column} LIMIT ?",
+            (owner, prefix, prefix + "\U0010ffff", limit),
+        )
+        return [row["id"] for row in rows]
 
-        def read(db: sqlite3.Connection) -> list[str]:
-            rows = db.execute(
-                f"SELECT DISTINCT {column} FROM jobs WHERE owner = ? AND {column} >= ? "
-                f"AND {column} < ? ORDER BY {column} LIMIT ?",
-                (owner, prefix, prefix + "\U0010ffff", limit),
-            ).fetchall()
-            return [value for (value,) in rows]
 
-        return await self._db.run(read)
+def _number(value: float | None) -> float | int | None:
+    """A percent as it was given: PostgreSQL keeps every number as a float."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def job_of(record: JobRecord) -> Job:
+    """The job as Descript last described it, rebuilt from its record: how a replica that does
+    not poll a job learns of it from the one that does."""
+    progress = None
+    if record.progress_label is not None:
+        progress = {"label": record.progress_label, "percent": record.progress_percent}
+    return _JOB.validate_python(
+        {
+            "job_id": record.job_id,
+            "job_type": record.job_type,
+            "job_state": record.state,
+            "created_at": record.created_at,
+            "stopped_at": record.stopped_at,
+            "drive_id": record.drive_id or "",
+            "project_id": record.project_id,
+            "project_url": record.project_url,
+            "progress": progress,
+            "result": record.to_json()["result"],
+        }
+    )

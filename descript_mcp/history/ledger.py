@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from descript_mcp.client.ledger import Submission
-from descript_mcp.history.sqlite.submissions import SqliteSubmissions
+from descript_mcp.history.submissions import SubmissionStore
 
 
 class HistoryLedger:
     """The submission ledger kept in the job history, for one owner's client: every process
     and replica sharing the history sees the submissions of all."""
 
-    def __init__(self, submissions: SqliteSubmissions, owner: str) -> None:
+    def __init__(self, submissions: SubmissionStore, owner: str) -> None:
         self._submissions = submissions
         self._owner = owner
 

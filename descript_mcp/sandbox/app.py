@@ -42,6 +42,7 @@ class RequestRecord:
     request_id: str | None = None
     retry_after: float | None = None
     token: str | None = None  # whose request it was
+    host: str | None = None  # the address it was sent to (one sandbox may listen on several)
 
 
 class Sandbox:
@@ -155,6 +156,7 @@ class Sandbox:
                     request.headers.get("x-client-request-id"),
                     float(retry_after) if retry_after else None,
                     bearer(request),
+                    request.headers.get("host"),
                 )
             )
             return response

@@ -125,13 +125,18 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[ServerState]:
-        history = await anyio.to_thread.run_sync(History.open, settings.history_path)
+        history = await History.open(settings.history_path, settings.database())
         pool = ClientPool(factory, history.submissions)
         callbacks_on = settings.callback_url is not None and settings.transport != "stdio"
         # With callbacks, Descript says when a job ends: after a first read, only a rare
         # safety read in case a callback is lost.
         schedule = poll_schedule or (SAFETY_POLLS if callbacks_on else None)
-        tracker = JobTracker(history.jobs, notifier, schedule)
+        cluster = None
+        if history.database.dialect == "postgresql":
+            from descript_mcp.server.cluster import Cluster  # psycopg, only when used
+
+            cluster = Cluster.of(history)
+        tracker = JobTracker(history.jobs, notifier, schedule, cluster)
         oauth = server.oauth
         try:
             async with anyio.create_task_group() as task_group:
@@ -141,6 +146,10 @@ def build_server(
                 server.state = state
                 task_group.start_soon(resume_unfinished, state)
                 task_group.start_soon(forget_expired, history)
+                if cluster is not None:
+                    task_group.start_soon(
+                        cluster.run, tracker.heard, tracker.follow, notifier, pool.by_owner
+                    )
                 yield state
                 if server.state is state:
                     server.state = None
@@ -150,7 +159,7 @@ def build_server(
                 await pool.aclose()
                 if oauth is not None:
                     await oauth.documents.aclose()
-            history.close()
+                await history.aclose()
 
     tools = build_tools()
     oauth = None
@@ -181,8 +190,13 @@ def build_server(
 
     @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]  # the SDK types it not
     async def health(_request: Request) -> JSONResponse:
-        """For load balancers and container health checks: the process answers."""
-        return JSONResponse({"status": "ok", "version": __version__})
+        """For load balancers and container health checks: the process answers (and, among
+        replicas, says which it is)."""
+        answer = {"status": "ok", "version": __version__}
+        cluster = server.state.tracker.cluster if server.state is not None else None
+        if cluster is not None:
+            answer["replica"] = cluster.replica
+        return JSONResponse(answer)
 
     if oauth is not None:
         connect = ConnectPage(oauth, lambda token: drive_of(factory, token))

@@ -15,7 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from descript_mcp.history.ledger import HistoryLedger
 from descript_mcp.history.records import owner_of
-from descript_mcp.history.sqlite.submissions import SqliteSubmissions
+from descript_mcp.history.submissions import SubmissionStore
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
@@ -41,7 +41,7 @@ class ClientPool:
     Every client's submissions go to the job history, seen by all that share it."""
 
     def __init__(
-        self, factory: ClientFactory, submissions: SqliteSubmissions, size: int = 256
+        self, factory: ClientFactory, submissions: SubmissionStore, size: int = 256
     ) -> None:
         self._factory = factory
         self._submissions = submissions
@@ -57,6 +57,10 @@ class ClientPool:
             _, oldest = self._clients.popitem(last=False)
             await oldest.aclose()
         return client
+
+    def by_owner(self) -> dict[str, DescriptClient]:
+        """The clients held, by their token's owner (a replica takes over jobs of these)."""
+        return {owner_of(token): client for token, client in self._clients.items()}
 
     async def aclose(self) -> None:
         while self._clients:

@@ -2,6 +2,9 @@
 
 A loop keeps going after the waiting tool call returned (or was cancelled), so the history stays
 current and subscribers hear when the job ends. It stops when the job does.
+
+With replicas (`cluster.py`), a replica polls a job only while it holds the job's lease; the
+others watch the history, woken by the changes the leader announces.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from descript_mcp.errors import (
     ResponseFormatError,
     ServerError,
 )
-from descript_mcp.history.sqlite.jobs import SqliteJobs
+from descript_mcp.history.jobs import JobStore, job_of
 from descript_mcp.server.notify import Notifier
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
+    from descript_mcp.server.cluster import Cluster
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ class Followed:
     polling: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     read_at: float | None = None  # anyio's clock, when the last poll ended
     poked: anyio.Event = field(default_factory=anyio.Event)
+    heard: anyio.Event = field(default_factory=anyio.Event)  # another replica changed it
 
     @property
     def job(self) -> Job | None:
@@ -75,6 +80,10 @@ class Followed:
         with anyio.move_on_after(seconds):
             await self.poked.wait()
 
+    def hear(self) -> None:
+        self.heard.set()
+        self.heard = anyio.Event()
+
     def refresh_if_stale(self) -> None:
         if self.read_at is not None and anyio.current_time() - self.read_at > FRESH_FOR:
             self.poked.set()
@@ -82,11 +91,16 @@ class Followed:
 
 class JobTracker:
     def __init__(
-        self, jobs: SqliteJobs, notifier: Notifier, schedule: PollSchedule | None = None
+        self,
+        jobs: JobStore,
+        notifier: Notifier,
+        schedule: PollSchedule | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.jobs = jobs
         self.notifier = notifier
         self.schedule = schedule or PollSchedule()
+        self.cluster = cluster
         self._task_group: TaskGroup | None = None
         self._followed: dict[tuple[str, str], Followed] = {}
         self._ended: OrderedDict[tuple[str, str], Job] = OrderedDict()
@@ -112,7 +126,10 @@ class JobTracker:
     async def _run(self, followed: Followed, client: DescriptClient) -> None:
         try:
             with followed.polling:  # cancelled when a confirmed callback says the job ended
-                await self._poll(followed, client)
+                if self.cluster is None:
+                    await self._poll(followed, client)
+                else:
+                    await self._lead_or_watch(followed, client, self.cluster)
         except Exception as error:  # a follower runs in the server's task group: never fatal
             logger.exception("following %s failed", followed.job_id)
             followed.error = DescriptError(
@@ -123,6 +140,76 @@ class JobTracker:
             followed.done = True
             self._followed.pop((followed.owner, followed.job_id), None)
             followed.signal()
+
+    async def _lead_or_watch(
+        self, followed: Followed, client: DescriptClient, cluster: Cluster
+    ) -> None:
+        """Poll while this replica holds the job's lease; watch the history while another
+        does, trying for the lease now and then, in case its holder died."""
+        while True:
+            if await cluster.lead(followed.owner, followed.job_id):
+                lost = False
+
+                async def renew(polling: anyio.CancelScope) -> None:
+                    nonlocal lost
+                    while True:
+                        await anyio.sleep(cluster.ttl / 3)
+                        if not await cluster.lead(followed.owner, followed.job_id):
+                            lost = True
+                            polling.cancel()
+                            return
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(renew, group.cancel_scope)
+                    await self._poll(followed, client)
+                    group.cancel_scope.cancel()
+                if not lost:
+                    with anyio.CancelScope(shield=True):
+                        await cluster.release(followed.owner, followed.job_id)
+                    return
+            elif await self._watch(followed, cluster.ttl / 2):
+                return
+
+    async def _watch(self, followed: Followed, seconds: float) -> bool:
+        """Follow the job through the history for `seconds`: True if it ended meanwhile."""
+        with anyio.move_on_after(seconds):
+            while True:
+                heard = followed.heard
+                if await self._read_back(followed):
+                    return True
+                await heard.wait()
+        return False
+
+    async def _read_back(self, followed: Followed) -> bool:
+        """Take the job's latest record as a reading; True if the job has ended."""
+        record = await self.jobs.get(followed.owner, followed.job_id)
+        if record is None:
+            return False
+        job = job_of(record)
+        latest = followed.job
+        if latest is None or _reading(latest) != _reading(job):
+            label = job.progress.label if job.progress else None
+            percent = job.progress.percent if job.progress else None
+            followed.latest = ProgressUpdate(job.job_id, job.job_state, label, percent, 0.0, job)
+            followed.error = None
+            if job.is_terminal:
+                self._remember_ended(followed.owner, job)
+            followed.signal()
+        return job.is_terminal
+
+    def heard(self, owner: str, job_id: str) -> None:
+        """Another replica recorded a change of this job: its watcher reads it, and a leader
+        learns of an end seen elsewhere (a callback) without waiting for its next poll."""
+        followed = self._followed.get((owner, job_id))
+        if followed is None:
+            return
+        followed.hear()
+        if self._task_group is not None:
+            self._task_group.start_soon(self._end_if_recorded, followed)
+
+    async def _end_if_recorded(self, followed: Followed) -> None:
+        if not followed.done and await self._read_back(followed):
+            followed.polling.cancel()
 
     async def _poll(self, followed: Followed, client: DescriptClient) -> None:
         deadline = anyio.current_time() + FOLLOW_AT_MOST
@@ -180,9 +267,12 @@ class JobTracker:
         await self.record(owner, job)
 
     async def record(self, owner: str, job: Job) -> None:
-        """Store a reading of the owner's job; if it changed anything, tell its subscribers."""
+        """Store a reading of the owner's job; if it changed anything, tell its subscribers,
+        on every replica."""
         if await self.jobs.record_job(owner, job):
             await self.notifier.job_changed(owner, job.job_id)
+            if self.cluster is not None:
+                await self.cluster.announce(owner, job.job_id)
 
     async def observe(self, owner: str, job: Job) -> None:
         """A confirmed reading of a job from elsewhere (a callback): record it, tell waiters,
@@ -229,6 +319,16 @@ class JobTracker:
                 return
             with anyio.move_on_after(remaining if bounded else None):
                 await changed.wait()
+
+
+def _reading(job: Job) -> tuple[object, ...]:
+    progress = job.progress
+    return (
+        job.job_state,
+        progress.label if progress else None,
+        progress.percent if progress else None,
+        getattr(job, "result", None),
+    )
 
 
 def _still_current(job: Job) -> bool:

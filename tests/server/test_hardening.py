@@ -27,8 +27,8 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from descript_mcp import DescriptClient
 from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.history import History, records
+from descript_mcp.history import jobs as history_jobs
 from descript_mcp.history.records import owner_of
-from descript_mcp.history.sqlite import jobs as sqlite_jobs
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN, Sandbox, serve_app
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
@@ -294,11 +294,11 @@ async def test_signed_urls_stay_out_of_logs_at_debug_level_over_http(
 
 async def test_the_history_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     history = tmp_path / "new-folder" / "history.sqlite3"
-    History.open(history).close()
+    await (await History.open(history)).aclose()
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
     assert stat.S_IMODE(history.parent.stat().st_mode) == 0o700
     history.chmod(0o644)  # an older version's file is tightened
-    History.open(history).close()
+    await (await History.open(history)).aclose()
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
 
 
@@ -315,14 +315,14 @@ async def test_a_publishs_link_is_kept_only_while_valid(
     later = (expires + timedelta(seconds=1)).isoformat(timespec="milliseconds")
     later = later.replace("+00:00", "Z")
     monkeypatch.setattr(records, "now", lambda: later)
-    monkeypatch.setattr(sqlite_jobs, "now", lambda: later)
+    monkeypatch.setattr(history_jobs, "now", lambda: later)
     record = json.loads((await mcp.read_resource(uri)).contents[0].text)  # type: ignore[union-attr]
     assert "download_url" not in record["result"]
-    opened = History.open(settings.history_path)
+    opened = await History.open(settings.history_path)
     try:
         assert await opened.jobs.forget_expired_links() == 1
     finally:
-        opened.close()
+        await opened.aclose()
     assert b"signature=" not in settings.history_path.read_bytes()
 
 

@@ -200,19 +200,19 @@ async def test_a_follower_that_fails_unexpectedly_does_not_end_the_session(
 ) -> None:
     """A follower runs in the server's own task group: an error there (here the history file
     locked by another process) ends that follower only; the next get_job reads the job again."""
-    from descript_mcp.history.sqlite.jobs import SqliteJobs
+    from descript_mcp.history.jobs import JobStore
 
-    record_job = SqliteJobs.record_job
+    record_job = JobStore.record_job
     failures = iter([sqlite3.OperationalError("database is locked")])
     failed = anyio.Event()
 
-    async def locked_once(self: SqliteJobs, owner: str, job: Any) -> bool:
+    async def locked_once(self: JobStore, owner: str, job: Any) -> bool:
         if job.job_state != "queued" and (failure := next(failures, None)) is not None:
             failed.set()
             raise failure
         return await record_job(self, owner, job)
 
-    monkeypatch.setattr(SqliteJobs, "record_job", locked_once)
+    monkeypatch.setattr(JobStore, "record_job", locked_once)
     started = await import_sample(mcp, wait_seconds=0)
     with anyio.fail_after(10):
         await failed.wait()
@@ -228,16 +228,16 @@ async def test_a_call_cancelled_while_its_job_is_submitted_still_records_the_job
 ) -> None:
     """The client gives up while the POST is in flight: Descript accepts the job a moment
     later, and the history has it, so it is never submitted (and paid for) twice."""
-    from descript_mcp.history.sqlite.jobs import SqliteJobs
+    from descript_mcp.history.jobs import JobStore
 
-    record_submitted = SqliteJobs.record_submitted
+    record_submitted = JobStore.record_submitted
     recorded = anyio.Event()
 
-    async def noted(self: SqliteJobs, *args: Any, **kwargs: Any) -> None:
+    async def noted(self: JobStore, *args: Any, **kwargs: Any) -> None:
         await record_submitted(self, *args, **kwargs)
         recorded.set()
 
-    monkeypatch.setattr(SqliteJobs, "record_submitted", noted)
+    monkeypatch.setattr(JobStore, "record_submitted", noted)
     slow = sandbox.faults.add(
         Fault("POST", "/jobs/import/project_media", kind="latency", when="before", latency=0.5)
     )

@@ -146,12 +146,12 @@ def sse_server(tmp_path: Path) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def _as(token: str | None, url: str, mode: str) -> AsyncIterator[Client]:
+async def _as(token: str | None, url: str, mode: str, **options: Any) -> AsyncIterator[Client]:
     """An MCP client sending `token` as its Descript token (the HTTP client is ours to close)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120)) as http,
-        Client(streamable_http_client(url, http_client=http), mode=mode) as mcp,
+        Client(streamable_http_client(url, http_client=http), mode=mode, **options) as mcp,
     ):
         yield mcp
 

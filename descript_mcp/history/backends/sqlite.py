@@ -1,18 +1,18 @@
-"""The SQLite file the history lives in: one connection in WAL mode (readers never block the
-writer) behind a lock, its work run on a worker thread, append-only migrations run on open."""
+"""The history in a SQLite file, for one process (or a few sharing a disk): append-only
+migrations run on open."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 
+from descript_mcp.history.database import Dialect, Params, Row, Statements
 from descript_mcp.history.records import now
 
 T = TypeVar("T")
@@ -141,20 +141,36 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX oauth_tokens_by_grant ON oauth_tokens (grant_id);
         """,
     ),
+    (
+        "005_job_leases",
+        """
+        CREATE TABLE job_leases (
+            owner TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (owner, job_id)
+        );
+        CREATE INDEX job_leases_by_expiry ON job_leases (expires_at);
+        """,
+    ),
 )
 
 
-class Database:
-    """SQLite in WAL mode: readers never block the writer; one connection behind a lock."""
+class SqliteDatabase:
+    """One connection in WAL mode (readers never block the writer) behind a lock; each
+    statement runs on a worker thread, so a busy file never blocks the event loop."""
+
+    dialect: Dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = anyio.Lock()
         self._db: sqlite3.Connection | None = None
 
     def open(self) -> None:
         """Open the file, creating it readable by this user only (0600, in a 0700 folder when
-        the folder is made here), and bring it to the latest migration."""
+        the folder is made here), and bring it to the latest migration: blocking."""
         if not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, mode=0o700)
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -175,28 +191,61 @@ class Database:
                 )
         self._db = db
 
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+    async def aclose(self) -> None:
+        async with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
-    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            if self._db is None:
-                raise RuntimeError("the history is not open")
-            with self._lock:
-                return work(self._db)
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self._lock:
+            return await self._run(lambda db: db.execute(sql, params).rowcount)
 
-        return await anyio.to_thread.run_sync(locked)
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._lock:
+            return await self._run(lambda db: _one(db.execute(sql, params)))
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._lock:
+            return await self._run(lambda db: [dict(r) for r in db.execute(sql, params)])
+
+    @asynccontextmanager
+    async def transaction(self, serialize: str | None = None) -> AsyncIterator[Statements]:
+        # One writer at a time already: BEGIN IMMEDIATE takes the file's write lock.
+        async with self._lock:
+            await self._run(lambda db: db.execute("BEGIN IMMEDIATE"))
+            try:
+                yield _InTransaction(self)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._run(lambda db: db.execute("ROLLBACK"))
+                raise
+            with anyio.CancelScope(shield=True):
+                await self._run(lambda db: db.execute("COMMIT"))
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        if db is None:
+            raise RuntimeError("the history is not open")
+        return await anyio.to_thread.run_sync(lambda: work(db))
 
 
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One atomic write (the connection is in autocommit mode otherwise)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+class _InTransaction:
+    """Statements of the transaction that holds the database's lock."""
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._database = database
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        return await self._database._run(lambda db: db.execute(sql, params).rowcount)
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        return await self._database._run(lambda db: _one(db.execute(sql, params)))
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._database._run(lambda db: [dict(r) for r in db.execute(sql, params)])
+
+
+def _one(cursor: sqlite3.Cursor) -> Row | None:
+    row = cursor.fetchone()
+    return dict(row) if row is not None else None

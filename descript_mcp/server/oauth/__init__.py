@@ -16,7 +16,7 @@ from mcp.server.auth.routes import build_metadata, cors_middleware
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from starlette.routing import Route
 
-from descript_mcp.history.grants import GrantStore
+from descript_mcp.history.grant_store import GrantStore
 from descript_mcp.server.oauth.client_documents import ClientDocuments
 from descript_mcp.server.oauth.provider import DescriptAuthProvider
 from descript_mcp.server.oauth.vault import Vault

@@ -29,10 +29,10 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 
 from descript_mcp.errors import SealedSecretError
+from descript_mcp.history.grant_store import GrantStore
 from descript_mcp.history.grants import (
     CodeRecord,
     Grant,
-    GrantStore,
     RegisteredClient,
     SignIn,
     TokenRecord,

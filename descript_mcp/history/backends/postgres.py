@@ -1,0 +1,241 @@
+"""The history in PostgreSQL, shared by every replica: psycopg 3 (async) and its connection
+pool; append-only migrations, run on start by whichever replica takes the lock first."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from descript_mcp.history.database import Dialect, Params, Row, Statements
+from descript_mcp.history.records import now
+
+# Append-only: a released migration is never edited, only followed by a new one. Ids compared
+# by range (completions) are in the "C" collation, so a prefix scan is a plain byte range.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "001_history",
+        """
+        CREATE TABLE jobs (
+            job_id TEXT COLLATE "C" NOT NULL,
+            owner TEXT NOT NULL,
+            job_type TEXT NOT NULL,
+            tool TEXT,
+            request_json TEXT,
+            project_id TEXT COLLATE "C",
+            project_url TEXT,
+            drive_id TEXT,
+            state TEXT NOT NULL,
+            progress_label TEXT,
+            progress_percent DOUBLE PRECISION,
+            result_json TEXT,
+            created_at TEXT NOT NULL,
+            stopped_at TEXT,
+            updated_at TEXT NOT NULL,
+            note TEXT,
+            download_url TEXT,
+            download_expires_at TEXT,
+            PRIMARY KEY (owner, job_id)
+        );
+        CREATE INDEX jobs_by_owner ON jobs (owner, created_at DESC);
+        CREATE INDEX jobs_by_project ON jobs (owner, project_id);
+        CREATE INDEX jobs_by_link_expiry ON jobs (download_expires_at)
+            WHERE download_url IS NOT NULL;
+        CREATE TABLE job_events (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            owner TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            progress_label TEXT,
+            progress_percent DOUBLE PRECISION
+        );
+        CREATE INDEX job_events_by_job ON job_events (owner, job_id, id);
+        CREATE TABLE submissions (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            job_type TEXT NOT NULL,
+            project_key TEXT,
+            fingerprint TEXT,
+            state TEXT NOT NULL,
+            job_id TEXT,
+            candidates_json TEXT,
+            sent_at DOUBLE PRECISION NOT NULL,
+            ended_at DOUBLE PRECISION
+        );
+        CREATE INDEX submissions_by_project ON submissions (job_type, project_key, sent_at);
+        CREATE INDEX submissions_by_fingerprint ON submissions (fingerprint, sent_at);
+        CREATE INDEX submissions_by_job ON submissions (job_id);
+        CREATE INDEX submissions_by_owner ON submissions (owner, state, sent_at);
+        CREATE TABLE oauth_clients (
+            client_id TEXT PRIMARY KEY,
+            info_json TEXT NOT NULL,
+            sealed_secret BYTEA,
+            registered_at TEXT NOT NULL
+        );
+        CREATE TABLE oauth_sign_ins (
+            request_id TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            params_json TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            browser TEXT,
+            sealed_token BYTEA,
+            owner TEXT,
+            drive_name TEXT
+        );
+        CREATE TABLE oauth_grants (
+            grant_id TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            drive_name TEXT,
+            sealed_token BYTEA,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX oauth_grants_by_client ON oauth_grants (client_id);
+        CREATE TABLE oauth_codes (
+            code_hash TEXT PRIMARY KEY,
+            grant_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            redirect_uri TEXT NOT NULL,
+            redirect_uri_explicit INTEGER NOT NULL,
+            code_challenge TEXT NOT NULL,
+            scopes_json TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            used_at DOUBLE PRECISION
+        );
+        CREATE TABLE oauth_tokens (
+            token_hash TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            grant_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            scopes_json TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            used_at DOUBLE PRECISION,
+            revoked INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX oauth_tokens_by_grant ON oauth_tokens (grant_id);
+        """,
+    ),
+    (
+        "002_job_leases",
+        """
+        CREATE TABLE job_leases (
+            owner TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (owner, job_id)
+        );
+        CREATE INDEX job_leases_by_expiry ON job_leases (expires_at);
+        """,
+    ),
+)
+# Held while migrating, so replicas starting together migrate once.
+MIGRATION_LOCK = 7_235_016_001
+_PLACEHOLDER = re.compile(r"\?|:(\w+)|%")
+
+
+@lru_cache(maxsize=512)
+def pyformat(sql: str) -> str:
+    """SQLite's placeholders (`?`, `:name`) as psycopg's (`%s`, `%(name)s`)."""
+
+    def swap(found: re.Match[str]) -> str:
+        if found.group(0) == "?":
+            return "%s"
+        if found.group(0) == "%":
+            return "%%"
+        return f"%({found.group(1)})s"
+
+    return _PLACEHOLDER.sub(swap, sql)
+
+
+class PostgresDatabase:
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+        self.url = url
+        self._pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            connection_class=AsyncConnection[Row],
+            open=False,
+        )
+
+    async def open(self) -> None:
+        await self._pool.open(wait=True, timeout=30)
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, at TEXT)"
+            )
+            cursor = await conn.execute("SELECT name FROM _migrations")
+            done = {row["name"] for row in await cursor.fetchall()}
+            for name, script in MIGRATIONS:
+                if name not in done:
+                    await conn.execute(script.encode())
+                    await conn.execute("INSERT INTO _migrations VALUES (%s, %s)", (name, now()))
+
+    async def aclose(self) -> None:
+        await self._pool.close()
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self._pool.connection() as conn:
+            return await _Connection(conn).execute(sql, params)
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._pool.connection() as conn:
+            return await _Connection(conn).one(sql, params)
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._pool.connection() as conn:
+            return await _Connection(conn).all(sql, params)
+
+    async def notify(self, channel: str, payload: str) -> None:
+        await self.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
+    async def listen(self, channel: str) -> AsyncIterator[str]:
+        """The payloads sent on `channel`, on a connection of its own, until it fails."""
+        async with await AsyncConnection.connect(self.url, autocommit=True) as conn:
+            await conn.execute(f"LISTEN {channel}")  # a constant of ours, not input
+            async for notice in conn.notifies():
+                yield notice.payload
+
+    @asynccontextmanager
+    async def transaction(self, serialize: str | None = None) -> AsyncIterator[Statements]:
+        async with self._pool.connection() as conn, conn.transaction():
+            if serialize is not None:
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (serialize,))
+            yield _Connection(conn)
+
+
+class _Connection:
+    def __init__(self, conn: AsyncConnection[Row]) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._conn.execute(pyformat(sql), _params(params))
+        return cursor.rowcount
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        cursor = await self._conn.execute(pyformat(sql), _params(params))
+        return await cursor.fetchone()
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        cursor = await self._conn.execute(pyformat(sql), _params(params))
+        return await cursor.fetchall()
+
+
+def _params(params: Params) -> Any:
+    return params if isinstance(params, dict) else tuple(params)

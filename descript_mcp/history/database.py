@@ -1,0 +1,40 @@
+"""The one interface the history's stores talk to, whatever keeps it: SQLite for one process,
+PostgreSQL for several (`backends/`).
+
+SQL is written once, in SQLite's placeholder style (`?` and `:name`) and in the SQL both accept;
+the PostgreSQL backend translates the placeholders. Rows come back as dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal, Protocol
+
+Params = Sequence[Any] | Mapping[str, Any]
+Row = dict[str, Any]
+Dialect = Literal["sqlite", "postgresql"]
+
+
+class Statements(Protocol):
+    """Where statements run: the database itself (each on its own), or one transaction."""
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; how many rows it changed."""
+        ...
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+
+class Database(Statements, Protocol):
+    dialect: Dialect
+
+    def transaction(self, serialize: str | None = None) -> AbstractAsyncContextManager[Statements]:
+        """Statements that happen together or not at all. Transactions naming the same
+        `serialize` never overlap, in this process or any other sharing the database: what
+        SQLite's single writer gives, PostgreSQL gives by an advisory lock."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,59 @@
+"""Who follows each running job, when several replicas share the history: a lease per job,
+taken by one replica, renewed while it polls, and free for another to take once it expires
+(its holder died). Taking and renewing are one statement; orphaned leases are taken with
+SKIP LOCKED, so replicas looking at once split them instead of queueing on each other."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+from descript_mcp.history.database import Database
+
+
+class LeaseStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def take(self, owner: str, job_id: str, holder: str, ttl: float) -> bool:
+        """Take the job's lease, or renew it if `holder` has it; False if another holds it."""
+        now = time.time()
+        taken = await self._db.execute(
+            "INSERT INTO job_leases (owner, job_id, holder, expires_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (owner, job_id) DO UPDATE SET holder = excluded.holder, "
+            "expires_at = excluded.expires_at "
+            "WHERE job_leases.holder = excluded.holder OR job_leases.expires_at < ?",
+            (owner, job_id, holder, now + ttl, now),
+        )
+        return taken == 1
+
+    async def release(self, owner: str, job_id: str, holder: str) -> None:
+        await self._db.execute(
+            "DELETE FROM job_leases WHERE owner = ? AND job_id = ? AND holder = ?",
+            (owner, job_id, holder),
+        )
+
+    async def take_orphans(
+        self, holder: str, ttl: float, owners: Collection[str], limit: int = 50
+    ) -> list[tuple[str, str]]:
+        """Take expired leases of jobs of `owners` (whose tokens this replica has)."""
+        if not owners:
+            return []
+        now = time.time()
+        marks = ", ".join("?" * len(owners))
+        skip = " FOR UPDATE SKIP LOCKED" if self._db.dialect == "postgresql" else ""
+        rows = await self._db.all(
+            "UPDATE job_leases SET holder = ?, expires_at = ? WHERE (owner, job_id) IN ("
+            f"SELECT owner, job_id FROM job_leases WHERE expires_at < ? AND owner IN ({marks}) "
+            f"ORDER BY expires_at LIMIT ?{skip}) RETURNING owner, job_id",
+            (holder, now + ttl, now, *owners, limit),
+        )
+        return [(row["owner"], row["job_id"]) for row in rows]
+
+    async def holder(self, owner: str, job_id: str) -> str | None:
+        """Who holds the job's lease now, if anyone."""
+        row = await self._db.one(
+            "SELECT holder FROM job_leases WHERE owner = ? AND job_id = ? AND expires_at >= ?",
+            (owner, job_id, time.time()),
+        )
+        return row["holder"] if row else None

@@ -1,0 +1,99 @@
+"""A throwaway PostgreSQL server from Debian's `postgresql` package: `initdb` and `pg_ctl` as the
+`postgres` user (as root) or as this user, in a temporary folder, listening on a socket there
+only, with durability off (tests need none). Each test gets a database of its own."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+PORT = 54329
+
+
+def binaries() -> Path | None:
+    """The newest installed server's bin folder, if any."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+class ThrowawayPostgres:
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="descript-mcp-pg-"))
+        self.data = self.root / "data"
+        self.socket = self.root
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+
+    def start(self) -> None:
+        if self._as:
+            entry = pwd.getpwnam("postgres")
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "-N",
+        )
+        options = (
+            f"-k {self.socket} -c listen_addresses='' -p {PORT} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.root / "log"),
+            "start",
+        )
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@/{database}?host={self.socket}&port={PORT}"
+
+    def new_database(self) -> str:
+        """A fresh, empty database; its URL."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self._run(
+            "psql",
+            "-h",
+            str(self.socket),
+            "-p",
+            str(PORT),
+            "-U",
+            self.user,
+            "-d",
+            "postgres",
+            "-q",
+            "-c",
+            f"CREATE DATABASE {name}",
+        )
+        return self.url(name)
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as, str(self.bin / program), *args],
+            check=True,
+            capture_output=True,
+            cwd=self.root,
+        )
