@@ -211,3 +211,32 @@ async def test_orphaned_leases_are_split_between_replicas_taking_them_at_once(
     assert set(mine) | set(theirs) == {(ALICE, f"job-{n}") for n in range(40)}
     # Only the owners whose tokens a replica has: Bob's job waits for a replica that has his.
     assert await history.leases.holder(bob, "bobs") is None
+
+
+async def test_two_processes_reading_one_job_at_once_record_one_event(
+    history: History, other: History
+) -> None:
+    from datetime import UTC, datetime
+
+    from descript_mcp.client.models import JobCreated, JobProgress, PublishJob
+
+    for round_ in range(10):
+        job_id = f"shared-{round_}"
+        created = JobCreated(job_id=job_id, drive_id="d", project_id="p", project_url="u")
+        await history.jobs.record_submitted(
+            ALICE, created, job_type="publish", tool="publish", request={}
+        )
+        running = PublishJob(
+            job_id=job_id,
+            job_type="publish",
+            job_state="running",
+            created_at=datetime.now(UTC),
+            drive_id="d",
+            progress=JobProgress(label="Rendering", percent=50),
+        )
+        changed = await race(
+            history.jobs.record_job(ALICE, running), other.jobs.record_job(ALICE, running)
+        )
+        assert sorted(changed, key=str) == [False, True]
+        events = await other.jobs.events(ALICE, job_id)
+        assert [(e["state"], e["percent"]) for e in events] == [("queued", None), ("running", 50)]

@@ -15,6 +15,23 @@ from descript_mcp.history.records import JobRecord, iso, now
 # How many jobs' last recorded state is remembered in memory.
 RECORDED_MEMORY = 10_000
 _JOB: TypeAdapter[Job] = TypeAdapter(Job)
+_UPSERT = (
+    "INSERT INTO jobs (owner, job_id, job_type, state, progress_label, "
+    "progress_percent, result_json, download_url, download_expires_at, "
+    "created_at, stopped_at, project_id, project_url, drive_id, updated_at) "
+    "VALUES (:owner, :job_id, :job_type, :state, :label, :percent, :result, "
+    ":link, :expires, :created_at, :stopped_at, :project_id, :project_url, "
+    ":drive_id, :moment) ON CONFLICT (owner, job_id) DO UPDATE SET "
+    "state = :state, progress_label = :label, progress_percent = :percent, "
+    "result_json = COALESCE(:result, jobs.result_json), "
+    "download_url = COALESCE(:link, jobs.download_url), "
+    "download_expires_at = COALESCE(:expires, jobs.download_expires_at), "
+    "stopped_at = COALESCE(:stopped_at, jobs.stopped_at), "
+    "project_id = COALESCE(:project_id, jobs.project_id), "
+    "project_url = COALESCE(:project_url, jobs.project_url), "
+    "drive_id = COALESCE(:drive_id, jobs.drive_id), updated_at = :moment"
+)
+_EVENT = "INSERT INTO job_events (owner, job_id, at, state, progress_label, progress_percent)"
 
 _COLUMNS = (
     "job_id, job_type, tool, request_json AS request, project_id, project_url, drive_id, state, "
@@ -104,40 +121,49 @@ class JobStore:
             "moment": moment,
         }
 
-        # Serialized per job: two replicas reading it at once record one event, not two.
-        async with self._db.transaction(serialize=f"job {owner} {job.job_id}") as tx:
-            before = await tx.one(
-                "SELECT state, progress_label, progress_percent FROM jobs "
-                "WHERE owner = ? AND job_id = ?",
-                (owner, job.job_id),
-            )
-            await tx.execute(
-                "INSERT INTO jobs (owner, job_id, job_type, state, progress_label, "
-                "progress_percent, result_json, download_url, download_expires_at, "
-                "created_at, stopped_at, project_id, project_url, drive_id, updated_at) "
-                "VALUES (:owner, :job_id, :job_type, :state, :label, :percent, :result, "
-                ":link, :expires, :created_at, :stopped_at, :project_id, :project_url, "
-                ":drive_id, :moment) ON CONFLICT (owner, job_id) DO UPDATE SET "
-                "state = :state, progress_label = :label, progress_percent = :percent, "
-                "result_json = COALESCE(:result, jobs.result_json), "
-                "download_url = COALESCE(:link, jobs.download_url), "
-                "download_expires_at = COALESCE(:expires, jobs.download_expires_at), "
-                "stopped_at = COALESCE(:stopped_at, jobs.stopped_at), "
-                "project_id = COALESCE(:project_id, jobs.project_id), "
-                "project_url = COALESCE(:project_url, jobs.project_url), "
-                "drive_id = COALESCE(:drive_id, jobs.drive_id), updated_at = :moment",
-                row,
-            )
-            changed = before is None or tuple(before.values()) != (job.job_state, label, percent)
-            if changed:
-                await tx.execute(
-                    "INSERT INTO job_events (owner, job_id, at, state, progress_label, "
-                    "progress_percent) VALUES (:owner, :job_id, :moment, :state, :label, "
-                    ":percent)",
-                    row,
-                )
+        if self._db.dialect == "postgresql":
+            changed = await self._record_at_once(row)
+        else:
+            changed = await self._record_in_turn(row)
         self._remember(key, seen)
         return changed
+
+    async def _record_in_turn(self, row: dict[str, Any]) -> bool:
+        """SQLite: one writer at a time, so read, write and compare in one transaction."""
+        async with self._db.transaction() as tx:
+            before = await tx.one(
+                "SELECT state, progress_label, progress_percent FROM jobs "
+                "WHERE owner = :owner AND job_id = :job_id",
+                row,
+            )
+            await tx.execute(_UPSERT, row)
+            changed = before is None or tuple(before.values()) != (
+                row["state"],
+                row["label"],
+                row["percent"],
+            )
+            if changed:
+                await tx.execute(
+                    _EVENT + " VALUES (:owner, :job_id, :moment, :state, :label, :percent)", row
+                )
+        return changed
+
+    async def _record_at_once(self, row: dict[str, Any]) -> bool:
+        """PostgreSQL: one statement, one round trip; the job's row is locked while it is
+        compared, so two replicas reading the job at once record one event, not two."""
+        answer = await self._db.one(
+            "WITH before AS (SELECT state, progress_label, progress_percent FROM jobs "
+            "WHERE owner = :owner AND job_id = :job_id FOR UPDATE), "
+            f"saved AS ({_UPSERT} RETURNING 1), "
+            f"event AS ({_EVENT} SELECT :owner, :job_id, :moment, :state, :label, "
+            "CAST(:percent AS DOUBLE PRECISION) WHERE NOT EXISTS (SELECT 1 FROM before WHERE "
+            "state = :state AND progress_label IS NOT DISTINCT FROM :label AND "
+            "progress_percent IS NOT DISTINCT FROM CAST(:percent AS DOUBLE PRECISION)) "
+            "RETURNING 1) "
+            "SELECT (SELECT count(*) FROM event) AS changed, (SELECT count(*) FROM saved) AS saved",
+            row,
+        )
+        return answer is not None and answer["changed"] > 0
 
     def _remember(self, key: tuple[str, str], seen: tuple[Any, ...]) -> None:
         self._recorded[key] = seen

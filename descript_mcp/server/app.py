@@ -148,7 +148,12 @@ def build_server(
                 task_group.start_soon(forget_expired, history)
                 if cluster is not None:
                     task_group.start_soon(
-                        cluster.run, tracker.heard, tracker.follow, notifier, pool.by_owner
+                        cluster.run,
+                        tracker.heard,
+                        tracker.follow,
+                        notifier,
+                        state.owners,
+                        state.client_of,
                     )
                 yield state
                 if server.state is state:

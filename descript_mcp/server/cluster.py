@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING
 
 import anyio
@@ -26,9 +26,12 @@ if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
     from descript_mcp.server.notify import Notifier
 
-# What the cluster asks of the job tracker: hear of a job changed elsewhere, follow a job.
+# What the cluster asks of the server: hear of a job changed elsewhere, follow a job, whose
+# tokens it holds, and a client of one of those.
 Heard = Callable[[str, str], None]
 Follow = Callable[[str, "DescriptClient", str], object]
+Owners = Callable[[], Awaitable[Collection[str]]]
+ClientOf = Callable[[str], Awaitable["DescriptClient | None"]]
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +72,14 @@ class Cluster:
         heard: Heard,
         follow: Follow,
         notifier: Notifier,
-        clients: Callable[[], dict[str, DescriptClient]],
+        owners: Owners,
+        client_of: ClientOf,
     ) -> None:
-        """Hear the other replicas' changes, and take over the jobs of dead ones, for as long
-        as the server runs. `clients` are this replica's clients by owner."""
+        """Hear the other replicas' changes, and take over the jobs of dead ones (of the
+        owners whose tokens this replica holds), for as long as the server runs."""
         async with anyio.create_task_group() as group:
             group.start_soon(self._listen, heard, notifier)
-            group.start_soon(self._take_over, follow, clients)
+            group.start_soon(self._take_over, follow, owners, client_of)
 
     async def _listen(self, heard: Heard, notifier: Notifier) -> None:
         while True:
@@ -90,17 +94,17 @@ class Cluster:
                 logger.warning("listening for job changes failed (%s); again", error)
             await anyio.sleep(RECONNECT_AFTER)
 
-    async def _take_over(
-        self, follow: Follow, clients: Callable[[], dict[str, DescriptClient]]
-    ) -> None:
+    async def _take_over(self, follow: Follow, owners: Owners, client_of: ClientOf) -> None:
         while True:
             await anyio.sleep(self.ttl / 3)
-            known = clients()
             try:
+                known = await owners()
                 taken = await self.leases.take_orphans(self.replica, self.ttl, list(known))
+                for owner, job_id in taken:
+                    client = await client_of(owner)
+                    if client is None:  # its grant was revoked meanwhile: let it lapse
+                        continue
+                    logger.info("taking over job %s", job_id)
+                    follow(owner, client, job_id)
             except (DatabaseError, OSError) as error:
-                logger.warning("looking for orphaned jobs failed (%s)", error)
-                continue
-            for owner, job_id in taken:
-                logger.info("taking over job %s", job_id)
-                follow(owner, known[owner], job_id)
+                logger.warning("taking over orphaned jobs failed (%s)", error)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import Context
 
 from descript_mcp.history import History
+from descript_mcp.history.records import owner_of
 from descript_mcp.server.callers import Caller, ClientPool, resolve, resolve_grant
 from descript_mcp.server.http.callbacks import CallbackRegistry
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.oauth.provider import DescriptAuthProvider
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from descript_mcp.client.api import DescriptClient
 
 
 @dataclass
@@ -28,6 +32,28 @@ class ServerState:
     pool: ClientPool
     callbacks: CallbackRegistry
     oauth: DescriptAuthProvider | None = None
+
+    async def owners(self) -> set[str]:
+        """Whose tokens this process holds: those it served, its own, and in the OAuth mode
+        everyone connected (a replica takes over these owners' jobs)."""
+        owners = set(self.pool.by_owner())
+        if (token := self.settings.token()) is not None:
+            owners.add(owner_of(token))
+        if self.oauth is not None:
+            owners |= await self.oauth.owners()
+        return owners
+
+    async def client_of(self, owner: str) -> DescriptClient | None:
+        """A client with this owner's token, if this process has the token."""
+        held = self.pool.by_owner().get(owner)
+        if held is not None:
+            return held
+        token = self.settings.token()
+        if (token is None or owner_of(token) != owner) and self.oauth is not None:
+            token = await self.oauth.owner_token(owner)
+        if token is None or owner_of(token) != owner:
+            return None
+        return await self.pool.get(token)
 
     async def caller_for(self, headers: Any) -> Caller:
         """`headers` are the HTTP request's, or None on stdio and in memory."""

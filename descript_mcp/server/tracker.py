@@ -271,8 +271,9 @@ class JobTracker:
         on every replica."""
         if await self.jobs.record_job(owner, job):
             await self.notifier.job_changed(owner, job.job_id)
-            if self.cluster is not None:
-                await self.cluster.announce(owner, job.job_id)
+            if self.cluster is not None and self._task_group is not None:
+                # Off the caller's path: the others read the record when they hear of it.
+                self._task_group.start_soon(self.cluster.announce, owner, job.job_id)
 
     async def observe(self, owner: str, job: Job) -> None:
         """A confirmed reading of a job from elsewhere (a callback): record it, tell waiters,

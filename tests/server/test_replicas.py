@@ -5,14 +5,19 @@ it, and when the polling replica stops, the other takes the job over."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
+import httpx
+import httpx2
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve, serve_app
 from descript_mcp.sandbox.config import JobTimings
@@ -20,6 +25,7 @@ from descript_mcp.server import build_server, cluster
 from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
+from tests.oauth.conftest import App, Hosted, Person, free_port
 from tests.postgres import ThrowawayPostgres
 from tests.server.conftest import structured
 from tests.server.test_transports import _as
@@ -52,17 +58,24 @@ class Replica:
 
 
 @asynccontextmanager
-async def replica(sandbox: Sandbox, database: str, home: Path) -> AsyncIterator[Replica]:
+async def replica(
+    sandbox: Sandbox, database: str, home: Path, port: int | None = None, **changes: Any
+) -> AsyncIterator[Replica]:
+    port = port or free_port()
     async with serve(sandbox) as api:
         settings = Settings(
-            api_url=api,
-            history_path=home / "unused.sqlite3",
-            database_url=database,
-            transport="http",
-            wait_seconds=5,
+            **{
+                "api_url": api,
+                "history_path": home / "unused.sqlite3",
+                "database_url": database,
+                "transport": "http",
+                "port": port,
+                "wait_seconds": 5,
+            }
+            | changes
         )
         server = build_server(settings, poll_schedule=FAST_POLL)
-        async with serve_app(http_app(server, settings)) as origin:
+        async with serve_app(http_app(server, settings), port=port) as origin:
             yield Replica(f"{origin}/mcp", api.split("//")[1].split("/")[0])
 
 
@@ -148,3 +161,43 @@ async def test_a_stopped_replicas_job_is_taken_over(
     polled = polls(sandbox, job_id)
     assert two.api_host in polled
     assert len(polled) == 2  # one polled it first, two after
+
+
+async def test_in_the_oauth_mode_any_replica_takes_over_from_the_vault(
+    sandbox: Sandbox, shared_database: str, tmp_path: Path
+) -> None:
+    """Replica two never served this person: it finds their token in the shared vault."""
+    port = free_port()
+    # One public URL and one key for both, as behind a balancer.
+    oauth = {
+        "auth": "oauth",
+        "secret_key": secrets.token_urlsafe(32),
+        "public_url": f"http://127.0.0.1:{port}",
+    }
+    async with replica(sandbox, shared_database, tmp_path, **oauth) as two:
+        async with replica(sandbox, shared_database, tmp_path, port=port, **oauth) as one:
+            origin = one.mcp_url.removesuffix("/mcp")
+            async with httpx.AsyncClient(timeout=30) as http:
+                app = App(Hosted(origin, None, None), http)  # type: ignore[arg-type]
+                await app.register()
+                person = Person(sandbox.token)
+                tokens = await app.tokens_for(person)
+                await person.aclose()
+            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            async with (
+                httpx2.AsyncClient(headers=headers, timeout=30) as mcp_http,
+                Client(streamable_http_client(one.mcp_url, http_client=mcp_http)) as mcp,
+            ):
+                started = structured(
+                    await mcp.call_tool(
+                        "agent_edit",
+                        {"prompt": "Intro", "project_name": "Vault", "wait_seconds": 0},
+                    )
+                )
+        job = sandbox.world.jobs[started["job_id"]]
+        for _ in range(100):
+            if two.api_host in polls(sandbox, job.id):
+                break
+            await anyio.sleep(0.1)
+        assert two.api_host in polls(sandbox, job.id)
+        assert not job.ended.is_set()

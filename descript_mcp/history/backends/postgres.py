@@ -139,6 +139,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX job_leases_by_expiry ON job_leases (expires_at);
         """,
     ),
+    (
+        "003_jobs_newest_first",
+        """
+        CREATE INDEX jobs_newest_first ON jobs (owner, created_at DESC, job_id DESC);
+        DROP INDEX jobs_by_owner;
+        """,
+    ),
 )
 # Held while migrating, so replicas starting together migrate once.
 MIGRATION_LOCK = 7_235_016_001

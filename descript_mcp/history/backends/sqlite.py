@@ -154,6 +154,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX job_leases_by_expiry ON job_leases (expires_at);
         """,
     ),
+    (
+        "006_jobs_newest_first",
+        """
+        CREATE INDEX jobs_newest_first ON jobs (owner, created_at DESC, job_id DESC);
+        DROP INDEX jobs_by_owner;
+        """,
+    ),
 )
 
 
@@ -213,9 +220,9 @@ class SqliteDatabase:
     async def transaction(self, serialize: str | None = None) -> AsyncIterator[Statements]:
         # One writer at a time already: BEGIN IMMEDIATE takes the file's write lock.
         async with self._lock:
-            await self._run(lambda db: db.execute("BEGIN IMMEDIATE"))
+            db = await self._run(lambda db: db.execute("BEGIN IMMEDIATE").connection)
             try:
-                yield _InTransaction(self)
+                yield _InTransaction(db)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await self._run(lambda db: db.execute("ROLLBACK"))
@@ -231,19 +238,21 @@ class SqliteDatabase:
 
 
 class _InTransaction:
-    """Statements of the transaction that holds the database's lock."""
+    """Statements of the transaction that holds the database's lock. They run on the event
+    loop's thread: once BEGIN IMMEDIATE has the file's write lock, no statement can wait for
+    another connection, and a thread hop would cost more than the statement."""
 
-    def __init__(self, database: SqliteDatabase) -> None:
-        self._database = database
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return await self._database._run(lambda db: db.execute(sql, params).rowcount)
+        return self._db.execute(sql, params).rowcount
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
-        return await self._database._run(lambda db: _one(db.execute(sql, params)))
+        return _one(self._db.execute(sql, params))
 
     async def all(self, sql: str, params: Params = ()) -> list[Row]:
-        return await self._database._run(lambda db: [dict(r) for r in db.execute(sql, params)])
+        return [dict(r) for r in self._db.execute(sql, params)]
 
 
 def _one(cursor: sqlite3.Cursor) -> Row | None:

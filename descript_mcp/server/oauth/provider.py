@@ -310,6 +310,21 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
                     continue  # sealed under a former key: that person connects again
         return list(tokens.values())
 
+    async def owner_token(self, owner: str) -> str | None:
+        """The Descript token of one of this owner's live grants, if any."""
+        for summary in await self.store.grants():
+            grant = summary.grant
+            if grant.owner == owner and grant.revoked_at is None and grant.sealed_token:
+                try:
+                    return self.vault.open(grant.sealed_token, context=grant.grant_id)
+                except SealedSecretError:
+                    continue
+        return None
+
+    async def owners(self) -> set[str]:
+        """The owners of live grants: whose jobs this server can follow on its own."""
+        return {s.grant.owner for s in await self.store.grants() if s.grant.revoked_at is None}
+
     async def descript_token(self, access_token: str) -> str | None:
         """The Descript token an access token stands for, while its grant is live."""
         access = await self.load_access_token(access_token)
