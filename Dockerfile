@@ -9,7 +9,7 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY descript_mcp ./descript_mcp
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir '.[postgres]'
 
 FROM python:3.11-slim
 LABEL org.opencontainers.image.title="descript-mcp" \

@@ -48,11 +48,14 @@ def background(
 
 
 @contextmanager
-def sandbox_process() -> Iterator[str]:
-    """`descript-mcp sandbox --fast` on a free port; yields its API URL."""
+def sandbox_process(fast: bool = True) -> Iterator[str]:
+    """`descript-mcp sandbox` on a free port (jobs done in a blink, unless not `fast`); yields
+    its API URL."""
     port = free_port()
     # Benchmarks make thousands of requests a minute: Descript's rate limit is lifted.
-    command = ["descript_mcp", "sandbox", "--fast", "--port", str(port), "--rate-limit", "1000000"]
+    command = ["descript_mcp", "sandbox", "--port", str(port), "--rate-limit", "1000000"]
+    if fast:
+        command.append("--fast")
     with background([sys.executable, "-m", *command]) as process:
         wait_listening(port, process, timeout=30)
         yield f"http://127.0.0.1:{port}/v1"

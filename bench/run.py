@@ -11,7 +11,17 @@ import os
 import platform
 import sys
 
-from bench import coldstart, history, overhead, polling, scale, subscriptions, upload
+from bench import (
+    cluster,
+    coldstart,
+    history,
+    overhead,
+    polling,
+    scale,
+    storage,
+    subscriptions,
+    upload,
+)
 
 
 def main() -> int:
@@ -27,6 +37,8 @@ def main() -> int:
     rows += polling.run()
     rows += scale.run(quick=args.quick)
     rows += subscriptions.run(sessions=20 if args.quick else 150)
+    rows += storage.run(repeats=30 if args.quick else 300, quick=args.quick)
+    rows += cluster.run(seconds=2.0 if args.quick else 10.0)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print(f"descript-mcp benchmarks ({'quick' if args.quick else 'full'} run; {machine})")
     width = max(len(name) for name, _ in rows)

@@ -1,0 +1,200 @@
+"""Two replicas behind HAProxy against one (baseline: one replica behind the same HAProxy, in
+the same run), on one PostgreSQL history: throughput and p99 of `get_job` from concurrent
+clients, and how long a killed replica's job takes to be picked up by the other (goal: under
+10 s). The HAProxy configuration is deploy/haproxy.cfg, pointed at loopback."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import httpx2
+import psycopg
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
+from tests.postgres import ThrowawayPostgres, binaries
+
+CONFIG = Path(__file__).parents[1] / "deploy" / "haproxy.cfg"
+CLIENTS = 16
+TAKEOVER_JOB = {"prompt": "An intro", "project_name": "Takeover", "wait_seconds": 0}
+
+
+@contextmanager
+def _replica(api: str, database: str, home: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "descript_mcp",
+        "serve",
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+        "--api-url",
+        api,
+        "--history",
+        str(home / f"{port}.sqlite3"),
+    ]
+    env = {**os.environ, "DESCRIPT_MCP_DATABASE_URL": database}
+    with background(command, env=env) as process:
+        wait_listening(port, process, timeout=30)
+        yield port, process
+
+
+@contextmanager
+def _balancer(ports: list[int], home: Path) -> Iterator[int]:
+    port = free_port()
+    config = CONFIG.read_text().replace("bind :8000", f"bind 127.0.0.1:{port}")
+    servers = "\n".join(f"    server r{n} 127.0.0.1:{p} check" for n, p in enumerate(ports))
+    config = re.sub(r"^\s*server-template .*$", servers, config, flags=re.MULTILINE)
+    path = home / f"haproxy-{port}.cfg"
+    path.write_text(config)
+    with background(["haproxy", "-db", "-f", str(path)]) as process:
+        wait_listening(port, process, timeout=10)
+        yield port
+
+
+async def _load(port: int, jobs: list[str], seconds: float) -> tuple[float, float]:
+    """Calls a second and p99 (ms) of `CLIENTS` clients calling get_job for `seconds`."""
+    samples: list[float] = []
+    ready = anyio.Semaphore(0)
+    go = anyio.Event()
+    deadline = 0.0
+
+    async def client() -> None:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=60) as http,
+            Client(streamable_http_client(url, http_client=http)) as mcp,
+        ):
+            ready.release()
+            await go.wait()  # every client connected: the clock starts
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                await mcp.call_tool("get_job", {"job_id": random.choice(jobs)})
+                samples.append(time.perf_counter() - started)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(CLIENTS):
+            group.start_soon(client)
+        for _ in range(CLIENTS):
+            await ready.acquire()
+        deadline = time.perf_counter() + seconds
+        go.set()
+    ordered = sorted(samples)
+    return len(samples) / seconds, ordered[int(len(ordered) * 0.99) - 1] * 1000
+
+
+def _takeover_seconds(postgres: ThrowawayPostgres, home: Path) -> float:
+    """A job followed by one replica; the replica killed; seconds until the other holds it."""
+    database = postgres.new_database()
+    with ExitStack() as stack:
+        api = stack.enter_context(sandbox_process(fast=False))
+        one, victim = stack.enter_context(_replica(api, database, home))
+        two, _ = stack.enter_context(_replica(api, database, home))
+        answer = anyio.run(_call, one, "agent_edit", TAKEOVER_JOB)
+        # The survivor has served this user, so it holds the token (in the OAuth mode every
+        # replica holds every connected person's).
+        anyio.run(_call, two, "list_jobs", {"limit": 1})
+        holder = _holder(database, answer)
+        os.kill(victim.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        # Picked up: the survivor holds the lease, or has already polled the job to its end.
+        while _holder(database, answer) in (holder, None) and not _ended(database, answer):
+            if time.monotonic() - killed > 60:
+                raise RuntimeError("the job was not taken over within a minute")
+            time.sleep(0.05)
+        return time.monotonic() - killed
+
+
+async def _call(port: int, tool: str, arguments: dict[str, object]) -> str:
+    """Call a tool on one replica; the job id it answers, if any."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as mcp,
+    ):
+        result = await mcp.call_tool(tool, arguments)
+        assert result.structured_content is not None
+        return str(result.structured_content.get("job_id"))
+
+
+def _ended(database: str, job_id: str) -> bool:
+    with psycopg.connect(database) as db:
+        row = db.execute("SELECT state FROM jobs WHERE job_id = %s", (job_id,)).fetchone()
+    return row is not None and row[0] in ("stopped", "cancelled")
+
+
+def _holder(database: str, job_id: str) -> str | None:
+    with psycopg.connect(database) as db:
+        row = db.execute("SELECT holder FROM job_leases WHERE job_id = %s", (job_id,)).fetchone()
+    return row[0] if row else None
+
+
+def run(seconds: float) -> list[tuple[str, str]]:
+    found = binaries()
+    if found is None or shutil.which("haproxy") is None:
+        return [("cluster: PostgreSQL and HAProxy", "not installed: skipped")]
+    postgres = ThrowawayPostgres(found)
+    postgres.start()
+    try:
+        with tempfile.TemporaryDirectory() as folder, sandbox_process() as api:
+            home = Path(folder)
+            with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                jobs = [
+                    http.post("/jobs/import/project_media", json={"project_name": f"x{n}"}).json()[
+                        "job_id"
+                    ]
+                    for n in range(300)
+                ]
+            figures = {}
+            for replicas in (1, 2):
+                database = postgres.new_database()
+                with ExitStack() as stack:
+                    ports = [
+                        stack.enter_context(_replica(api, database, home))[0]
+                        for _ in range(replicas)
+                    ]
+                    front = stack.enter_context(_balancer(ports, home))
+                    anyio.run(_load, front, jobs, 1.0)  # warm: every job seen once
+                    figures[replicas] = anyio.run(_load, front, jobs, seconds)
+            takeover = _takeover_seconds(postgres, home)
+    finally:
+        postgres.stop()
+    (one_rate, one_p99), (two_rate, two_p99) = figures[1], figures[2]
+    return [
+        (
+            f"cluster: get_job, {CLIENTS} clients, 1 replica behind HAProxy (baseline)",
+            f"{one_rate:.0f} calls/s, p99 {one_p99:.1f} ms",
+        ),
+        (
+            f"cluster: get_job, {CLIENTS} clients, 2 replicas behind HAProxy",
+            f"{two_rate:.0f} calls/s ({two_rate / one_rate:.2f}x), p99 {two_p99:.1f} ms "
+            f"({two_p99 / one_p99:.2f}x)",
+        ),
+        (
+            "cluster: a killed replica's job picked up by the other (goal < 10 s)",
+            f"{takeover:.1f} s",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for name, figure in run(seconds=10.0):
+        print(f"{name:<70} {figure}")

@@ -1,0 +1,227 @@
+"""The history in PostgreSQL against SQLite, in one process (baseline: SQLite in the same run).
+
+- `get_job` over streamable HTTP, each call reading a different stopped job (a GET and a write to
+  the history): latency p50/p99, and CPU per call of the server process, and of PostgreSQL's
+  own processes beside it. Goal: PostgreSQL within 1.2x of SQLite.
+- `descript://jobs` and job id completion with 1,000,000 jobs in PostgreSQL (100,000 in the
+  quick run), against 100. Goal: under 20 ms.
+
+PostgreSQL is a throwaway server from Debian's package (tests/postgres.py); without it, these
+rows say so and are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import httpx2
+import psycopg
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ResourceTemplateReference
+
+from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
+from descript_mcp.history import History
+from descript_mcp.history.records import owner_of
+from descript_mcp.server import build_server
+from descript_mcp.settings import Settings
+from tests.postgres import ThrowawayPostgres, binaries
+
+WARMUP = 20
+REFERENCE = ResourceTemplateReference(type="ref/resource", uri="descript://jobs/{job_id}")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _postgres_pids(postgres: ThrowawayPostgres) -> list[int]:
+    main = int((postgres.data / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == main:
+            children.append(int(stat.parent.name))
+    return [main, *children]
+
+
+async def _get_jobs(port: int, jobs: list[str]) -> list[float]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as mcp,
+    ):
+        samples = []
+        for n, job_id in enumerate(jobs):
+            started = time.perf_counter()
+            await mcp.call_tool("get_job", {"job_id": job_id})
+            if n >= WARMUP:
+                samples.append(time.perf_counter() - started)
+        return samples
+
+
+@contextmanager
+def _server(api: str, home: Path, database: str | None) -> Iterator[tuple[int, int]]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "descript_mcp",
+        "serve",
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+        "--api-url",
+        api,
+        "--history",
+        str(home / f"{port}.sqlite3"),
+    ]
+    env = {**os.environ, "DESCRIPT_API_KEY": TOKEN}
+    if database:
+        env["DESCRIPT_MCP_DATABASE_URL"] = database
+    with background(command, env=env) as process:
+        wait_listening(port, process, timeout=30)
+        yield port, process.pid
+
+
+def _calls(
+    api: str, jobs: list[str], home: Path, postgres: ThrowawayPostgres | None
+) -> dict[str, tuple[list[float], float, float]]:
+    """Per backend: the samples, server CPU per call, PostgreSQL CPU per call."""
+    results = {}
+    for backend in ("sqlite", "postgresql"):
+        database = postgres.new_database() if backend == "postgresql" and postgres else None
+        if backend == "postgresql" and database is None:
+            continue
+        with _server(api, home, database) as (port, pid):
+            watched = _postgres_pids(postgres) if database and postgres else []
+            before, before_db = _cpu_seconds([pid]), _cpu_seconds(watched)
+            samples = anyio.run(_get_jobs, port, jobs)
+            calls = len(jobs)
+            cpu = (_cpu_seconds([pid]) - before) / calls
+            cpu_db = (_cpu_seconds(watched) - before_db) / calls
+        results[backend] = (samples, cpu, cpu_db)
+    return results
+
+
+def _fill(postgres: ThrowawayPostgres, count: int) -> str:
+    database = postgres.new_database()
+    anyio.run(_migrate, database)
+    with psycopg.connect(database) as db:
+        db.execute(
+            "INSERT INTO jobs (job_id, owner, job_type, tool, state, created_at, updated_at) "
+            "SELECT 'project-media-import-' || lpad(n::text, 8, '0'), %s, "
+            "'import/project_media', 'import_media', 'stopped', "
+            "'2026-' || lpad((1 + n %% 12)::text, 2, '0') || '-01T00:00:' "
+            "|| lpad((n %% 60)::text, 2, '0') || '.000Z', '2026-11-01T00:00:00.000Z' "
+            "FROM generate_series(0, %s - 1) AS n",
+            (owner_of(TOKEN), count),
+        )
+        db.execute("ANALYZE jobs")
+    return database
+
+
+async def _migrate(database: str) -> None:
+    await (await History.open(Path("unused"), database)).aclose()
+
+
+async def _reads(database: str, repeats: int) -> tuple[float, float]:
+    settings = Settings(api_key=TOKEN, database_url=database)
+    async with Client(build_server(settings)) as mcp:
+        reads, completions = [], []
+        for n in range(repeats):
+            started = time.perf_counter()
+            await mcp.read_resource("descript://jobs")
+            reads.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await mcp.complete(
+                REFERENCE, {"name": "job_id", "value": f"project-media-import-000{n % 10}"}
+            )
+            completions.append(time.perf_counter() - started)
+    return statistics.median(reads) * 1000, statistics.median(completions) * 1000
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
+
+
+def run(repeats: int, quick: bool = False) -> list[tuple[str, str]]:
+    found = binaries()
+    if found is None:
+        return [("storage: PostgreSQL", "not installed (apt-get install postgresql): skipped")]
+    postgres = ThrowawayPostgres(found)
+    postgres.start()
+    rows: list[tuple[str, str]] = []
+    try:
+        with tempfile.TemporaryDirectory() as folder, sandbox_process() as api:
+            with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                jobs = [
+                    http.post("/jobs/import/project_media", json={"project_name": f"x{n}"}).json()[
+                        "job_id"
+                    ]
+                    for n in range(WARMUP + repeats)
+                ]
+            time.sleep(1.0)  # the jobs finish: every call reads a stopped job
+            results = _calls(api, jobs, Path(folder), postgres)
+        (base, base_cpu, _), (pg, pg_cpu, pg_db_cpu) = results["sqlite"], results["postgresql"]
+        base_p50, base_p99 = _percentiles(base)
+        pg_p50, pg_p99 = _percentiles(pg)
+        rows += [
+            (
+                "storage: get_job, SQLite (baseline)",
+                f"p50 {base_p50:.2f} ms, p99 {base_p99:.2f} ms, server CPU "
+                f"{base_cpu * 1000:.2f} ms a call",
+            ),
+            (
+                "storage: get_job, PostgreSQL (goal within 1.2x)",
+                f"p50 {pg_p50:.2f} ms ({pg_p50 / base_p50:.2f}x), p99 {pg_p99:.2f} ms "
+                f"({pg_p99 / base_p99:.2f}x), server CPU {pg_cpu * 1000:.2f} ms "
+                f"({pg_cpu / base_cpu:.2f}x) + PostgreSQL's {pg_db_cpu * 1000:.2f} ms",
+            ),
+        ]
+        big = 100_000 if quick else 1_000_000
+        small_read, small_done = anyio.run(_reads, _fill(postgres, 100), repeats)
+        big_read, big_done = anyio.run(_reads, _fill(postgres, big), repeats)
+        rows += [
+            ("storage: descript://jobs, 100 jobs in PostgreSQL (baseline)", f"{small_read:.1f} ms"),
+            (
+                f"storage: descript://jobs, {big:,} jobs in PostgreSQL (goal < 20 ms)",
+                f"{big_read:.1f} ms ({big_read / small_read:.2f}x)",
+            ),
+            ("storage: job id completion, 100 jobs (baseline)", f"{small_done:.1f} ms"),
+            (
+                f"storage: job id completion, {big:,} jobs (goal < 20 ms)",
+                f"{big_done:.1f} ms ({big_done / small_done:.2f}x)",
+            ),
+        ]
+    finally:
+        postgres.stop()
+    return rows
+
+
+if __name__ == "__main__":
+    for name, figure in run(repeats=200):
+        print(f"{name:<60} {figure}")
