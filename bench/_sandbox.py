@@ -3,12 +3,14 @@ not share its CPU, and servers to measure."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 TOKEN = "sandbox-token"
 
@@ -59,3 +61,29 @@ def sandbox_process(fast: bool = True) -> Iterator[str]:
     with background([sys.executable, "-m", *command]) as process:
         wait_listening(port, process, timeout=30)
         yield f"http://127.0.0.1:{port}/v1"
+
+
+@contextmanager
+def http_server(
+    api: str, home: Path, env: dict[str, str]
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`descript-mcp serve` over streamable HTTP against `api`, on a free port, with `env`
+    added to this environment; yields its port and process."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "descript_mcp",
+        "serve",
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+        "--api-url",
+        api,
+        "--history",
+        str(home / f"{port}.sqlite3"),
+    ]
+    with background(command, env={**os.environ, **env}) as process:
+        wait_listening(port, process, timeout=30)
+        yield port, process

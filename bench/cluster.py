@@ -1,7 +1,8 @@
 """Two replicas behind HAProxy against one (baseline: one replica behind the same HAProxy, in
 the same run), on one PostgreSQL history: throughput and p99 of `get_job` from concurrent
-clients, and how long a killed replica's job takes to be picked up by the other (goal: under
-10 s). The HAProxy configuration is deploy/haproxy.cfg, pointed at loopback."""
+clients; how long a killed replica's job takes to be picked up by the other (goal: under
+10 s); and how soon a listener on one replica hears of a change recorded by the other (goal:
+within a second). The HAProxy configuration is deploy/haproxy.cfg, pointed at loopback."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -25,35 +27,26 @@ import psycopg
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
+from bench._sandbox import (
+    TOKEN,
+    background,
+    free_port,
+    http_server,
+    sandbox_process,
+    wait_listening,
+)
 from tests.postgres import ThrowawayPostgres, binaries
 
 CONFIG = Path(__file__).parents[1] / "deploy" / "haproxy.cfg"
 CLIENTS = 16
 TAKEOVER_JOB = {"prompt": "An intro", "project_name": "Takeover", "wait_seconds": 0}
+FANOUT_JOB = {"prompt": "An intro", "project_name": "Heard elsewhere", "wait_seconds": 0}
 
 
-@contextmanager
-def _replica(api: str, database: str, home: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "descript_mcp",
-        "serve",
-        "--transport",
-        "http",
-        "--port",
-        str(port),
-        "--api-url",
-        api,
-        "--history",
-        str(home / f"{port}.sqlite3"),
-    ]
-    env = {**os.environ, "DESCRIPT_MCP_DATABASE_URL": database}
-    with background(command, env=env) as process:
-        wait_listening(port, process, timeout=30)
-        yield port, process
+def _replica(
+    api: str, database: str, home: Path
+) -> AbstractContextManager[tuple[int, subprocess.Popen[bytes]]]:
+    return http_server(api, home, {"DESCRIPT_MCP_DATABASE_URL": database})
 
 
 @contextmanager
@@ -101,13 +94,15 @@ async def _load(port: int, jobs: list[str], seconds: float) -> tuple[float, floa
     return len(samples) / seconds, ordered[int(len(ordered) * 0.99) - 1] * 1000
 
 
-def _takeover_seconds(postgres: ThrowawayPostgres, home: Path) -> float:
-    """A job followed by one replica; the replica killed; seconds until the other holds it."""
+def _takeover_seconds(postgres: ThrowawayPostgres, home: Path) -> tuple[float, list[float]]:
+    """A job followed by one replica; the replica killed; seconds until the other holds it.
+    First, the lags of a job's changes on one replica heard by a listener on the other."""
     database = postgres.new_database()
     with ExitStack() as stack:
         api = stack.enter_context(sandbox_process(fast=False))
         one, victim = stack.enter_context(_replica(api, database, home))
         two, _ = stack.enter_context(_replica(api, database, home))
+        lags = anyio.run(_fanout, one, two, database)
         answer = anyio.run(_call, one, "agent_edit", TAKEOVER_JOB)
         # The survivor has served this user, so it holds the token (in the OAuth mode every
         # replica holds every connected person's).
@@ -120,7 +115,34 @@ def _takeover_seconds(postgres: ThrowawayPostgres, home: Path) -> float:
             if time.monotonic() - killed > 60:
                 raise RuntimeError("the job was not taken over within a minute")
             time.sleep(0.05)
-        return time.monotonic() - killed
+        return time.monotonic() - killed, lags
+
+
+async def _fanout(one: int, two: int, database: str) -> list[float]:
+    """Seconds from each change of a job recorded by replica one to a listener on replica two
+    hearing of it (both on this machine's clock)."""
+    lags = []
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"http://127.0.0.1:{two}/mcp"
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http)) as mcp,
+        mcp.listen(resource_subscriptions=["descript://jobs"]) as events,
+    ):
+        job_id = await _call(one, "agent_edit", FANOUT_JOB)
+        async for _event in events:
+            heard = time.time()
+            with psycopg.connect(database) as db:
+                at, state = db.execute(
+                    "SELECT at, state FROM job_events WHERE job_id = %s ORDER BY id DESC LIMIT 1",
+                    (job_id,),
+                ).fetchone() or (None, None)
+            if at is not None:
+                recorded = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+                lags.append(heard - recorded)
+            if state in ("stopped", "cancelled"):
+                return lags
+    return lags
 
 
 async def _call(port: int, tool: str, arguments: dict[str, object]) -> str:
@@ -174,7 +196,7 @@ def run(seconds: float) -> list[tuple[str, str]]:
                     front = stack.enter_context(_balancer(ports, home))
                     anyio.run(_load, front, jobs, 1.0)  # warm: every job seen once
                     figures[replicas] = anyio.run(_load, front, jobs, seconds)
-            takeover = _takeover_seconds(postgres, home)
+            takeover, lags = _takeover_seconds(postgres, home)
     finally:
         postgres.stop()
     (one_rate, one_p99), (two_rate, two_p99) = figures[1], figures[2]
@@ -191,6 +213,12 @@ def run(seconds: float) -> list[tuple[str, str]]:
         (
             "cluster: a killed replica's job picked up by the other (goal < 10 s)",
             f"{takeover:.1f} s",
+        ),
+        (
+            "cluster: a change recorded on one replica heard by a listener on the other "
+            "(goal < 1 s)",
+            f"median {statistics.median(lags) * 1000:.0f} ms, most {max(lags) * 1000:.0f} ms "
+            f"({len(lags)} changes)",
         ),
     ]
 

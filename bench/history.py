@@ -49,8 +49,8 @@ async def _create(path: Path) -> None:
     await (await History.open(path)).aclose()
 
 
-async def _timings(path: Path, repeats: int) -> tuple[float, float]:
-    settings = Settings(api_key=TOKEN, history_path=path)
+async def timings(settings: Settings, repeats: int) -> tuple[float, float]:
+    """Median ms of reading `descript://jobs` and of completing a job id, on this history."""
     async with Client(build_server(settings)) as mcp:
         reads, completions = [], []
         for n in range(repeats):
@@ -72,7 +72,7 @@ def run(repeats: int) -> list[tuple[str, str]]:
         for count in (100, 100_000):
             path = Path(home) / f"h{count}.sqlite3"
             _fill(path, count)
-            results[count] = anyio.run(_timings, path, repeats)
+            results[count] = anyio.run(timings, Settings(api_key=TOKEN, history_path=path), repeats)
     (small_read, small_done), (big_read, big_done) = results[100], results[100_000]
     rows += [
         ("history: descript://jobs, 100 jobs (baseline)", f"{small_read:.1f} ms"),

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -27,17 +24,15 @@ import httpx2
 import psycopg
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import ResourceTemplateReference
 
-from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
+from bench._sandbox import TOKEN, http_server, sandbox_process
+from bench.history import timings
 from descript_mcp.history import History
 from descript_mcp.history.records import owner_of
-from descript_mcp.server import build_server
 from descript_mcp.settings import Settings
 from tests.postgres import ThrowawayPostgres, binaries
 
 WARMUP = 20
-REFERENCE = ResourceTemplateReference(type="ref/resource", uri="descript://jobs/{job_id}")
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -81,31 +76,6 @@ async def _get_jobs(port: int, jobs: list[str]) -> list[float]:
         return samples
 
 
-@contextmanager
-def _server(api: str, home: Path, database: str | None) -> Iterator[tuple[int, int]]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "descript_mcp",
-        "serve",
-        "--transport",
-        "http",
-        "--port",
-        str(port),
-        "--api-url",
-        api,
-        "--history",
-        str(home / f"{port}.sqlite3"),
-    ]
-    env = {**os.environ, "DESCRIPT_API_KEY": TOKEN}
-    if database:
-        env["DESCRIPT_MCP_DATABASE_URL"] = database
-    with background(command, env=env) as process:
-        wait_listening(port, process, timeout=30)
-        yield port, process.pid
-
-
 def _calls(
     api: str, jobs: list[str], home: Path, postgres: ThrowawayPostgres | None
 ) -> dict[str, tuple[list[float], float, float]]:
@@ -115,7 +85,11 @@ def _calls(
         database = postgres.new_database() if backend == "postgresql" and postgres else None
         if backend == "postgresql" and database is None:
             continue
-        with _server(api, home, database) as (port, pid):
+        env = {"DESCRIPT_API_KEY": TOKEN} | (
+            {"DESCRIPT_MCP_DATABASE_URL": database} if database else {}
+        )
+        with http_server(api, home, env) as (port, process):
+            pid = process.pid
             watched = _postgres_pids(postgres) if database and postgres else []
             before, before_db = _cpu_seconds([pid]), _cpu_seconds(watched)
             samples = anyio.run(_get_jobs, port, jobs)
@@ -147,20 +121,8 @@ async def _migrate(database: str) -> None:
     await (await History.open(Path("unused"), database)).aclose()
 
 
-async def _reads(database: str, repeats: int) -> tuple[float, float]:
-    settings = Settings(api_key=TOKEN, database_url=database)
-    async with Client(build_server(settings)) as mcp:
-        reads, completions = [], []
-        for n in range(repeats):
-            started = time.perf_counter()
-            await mcp.read_resource("descript://jobs")
-            reads.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            await mcp.complete(
-                REFERENCE, {"name": "job_id", "value": f"project-media-import-000{n % 10}"}
-            )
-            completions.append(time.perf_counter() - started)
-    return statistics.median(reads) * 1000, statistics.median(completions) * 1000
+def _reads(database: str, repeats: int) -> tuple[float, float]:
+    return anyio.run(timings, Settings(api_key=TOKEN, database_url=database), repeats)
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -203,8 +165,8 @@ def run(repeats: int, quick: bool = False) -> list[tuple[str, str]]:
             ),
         ]
         big = 100_000 if quick else 1_000_000
-        small_read, small_done = anyio.run(_reads, _fill(postgres, 100), repeats)
-        big_read, big_done = anyio.run(_reads, _fill(postgres, big), repeats)
+        small_read, small_done = _reads(_fill(postgres, 100), repeats)
+        big_read, big_done = _reads(_fill(postgres, big), repeats)
         rows += [
             ("storage: descript://jobs, 100 jobs in PostgreSQL (baseline)", f"{small_read:.1f} ms"),
             (
