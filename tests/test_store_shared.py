@@ -240,3 +240,19 @@ async def test_two_processes_reading_one_job_at_once_record_one_event(
         assert sorted(changed, key=str) == [False, True]
         events = await other.jobs.events(ALICE, job_id)
         assert [(e["state"], e["percent"]) for e in events] == [("queued", None), ("running", 50)]
+
+
+async def test_a_live_access_token_is_found_with_its_grant_until_revoked_or_expired(
+    history: History, other: History
+) -> None:
+    await _granted(history, "g", "c")
+    await history.grants.issue(_token("a", "access", "g"))
+    found = await other.grants.live_access(digest("a"), time.time())
+    assert found is not None
+    token, grant = found
+    assert (token.grant_id, grant.grant_id, grant.owner) == ("g", "g", ALICE)
+    assert grant.sealed_token == b"sealed"
+    assert await other.grants.live_access(digest("a"), time.time() + 7200) is None  # expired
+    assert await other.grants.live_access(digest("other"), time.time()) is None
+    await history.grants.revoke_grant("g", "2026-11-30T03:00:00")
+    assert await other.grants.live_access(digest("a"), time.time()) is None

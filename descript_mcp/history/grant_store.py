@@ -162,6 +162,24 @@ class GrantStore:
         row["revoked"] = bool(row["revoked"])
         return TokenRecord(**row)
 
+    async def live_access(self, token_hash: str, at: float) -> tuple[TokenRecord, Grant] | None:
+        """An access token that is unexpired, unrevoked, of a live grant; with its grant. One
+        query: every MCP request asks it."""
+        columns = ", ".join(f"t.{c}" for c in _TOKEN.split(", "))
+        grant_columns = ", ".join(f"g.{c} AS g_{c}" for c in _GRANT.split(", "))
+        row = await self._one(
+            f"SELECT {columns}, {grant_columns} FROM oauth_tokens t JOIN oauth_grants g "
+            "ON g.grant_id = t.grant_id WHERE t.token_hash = ? AND t.kind = 'access' AND "
+            "t.revoked = 0 AND t.expires_at >= ? AND g.revoked_at IS NULL",
+            (token_hash, at),
+        )
+        if row is None:
+            return None
+        grant = Grant(**{c: row.pop(f"g_{c}") for c in _GRANT.split(", ")})
+        row["scopes"] = tuple(json.loads(row.pop("scopes_json")))
+        row["revoked"] = bool(row["revoked"])
+        return TokenRecord(**row), grant
+
     async def rotate(self, refresh_hash: str, at: float, *tokens: TokenRecord) -> bool:
         """Spend a refresh token and issue its successors, atomically; False (and nothing
         issued) if it was spent or revoked already."""

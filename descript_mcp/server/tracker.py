@@ -65,6 +65,7 @@ class Followed:
     read_at: float | None = None  # anyio's clock, when the last poll ended
     poked: anyio.Event = field(default_factory=anyio.Event)
     heard: anyio.Event = field(default_factory=anyio.Event)  # another replica changed it
+    leading: bool = False  # this replica holds the job's lease and polls it
 
     @property
     def job(self) -> Job | None:
@@ -159,10 +160,14 @@ class JobTracker:
                             polling.cancel()
                             return
 
-                async with anyio.create_task_group() as group:
-                    group.start_soon(renew, group.cancel_scope)
-                    await self._poll(followed, client)
-                    group.cancel_scope.cancel()
+                followed.leading = True
+                try:
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(renew, group.cancel_scope)
+                        await self._poll(followed, client)
+                        group.cancel_scope.cancel()
+                finally:
+                    followed.leading = False
                 if not lost:
                     with anyio.CancelScope(shield=True):
                         await cluster.release(followed.owner, followed.job_id)
@@ -203,8 +208,9 @@ class JobTracker:
         followed = self._followed.get((owner, job_id))
         if followed is None:
             return
-        followed.hear()
-        if self._task_group is not None:
+        if not followed.leading:
+            followed.hear()  # its watcher reads the record
+        elif self._task_group is not None:
             self._task_group.start_soon(self._end_if_recorded, followed)
 
     async def _end_if_recorded(self, followed: Followed) -> None:

@@ -275,12 +275,10 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         return tokens
 
     async def load_access_token(self, token: str) -> GrantAccess | None:
-        record = await self.store.token(digest(token), "access")
-        if record is None or record.revoked or record.expires_at < time.time():
+        found = await self.store.live_access(digest(token), time.time())
+        if found is None:
             return None
-        grant = await self.store.grant(record.grant_id)
-        if grant is None or grant.revoked_at is not None:
-            return None
+        record, grant = found
         return GrantAccess(
             token=token,
             client_id=record.client_id,
@@ -327,11 +325,11 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
 
     async def descript_token(self, access_token: str) -> str | None:
         """The Descript token an access token stands for, while its grant is live."""
-        access = await self.load_access_token(access_token)
-        if access is None or not same_resource(access.resource or "", self.resource):
+        found = await self.store.live_access(digest(access_token), time.time())
+        if found is None:
             return None
-        grant = await self.store.grant(access.grant_id)
-        if grant is None or grant.sealed_token is None:
+        record, grant = found
+        if not same_resource(record.resource, self.resource) or grant.sealed_token is None:
             return None
         return self.vault.open(grant.sealed_token, context=grant.grant_id)
 
