@@ -88,7 +88,7 @@ async def test_agent_edit_can_create_a_project_from_a_prompt(mcp: Client) -> Non
     assert project["name"] == "Teaser"
 
 
-async def test_publish_is_private_unless_asked_and_gives_links(
+async def test_publish_leaves_the_access_level_to_the_drive_unless_asked_and_gives_links(
     mcp: Client, sandbox: Sandbox
 ) -> None:
     project = await import_sample(mcp)
@@ -98,6 +98,11 @@ async def test_publish_is_private_unless_asked_and_gives_links(
     assert "the share page is share_url" in summary["summary"]
     assert summary["download_url"]
     assert summary["download_url_expires_at"]
+    ((_, record),) = sandbox.world.publishes.values()
+    drive_setting = sandbox.config.drives[0].default_access_level
+    assert record.access_level == drive_setting == "unlisted"  # never changed behind its back
+    asked = {"project_id": project["project_id"], "access_level": "private"}
+    assert structured(await mcp.call_tool("publish", asked))["outcome"] == "success"
     ((_, record),) = sandbox.world.publishes.values()
     assert record.access_level == "private"
 

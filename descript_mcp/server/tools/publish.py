@@ -58,12 +58,12 @@ async def publish(
     ctx: Context[Any],
     composition_id: CompositionId = None,
     access_level: Annotated[
-        AccessLevel,
+        AccessLevel | None,
         Field(
-            description="Who can open the share page: private (only you, the default), "
-            "drive (drive members), unlisted (anyone with the link), public",
+            description="Who can open the share page: private (only you), drive (drive "
+            "members), unlisted (anyone with the link), public; default: the drive's setting",
         ),
-    ] = "private",
+    ] = None,
     media_type: Annotated[
         MediaType | None,
         Field(description="Video or Audio; default Video, or Audio when there is no video"),
@@ -80,10 +80,10 @@ async def publish(
     share_url and a download_url of the rendered file (a signed link that expires).
 
     Publishing the same composition as the same media type again replaces the earlier
-    version behind the same share URL. One publish per project runs at a time. Costs no
-    credits. Rendering takes minutes for long compositions: after wait_seconds the job id
-    is returned; call get_job to keep waiting. With download_to, the rendered file is saved
-    on this computer once it is ready.
+    version behind the same share URL, with the access level given (or the drive's). One
+    publish per project runs at a time. Costs no credits. Rendering takes minutes for long
+    compositions: after wait_seconds the job id is returned; call get_job to keep waiting.
+    With download_to, the rendered file is saved on this computer once it is ready.
     """
     state, caller = await caller_of(ctx)
     with ExitStack() as held:
