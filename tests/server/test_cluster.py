@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ import pytest
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import ResourceUpdatedNotification
 
+from bench._sandbox import http_server, wait_listening
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.config import JobTimings
 from tests.postgres import ThrowawayPostgres
@@ -62,47 +62,11 @@ def database(postgres: ThrowawayPostgres | None) -> str:
     return postgres.new_database()
 
 
-def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            assert process.poll() is None, "it died on start"
-            assert time.monotonic() < deadline, "it did not start"
-            time.sleep(0.05)
-
-
 @contextmanager
 def replica(api: str, database: str, home: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "descript_mcp",
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-            "--api-url",
-            api,
-            "--history",
-            str(home / f"{port}.sqlite3"),
-        ],
-        env={**os.environ, "DESCRIPT_MCP_DATABASE_URL": database},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for(port, process)
+    """`descript-mcp serve` over HTTP on the shared database, as a process of its own."""
+    with http_server(api, home, {"DESCRIPT_MCP_DATABASE_URL": database}) as (port, process):
         yield process, port
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 @contextmanager
@@ -123,7 +87,7 @@ def balancer(ports: list[int], home: Path) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(port, process)
+        wait_listening(port, process, timeout=10)
         yield port
     finally:
         process.terminate()
