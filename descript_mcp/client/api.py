@@ -7,7 +7,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any, Literal
@@ -24,8 +24,11 @@ from descript_mcp.client.models import (
     AgentEditRequest,
     AgentJobCreated,
     AgentModels,
+    DriveImportCreated,
     DriveStatus,
+    ExportTimelineRequest,
     ExportTranscriptRequest,
+    ImportDriveMediaRequest,
     ImportJobCreated,
     ImportMediaRequest,
     Job,
@@ -40,6 +43,7 @@ from descript_mcp.client.models import (
     SearchHit,
     SearchResults,
     SearchType,
+    TimelineExportCreated,
     TranscriptFile,
 )
 from descript_mcp.client.parsing import parse, parse_model, parse_page
@@ -127,12 +131,25 @@ class DescriptClient:
             "import/project_media",
             request.project_id,
             None if request.project_id else request.project_name,
-            needs_upload_urls=any(
-                getattr(item, "content_type", None) for item in (request.add_media or {}).values()
-            ),
+            needs_upload_urls=_uploads(request.add_media),
         )
         return await self._submitter.submit(
             "jobs/import/project_media", request.to_body(), ImportJobCreated, target, dedupe
+        )
+
+    async def import_drive_media(
+        self, request: ImportDriveMediaRequest, *, dedupe: DedupeKey | None = None
+    ) -> DriveImportCreated:
+        """Start an import into the drive's media library, in no project (media minutes are
+        spent). Undocumented by Descript."""
+        target = Target(
+            "import/drive_media",
+            None,
+            needs_upload_urls=_uploads(request.add_media),
+            drive_wide=True,
+        )
+        return await self._submitter.submit(
+            "jobs/import/drive_media", request.to_body(), DriveImportCreated, target, dedupe
         )
 
     async def agent_edit(
@@ -151,6 +168,16 @@ class DescriptClient:
         target = Target("publish", request.project_id)
         return await self._submitter.submit(
             "jobs/publish", request.to_body(), JobCreated, target, dedupe
+        )
+
+    async def export_timeline(
+        self, request: ExportTimelineRequest, *, dedupe: DedupeKey | None = None
+    ) -> TimelineExportCreated:
+        """Start exporting a composition as a timeline file for another editor. Free; the file
+        is at the stopped job's download_url. Undocumented by Descript."""
+        target = Target("export/timeline", request.project_id, echo={"format": request.format})
+        return await self._submitter.submit(
+            "jobs/export/timeline", request.to_body(), TimelineExportCreated, target, dedupe
         )
 
     async def get_job(self, job_id: str) -> Job:
@@ -300,6 +327,11 @@ async def _follow(
         if not page.next_cursor:
             return
         cursor = page.next_cursor
+
+
+def _uploads(add_media: Mapping[str, object] | None) -> bool:
+    """Whether an import sends files by direct upload: its answer carries their upload URLs."""
+    return any(getattr(item, "content_type", None) for item in (add_media or {}).values())
 
 
 def _segment(value: str, what: str) -> str:

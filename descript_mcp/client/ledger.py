@@ -37,7 +37,8 @@ class Submission:
     """One job-creating request, from before it is sent until its job is known (or not)."""
 
     job_type: str
-    # "id:<project id>", "name:<new project's name>"; None for a new project without a name.
+    # "id:<project id>", "name:<new project's name>", DRIVE_KEY for a job of no project; None
+    # for a new project without a name.
     project_key: str | None
     dedupe: DedupeKey | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -49,6 +50,11 @@ class Submission:
 
     def in_flight(self, now: float) -> bool:
         return self.state == "sending" and now - self.sent_at <= IN_FLIGHT_AT_MOST
+
+
+# The key of jobs of no project (drive media imports). The client need not know its drive to
+# use it: submissions on two drives sharing a ledger are taken for rivals, which fails safe.
+DRIVE_KEY = "drive"
 
 
 def project_key(project_id: str | None, project_name: str | None) -> str | None:

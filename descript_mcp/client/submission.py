@@ -8,7 +8,8 @@ submission's:
 - created between the moment the request was sent and the moment its failure was seen, on
   Descript's clock (the offset read from its Date headers, `ServerClock`);
 - for the project the request named: by id; for a new project, by its exact name and its
-  creation within that window; never for a new project without a name;
+  creation within that window; never for a new project without a name; a job of no project
+  (a drive media import) is matched on the whole drive, as if the drive were its project;
 - with no other submission of the same kind for the same project in flight or unconfirmed at
   the same time, in the ledger every process sharing the history writes to before it sends;
 - the only such job, claimed by no other submission, on a project where no one else started a
@@ -30,7 +31,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -38,8 +40,14 @@ import anyio
 from pydantic import BaseModel
 
 from descript_mcp.client.http import RequestSender
-from descript_mcp.client.ledger import DedupeKey, Submission, SubmissionLedger, project_key
-from descript_mcp.client.models import Job, JobCreated, Page, Project
+from descript_mcp.client.ledger import (
+    DRIVE_KEY,
+    DedupeKey,
+    Submission,
+    SubmissionLedger,
+    project_key,
+)
+from descript_mcp.client.models import Job, Page, Project
 from descript_mcp.client.parsing import parse_model
 from descript_mcp.client.retry import may_have_created
 from descript_mcp.errors import (
@@ -82,6 +90,21 @@ class Target:
     project_id: str | None
     project_name: str | None = None
     needs_upload_urls: bool = False
+    # A job of no project (a drive media import): told apart from the drive's other jobs.
+    drive_wide: bool = False
+    # What the 201 repeats of the request and the job list does not show (an export's format):
+    # an answer rebuilt from the list has it too.
+    echo: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str | None:
+        """The ledger's name for what the job is on (`ledger.Submission.project_key`)."""
+        return DRIVE_KEY if self.drive_wide else project_key(self.project_id, self.project_name)
+
+    @property
+    def scoped(self) -> bool:
+        """Whether the job is looked for on one known project, or on the drive."""
+        return self.project_id is not None or self.drive_wide
 
 
 @dataclass
@@ -108,9 +131,7 @@ class Submitter:
         target: Target,
         dedupe: DedupeKey | None = None,
     ) -> M:
-        submission = Submission(
-            target.job_type, project_key(target.project_id, target.project_name), dedupe
-        )
+        submission = Submission(target.job_type, target.key, dedupe)
         await self._ledger.begin(submission)
         try:
             response = await self._sender.send("POST", path, idempotent=False, json=body)
@@ -121,8 +142,7 @@ class Submitter:
                 submission.state = "failed"
                 await self._settle(submission)
                 raise
-            found = await self._recover(error, path, submission, target)
-            return model.model_validate(found.model_dump())
+            return model.model_validate(await self._recover(error, path, submission, target))
         submission.state, submission.ended_at = "accepted", time.time()
         submission.job_id = getattr(created, "job_id", None)
         await self._settle(submission)
@@ -140,7 +160,8 @@ class Submitter:
 
     async def _recover(
         self, error: APIError, path: str, submission: Submission, target: Target
-    ) -> JobCreated:
+    ) -> dict[str, Any]:
+        """The 201 answer the failed request would have had, rebuilt from the job list."""
         logger.warning("%s failed ambiguously (%s); looking for the job", path, error.message)
         finding = _Finding(None, [], "no new job appeared", final=False)
         try:
@@ -169,12 +190,10 @@ class Submitter:
         logger.warning("job %s is the one the failed %s created", job.job_id, path)
         if target.needs_upload_urls:
             raise await self._cancel_lost_uploads(error, path, job)
-        return JobCreated(
-            job_id=job.job_id,
-            drive_id=job.drive_id,
-            project_id=job.project_id or "",
-            project_url=job.project_url or "",
-        )
+        answer: dict[str, Any] = {"job_id": job.job_id, "drive_id": job.drive_id}
+        if not target.drive_wide:
+            answer |= {"project_id": job.project_id or "", "project_url": job.project_url or ""}
+        return answer | dict(target.echo)
 
     async def _look(self, submission: Submission, target: Target) -> _Finding:
         """One look at the job list: the finding, from what it shows now."""
@@ -190,11 +209,10 @@ class Submitter:
         unclaimed = [job for job in kind if job.job_id not in claimed]
         windowed = [job for job in unclaimed if in_window(job.created_at, window)]
         others: list[Job] = []
-        if target.project_id is not None:
-            possible = [job for job in windowed if job.project_id == target.project_id]
-            others = [
-                j for j in unclaimed if j not in possible and j.project_id == target.project_id
-            ]
+        if target.scoped:
+            there = [j for j in unclaimed if target.drive_wide or j.project_id == target.project_id]
+            possible = [job for job in windowed if job in there]
+            others = [job for job in there if job not in possible]
         elif target.project_name is not None:
             possible = [job for job in windowed if await self._new_project(job, target, window)]
         else:
@@ -202,18 +220,19 @@ class Submitter:
         candidates = [job.job_id for job in possible] + unreadable
         if unreadable:
             return _Finding(None, candidates, "some jobs in the list could not be read", True)
-        if target.project_id is None and target.project_name is None:
+        if not target.scoped and target.project_name is None:
             reason = "an import into a new project without a name cannot be told from others"
             return _Finding(None, candidates, reason, True)
+        place = "drive" if target.drive_wide else "project"
         if await self._ledger.rivals(submission):
-            reason = "another submission of the same kind for this project was in flight"
+            reason = f"another submission of the same kind for this {place} was in flight"
             return _Finding(None, candidates, reason, True)
         if len(possible) > 1:
             return _Finding(None, candidates, "several jobs could be it", True)
         if others:
             # Someone else works on this project: a lone job in the window may be theirs.
             reason = (
-                f"another client started {len(others)} job(s) of this kind on this project "
+                f"another client started {len(others)} job(s) of this kind on this {place} "
                 "around the same time"
             )
             return _Finding(None, candidates, reason, True)
@@ -225,9 +244,10 @@ class Submitter:
         self, submission: Submission, target: Target
     ) -> tuple[list[Job], list[str], bool]:
         """Jobs of the request's project (or the drive), newest first, back to just before the
-        request was sent (for a project, QUIET_FOR before); the ids of entries that could not
-        be read; and whether the list reached back that far within MAX_PAGES."""
-        reach = QUIET_FOR if target.project_id is not None else 1.0
+        request was sent (for a known project, or a job of no project, QUIET_FOR before); the
+        ids of entries that could not be read; and whether the list reached back that far
+        within MAX_PAGES."""
+        reach = QUIET_FOR if target.scoped else 1.0
         jobs: list[Job] = []
         unreadable: list[str] = []
         cursor: str | None = None

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from descript_mcp.client.models import Job, JobCreated
+from descript_mcp.client.models import Job, JobCreated, JobCreatedBase
 from descript_mcp.history.database import Database, Row
 from descript_mcp.history.records import JobRecord, iso, now
 
@@ -59,14 +59,20 @@ class JobStore:
     async def record_submitted(
         self,
         owner: str,
-        created: JobCreated,
+        created: JobCreatedBase,
         *,
         job_type: str,
         tool: str,
         request: dict[str, Any],
     ) -> None:
-        """A job Descript accepted: stored before the tool returns, whatever happens next."""
+        """A job Descript accepted: stored before the tool returns, whatever happens next.
+        A drive-media import belongs to no project."""
         moment = now()
+        project_id, project_url = (
+            (created.project_id, created.project_url)
+            if isinstance(created, JobCreated)
+            else (None, None)
+        )
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO jobs (job_id, owner, job_type, tool, request_json, "
@@ -78,8 +84,8 @@ class JobStore:
                     job_type,
                     tool,
                     json.dumps(request),
-                    created.project_id,
-                    created.project_url,
+                    project_id,
+                    project_url,
                     created.drive_id,
                     moment,
                     moment,

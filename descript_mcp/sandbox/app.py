@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from descript_mcp.sandbox import routes_files, routes_jobs, routes_read
+from descript_mcp.sandbox import routes_files, routes_jobs, routes_read, routes_undocumented
 from descript_mcp.sandbox.config import SandboxConfig
 from descript_mcp.sandbox.engine import Engine
 from descript_mcp.sandbox.errors import ApiError, not_found
@@ -101,6 +101,8 @@ class Sandbox:
             ("POST", "/jobs/import/project_media", routes_jobs.import_project_media),
             ("POST", "/jobs/agent", routes_jobs.agent_edit),
             ("POST", "/jobs/publish", routes_jobs.publish),
+            ("POST", "/jobs/export/timeline", routes_undocumented.export_timeline),
+            ("POST", "/jobs/import/drive_media", routes_undocumented.import_drive_media),
             ("GET", "/jobs", routes_jobs.list_jobs),
             ("GET", "/jobs/{job_id}", routes_jobs.get_job),
             ("DELETE", "/jobs/{job_id}", routes_jobs.cancel_job),

@@ -37,6 +37,7 @@ class JobTimings:
     transcribe: float = 1.5
     agent_step: float = 1.5
     publish: float = 4.0
+    timeline_export: float = 8.0  # as long as the one live timeline export took
     progress_steps: int = 4
 
     @classmethod
@@ -47,6 +48,7 @@ class JobTimings:
             transcribe=0.02,
             agent_step=0.02,
             publish=0.04,
+            timeline_export=0.03,
             progress_steps=2,
         )
 
@@ -65,6 +67,7 @@ class SandboxConfig:
     rate_limit_window: float = 60.0
     upload_url_ttl: float = 3 * 3600.0
     download_url_ttl: float = 3600.0
+    timeline_url_ttl: float = 24 * 3600.0
     # Media URLs are fetched from loopback addresses (and the sandbox itself) only, unless set.
     allow_remote_urls: bool = False
     max_fetch_bytes: int = 8 * 1024**3
@@ -72,6 +75,10 @@ class SandboxConfig:
     # Seconds the sandbox's clock runs ahead of this machine's (behind when negative): its
     # jobs' times and its Date headers, as a server elsewhere would have them.
     clock_offset: float = 0.0
+    # Whether POST /jobs/agent takes a `conversation_id` to continue an earlier conversation.
+    # Live reports disagree; off, the request is refused as the spec's schema has it (400
+    # "not allowed"), so that a client is tried against the strict answer unless asked.
+    agent_accepts_conversation_id: bool = False
 
     @classmethod
     def for_tests(cls, **overrides: object) -> SandboxConfig:

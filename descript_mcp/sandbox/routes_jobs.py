@@ -1,9 +1,11 @@
-"""The job routes: import, agent, publish, and reading, listing and cancelling jobs."""
+"""The job routes: import, agent, publish, and reading, listing and cancelling jobs; and what
+the undocumented job routes (routes_undocumented.py) share with them."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,18 +26,26 @@ from descript_mcp.sandbox.http import (
     read_json,
     sandbox_of,
 )
+from descript_mcp.sandbox.renders import PublishPlan, run_publish
 from descript_mcp.sandbox.runners import (
     CREDITS_BY_TIER,
     AgentPlan,
     ImportItem,
     ImportPlan,
-    PublishPlan,
+    as_clips,
     run_agent,
     run_import,
-    run_publish,
 )
 from descript_mcp.sandbox.signing import signed_url
-from descript_mcp.sandbox.state import Composition, Drive, Job, Project, Publish, Upload
+from descript_mcp.sandbox.state import (
+    Composition,
+    Conversation,
+    Drive,
+    Job,
+    Project,
+    Publish,
+    Upload,
+)
 from descript_mcp.sandbox.validation import is_uuid, validate_body
 
 LISTABLE_JOB_TYPES = (
@@ -47,16 +57,12 @@ LISTABLE_JOB_TYPES = (
 )
 
 
-def _submitted(job: Job, drive: Drive, **extra: Any) -> JSONResponse:
-    body = {
-        "job_id": job.id,
-        "drive_id": drive.id,
-        "drive_name": drive.config.name,
-        "project_id": job.project_id,
-        "project_url": job.project_url,
-        **extra,
-    }
-    return JSONResponse(body, status_code=201)
+def submitted(job: Job, drive: Drive, **extra: Any) -> JSONResponse:
+    """The 201 answer: the job, its drive, and its project unless it has none."""
+    body: dict[str, Any] = {"job_id": job.id, "drive_id": drive.id, "drive_name": drive.config.name}
+    if job.project_id is not None:
+        body |= {"project_id": job.project_id, "project_url": job.project_url}
+    return JSONResponse(body | extra, status_code=201)
 
 
 def _project_url(request: Request, project: Project, composition: Composition | None = None) -> str:
@@ -64,12 +70,12 @@ def _project_url(request: Request, project: Project, composition: Composition | 
     return f"{url}/{composition.short_id}" if composition else url
 
 
-def _record_job(
+def record_job(
     request: Request,
     job_id: str,
     job_type: str,
     drive: Drive,
-    project: Project,
+    project: Project | None,
     body: dict[str, Any],
     composition: Composition | None = None,
 ) -> Job:
@@ -79,8 +85,8 @@ def _record_job(
             id=job_id,
             type=job_type,
             drive_id=drive.id,
-            project_id=project.id,
-            project_url=_project_url(request, project, composition),
+            project_id=project.id if project else None,
+            project_url=_project_url(request, project, composition) if project else None,
             created_at=world.now(),
             callback_url=body.get("callback_url"),
             token=bearer(request),
@@ -117,6 +123,12 @@ async def import_project_media(request: Request) -> Response:
     body = validate_body(await read_json(request), schemas.IMPORT_PROJECT_MEDIA)
     add_media: dict[str, dict[str, Any]] = body.get("add_media") or {}
     project = sandbox.world.project_for(drive, body["project_id"]) if "project_id" in body else None
+    # The schema has update_compositions require project_id.
+    updates = [
+        (project.find_composition(update["composition_id"]), as_clips(update["append_clips"]))
+        for update in body.get("update_compositions") or []
+        if project is not None
+    ]
     if project is not None and set(add_media) & set(project.media):
         raise invalid("Media filename conflicts with existing files in the project")
     known = set(add_media) | set(project.media if project else ())
@@ -127,23 +139,14 @@ async def import_project_media(request: Request) -> Response:
                     f'"add_media.{key}.tracks[{index}].media" refers to unknown media '
                     f'"{track["media"]}"'
                 )
-    for number, composition in enumerate(body.get("add_compositions") or []):
-        for index, clip in enumerate(composition["clips"]):
+    for where, clips in _clip_lists(body):
+        for index, clip in enumerate(clips):
             if clip["media"] not in known:
-                raise invalid(
-                    f'"add_compositions[{number}].clips[{index}].media" refers to '
-                    f'unknown media "{clip["media"]}"'
-                )
-    files = [key for key, item in add_media.items() if "tracks" not in item]
-    if len(files) > drive.media_minutes:
-        raise ApiError(
-            402,
-            f"Insufficient media minutes to start the job ({len(files)} minutes "
-            f"required, {int(drive.media_minutes)} available)",
-        )
+                raise invalid(f'"{where}[{index}].media" refers to unknown media "{clip["media"]}"')
+    require_minutes(drive, [key for key, item in add_media.items() if "tracks" not in item])
     if project is None:
         project = _new_project(sandbox, drive, body, "Untitled project")
-    job = _record_job(
+    job = record_job(
         request,
         f"project-media-import-{uuid.uuid4()}",
         "import/project_media",
@@ -151,6 +154,42 @@ async def import_project_media(request: Request) -> Response:
         project,
         body,
     )
+    items, upload_urls = import_items(request, job, add_media)
+    plan = ImportPlan(
+        drive=drive,
+        project=project,
+        items=items,
+        compositions=body.get("add_compositions") or [],
+        updates=updates,
+    )
+    sandbox.engine.start(job, run_import(sandbox.engine, job, plan))
+    extra = {"upload_urls": upload_urls} if upload_urls else {}
+    return submitted(job, drive, **extra)
+
+
+def _clip_lists(body: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Each list of clips the import names, with where it is in the request."""
+    for number, composition in enumerate(body.get("add_compositions") or []):
+        yield f"add_compositions[{number}].clips", composition["clips"]
+    for number, update in enumerate(body.get("update_compositions") or []):
+        yield f"update_compositions[{number}].append_clips", update["append_clips"]
+
+
+def require_minutes(drive: Drive, files: list[str]) -> None:
+    """402 unless the drive has a media minute for each file, as Descript reckons up front."""
+    if len(files) > drive.media_minutes:
+        raise ApiError(
+            402,
+            f"Insufficient media minutes to start the job ({len(files)} minutes "
+            f"required, {int(drive.media_minutes)} available)",
+        )
+
+
+def import_items(
+    request: Request, job: Job, add_media: dict[str, dict[str, Any]]
+) -> tuple[list[ImportItem], dict[str, dict[str, str]]]:
+    """An import's items, and a signed upload URL for each sent by direct upload."""
+    sandbox = sandbox_of(request)
     items, upload_urls = [], {}
     for key, item in add_media.items():
         if "content_type" in item:
@@ -179,18 +218,15 @@ async def import_project_media(request: Request) -> Response:
             items.append(ImportItem(key=key, upload=upload))
         else:
             items.append(ImportItem(key=key, url=item.get("url"), tracks=item.get("tracks", [])))
-    plan = ImportPlan(
-        drive=drive, project=project, items=items, compositions=body.get("add_compositions") or []
-    )
-    sandbox.engine.start(job, run_import(sandbox.engine, job, plan))
-    extra = {"upload_urls": upload_urls} if upload_urls else {}
-    return _submitted(job, drive, **extra)
+    return items, upload_urls
 
 
 async def agent_edit(request: Request) -> Response:
     sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
-    body = validate_body(await read_json(request), schemas.AGENT)
+    continues = sandbox.config.agent_accepts_conversation_id
+    schema = schemas.AGENT_WITH_CONVERSATION if continues else schemas.AGENT
+    body = validate_body(await read_json(request), schema)
     if not body["prompt"].strip():
         raise invalid('"prompt" is not allowed to be empty')
     if not drive.config.agent_enabled:
@@ -205,6 +241,14 @@ async def agent_edit(request: Request) -> Response:
         project = None
     else:
         raise invalid('"value" must contain at least one of [project_id, project_name]')
+    earlier = None
+    if "conversation_id" in body:
+        earlier = sandbox.world.conversation_for(drive, body["conversation_id"])
+        if project is None or earlier.project_id != project.id:
+            raise invalid(
+                f"Conversation {earlier.id} belongs to project {earlier.project_id}: it can "
+                "only be continued there"
+            )
     required = CREDITS_BY_TIER[tier]
     if drive.ai_credits < required:
         raise ApiError(
@@ -215,8 +259,10 @@ async def agent_edit(request: Request) -> Response:
     new_project = project is None
     if project is None:
         project = _new_project(sandbox, drive, body, body["project_name"])
-    conversation_id = str(uuid.uuid4())
-    job = _record_job(
+    conversation = earlier or Conversation(str(uuid.uuid4()), drive.id, project.id)
+    sandbox.world.conversations[conversation.id] = conversation
+    conversation_id = conversation.id
+    job = record_job(
         request, f"project-agent-edit-{uuid.uuid4()}", "agent", drive, project, body, composition
     )
     plan = AgentPlan(
@@ -230,7 +276,7 @@ async def agent_edit(request: Request) -> Response:
         new_project=new_project,
     )
     sandbox.engine.start(job, run_agent(sandbox.engine, job, plan))
-    return _submitted(job, drive, resolved_model=model, conversation_id=conversation_id)
+    return submitted(job, drive, resolved_model=model, conversation_id=conversation_id)
 
 
 async def publish(request: Request) -> Response:
@@ -271,7 +317,7 @@ async def publish(request: Request) -> Response:
         )
     record = _publish_record(sandbox, project, composition, media_type.lower(), access_level)
     job_id = f"project-media-publish-{project.id}-{uuid.uuid4()}"
-    job = _record_job(request, job_id, "publish", drive, project, body, composition)
+    job = record_job(request, job_id, "publish", drive, project, body, composition)
     plan = PublishPlan(
         project=project,
         composition=composition,
@@ -280,7 +326,7 @@ async def publish(request: Request) -> Response:
         base_url=base_url(request),
     )
     sandbox.engine.start(job, run_publish(sandbox.engine, job, plan, record))
-    return _submitted(job, drive)
+    return submitted(job, drive)
 
 
 def _publish_record(

@@ -23,7 +23,7 @@ from descript_mcp.sandbox.http import (
     sandbox_of,
 )
 from descript_mcp.sandbox.signing import signed_url
-from descript_mcp.sandbox.state import Project, iso
+from descript_mcp.sandbox.state import Drive, Project, iso
 from descript_mcp.sandbox.validation import is_uuid, validate_body
 
 API_VERSION = "1.2"
@@ -207,6 +207,8 @@ async def search(request: Request) -> Response:
             if segment and query in segment.lower():
                 path = "/".join((project.folder_path or "").split("/")[: depth + 1])
                 folders.setdefault(path, project)
+    if not owners or drive.config.user_id in owners:
+        hits += _library_hits(drive, query, types, matches, (after, before), owner)
     if "project_folder" in types and "name" in matches:
         for path, project in folders.items():
             hits.append(
@@ -228,6 +230,51 @@ async def search(request: Request) -> Response:
     return JSONResponse({"results": [hit for _, hit in hits[:limit]]})
 
 
+def _library_hits(
+    drive: Drive,
+    query: str,
+    types: list[str],
+    matches: list[str],
+    bounds: tuple[datetime | None, datetime | None],
+    owner: dict[str, str],
+) -> list[tuple[int, dict[str, Any]]]:
+    """Files and folders of the drive's media library whose names match."""
+    if "name" not in matches:
+        return []
+    hits: list[tuple[int, dict[str, Any]]] = []
+    for path, file in drive.library.items():
+        name = path.rsplit("/", 1)[-1]
+        kind = file.media.kind
+        if kind in types and query in name.lower() and _within(file.added_at, *bounds):
+            hit: dict[str, Any] = {
+                "type": kind,
+                "asset_id": str(uuid.uuid5(uuid.UUID(drive.id), f"media_library_file/{path}")),
+                "name": name,
+                "location": "media_library",
+                "owner": owner,
+                "updated_at": iso(file.added_at),
+            }
+            if file.media.duration is not None:
+                hit["duration"] = file.media.duration
+            hits.append((1, hit))
+    if "media_library_folder" not in types:
+        return hits
+    for folder_id, path in drive.library_folders().items():
+        name = path.rsplit("/", 1)[-1]
+        latest = max(f.added_at for p, f in drive.library.items() if p.startswith(f"{path}/"))
+        if query in name.lower() and _within(latest, *bounds):
+            folder = {
+                "type": "media_library_folder",
+                "folder_id": folder_id,
+                "name": name,
+                "location": "media_library",
+                "owner": owner,
+                "updated_at": iso(latest),
+            }
+            hits.append((1, folder))
+    return hits
+
+
 def _asset_id(project: Project, key: str) -> str:
     return str(uuid.uuid5(uuid.UUID(project.id), key))
 
@@ -241,13 +288,7 @@ async def export_transcript(request: Request) -> Response:
     drive = authenticate(request, sandbox.world)
     body = validate_body(await read_json(request), schemas.EXPORT_TRANSCRIPT)
     project = sandbox.world.project_for(drive, body["project_id"])
-    if "composition_id" in body:
-        composition = project.find_composition(body["composition_id"])
-    else:
-        with_content = [c for c in project.compositions if project.has_content(c)]
-        if not with_content:
-            raise invalid(f"No composition in project {project.id} has a transcript")
-        composition = with_content[0]
+    composition = project.composition_for(body.get("composition_id"), lacking="has a transcript")
     sentences = documents.timeline([m.words for m in project.clip_media(composition)])
     content = documents.render(
         body["format"], composition.name, documents.paragraphs(sentences, body)

@@ -6,8 +6,8 @@ import hashlib
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,17 +23,14 @@ from descript_mcp.sandbox.media import (
     spoken_words,
     synthesize_wav,
 )
-from descript_mcp.sandbox.signing import signed_url
 from descript_mcp.sandbox.state import (
     Composition,
     Drive,
     Job,
+    LibraryFile,
     Media,
     Project,
-    Publish,
-    StoredFile,
     Upload,
-    iso,
 )
 
 
@@ -51,6 +48,15 @@ class ImportPlan:
     project: Project
     items: list[ImportItem]
     compositions: list[dict[str, Any]]  # validated JSON
+    # Clips (media key, muted) to append to compositions the project has.
+    updates: list[tuple[Composition, list[tuple[str, bool]]]] = field(default_factory=list)
+
+
+@dataclass
+class DriveImportPlan:
+    drive: Drive
+    items: list[ImportItem]
+    folder: str | None  # the media library folder the items' paths start in
 
 
 @dataclass
@@ -65,16 +71,7 @@ class AgentPlan:
     new_project: bool
 
 
-@dataclass
-class PublishPlan:
-    project: Project
-    composition: Composition
-    media_type: str  # Video | Audio
-    access_level: str
-    base_url: str
-
-
-async def _advance(
+async def advance(
     engine: Engine, job: Job, label: str, seconds: float, start: int, end: int, **extra: object
 ) -> None:
     """Spend `seconds` on one phase, moving the percent from `start` to `end` in steps."""
@@ -91,8 +88,49 @@ async def run_import(engine: Engine, job: Job, plan: ImportPlan) -> None:
     timings = engine.config.timings
     await anyio.sleep(timings.queued)
     project = plan.project
-    statuses: dict[str, dict[str, Any]] = {}
+
+    def keep(item: ImportItem, media: Media) -> None:
+        project.media[item.key] = media
+
     files = [item for item in plan.items if not item.tracks]
+    statuses = await _import_files(engine, job, files, keep)
+    for item in (item for item in plan.items if item.tracks):
+        sequence = _build_sequence(project, item)
+        project.media[item.key] = sequence
+        statuses[item.key] = {"status": "success", "duration_seconds": sequence.duration}
+    await advance(engine, job, "Transcribing", timings.transcribe, 80, 100)
+
+    created = [_add_composition(project, spec) for spec in plan.compositions]
+    for composition, clips in plan.updates:
+        composition.clips.extend(clips)
+    project.touch()
+    imported = [project.media[key] for key, s in statuses.items() if s["status"] == "success"]
+    created_compositions = [{"id": c.id, "name": c.name} for c in created]
+    _stop_import(job, plan.drive, statuses, imported, created_compositions=created_compositions)
+
+
+async def run_drive_import(engine: Engine, job: Job, plan: DriveImportPlan) -> None:
+    """Files into the drive's media library, at their keys' paths (in `folder`, if given)."""
+    timings = engine.config.timings
+    await anyio.sleep(timings.queued)
+    imported: list[Media] = []
+
+    def keep(item: ImportItem, media: Media) -> None:
+        media.key = f"{plan.folder}/{item.key}" if plan.folder else item.key
+        plan.drive.library[media.key] = LibraryFile(media, engine.world.now())
+        imported.append(media)
+
+    statuses = await _import_files(engine, job, plan.items, keep)
+    await advance(engine, job, "Transcribing", timings.transcribe, 80, 100)
+    _stop_import(job, plan.drive, statuses, imported)
+
+
+async def _import_files(
+    engine: Engine, job: Job, files: list[ImportItem], keep: Callable[[ImportItem, Media], None]
+) -> dict[str, dict[str, Any]]:
+    """Fetch or receive each file in turn and `keep` it: kept at once, it stays if the job is
+    cancelled later. The media status of each."""
+    statuses: dict[str, dict[str, Any]] = {}
     for index, item in enumerate(files):
         percent = 80 * index // max(1, len(files))
         try:
@@ -100,27 +138,29 @@ async def run_import(engine: Engine, job: Job, plan: ImportPlan) -> None:
         except (MediaFetchError, UnreadableMediaError) as exc:
             statuses[item.key] = {"status": "failed", "error_message": str(exc)}
             continue
-        await _advance(
+        await advance(
             engine,
             job,
             f"Importing media: {item.key}",
-            timings.import_item,
+            engine.config.timings.import_item,
             percent,
             percent + 80 // max(1, len(files)),
         )
-        project.media[item.key] = media
+        keep(item, media)
         statuses[item.key] = {"status": "success", "duration_seconds": media.duration}
-    for item in (item for item in plan.items if item.tracks):
-        sequence = _build_sequence(project, item)
-        project.media[item.key] = sequence
-        statuses[item.key] = {"status": "success", "duration_seconds": sequence.duration}
-    await _advance(engine, job, "Transcribing", timings.transcribe, 80, 100)
+    return statuses
 
-    created = [_add_composition(project, spec) for spec in plan.compositions]
-    project.touch()
-    imported = [project.media[key] for key, s in statuses.items() if s["status"] == "success"]
+
+def _stop_import(
+    job: Job,
+    drive: Drive,
+    statuses: dict[str, dict[str, Any]],
+    imported: list[Media],
+    **extra: Any,
+) -> None:
+    """Spend the media minutes of what was imported; stop with the import's result."""
     seconds_used = math.ceil(sum(m.duration or 0 for m in imported if m.kind != "sequence"))
-    plan.drive.media_minutes = max(0.0, plan.drive.media_minutes - seconds_used / 60)
+    drive.media_minutes = max(0.0, drive.media_minutes - seconds_used / 60)
     if statuses and not imported:
         first_key, first = next(iter(statuses.items()))
         job.stop(
@@ -138,7 +178,7 @@ async def run_import(engine: Engine, job: Job, plan: ImportPlan) -> None:
             "status": "partial" if failed else "success",
             "media_status": statuses,
             "media_seconds_used": seconds_used,
-            "created_compositions": [{"id": c.id, "name": c.name} for c in created],
+            **extra,
         }
     )
 
@@ -193,8 +233,13 @@ def _build_sequence(project: Project, item: ImportItem) -> Media:
     )
 
 
+def as_clips(clips: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """Validated JSON clips as a composition keeps them: (media key, muted)."""
+    return [(str(c["media"]), bool(c.get("mute", False))) for c in clips]
+
+
 def _add_composition(project: Project, spec: dict[str, Any]) -> Composition:
-    clips = [(str(c["media"]), bool(c.get("mute", False))) for c in spec["clips"]]
+    clips = as_clips(spec["clips"])
     composition = Composition(
         id=str(uuid.uuid4()),
         name=str(spec.get("name") or f"Composition {len(project.compositions) + 1}"),
@@ -221,7 +266,7 @@ async def run_agent(engine: Engine, job: Job, plan: AgentPlan) -> None:
     project, prompt = plan.project, plan.prompt.lower()
     changes: list[str] = []
     if plan.new_project:
-        await _advance(engine, job, "Drafting a project from the prompt", timings.agent_step, 0, 40)
+        await advance(engine, job, "Drafting a project from the prompt", timings.agent_step, 0, 40)
         draft = synthesize_wav(15.0)
         media = Media(
             key="Underlord draft.wav",
@@ -254,24 +299,24 @@ async def run_agent(engine: Engine, job: Job, plan: AgentPlan) -> None:
             continue
         if keyword == "studio sound":
             for n, media in enumerate(clips, start=1):
-                await _advance(engine, job, label.format(n=n), timings.agent_step, 40, 60)
+                await advance(engine, job, label.format(n=n), timings.agent_step, 40, 60)
                 media.studio_sound = True
             media_seconds += math.ceil(sum(m.duration or 0 for m in clips))
             changes.append(f"applied Studio Sound to {len(clips)} clip(s)")
         elif keyword == "filler":
-            await _advance(engine, job, label, timings.agent_step, 60, 75)
+            await advance(engine, job, label, timings.agent_step, 60, 75)
             removed = sum(remove_fillers(m.words) for m in clips)
             changes.append(f"removed {removed} filler word(s)")
         elif keyword == "caption":
-            await _advance(engine, job, label, timings.agent_step, 75, 90)
+            await advance(engine, job, label, timings.agent_step, 75, 90)
             for composition in targets:
                 composition.captions = True
             changes.append(f"added captions to {len(targets)} composition(s)")
         else:
-            await _advance(engine, job, label, timings.agent_step, 75, 90)
+            await advance(engine, job, label, timings.agent_step, 75, 90)
             changes.append("shortened long word gaps")
     if not changes:
-        await _advance(engine, job, "Editing script", timings.agent_step, 40, 90)
+        await advance(engine, job, "Editing script", timings.agent_step, 40, 90)
     project.touch()
     credits = _credits_used(plan)
     plan.drive.ai_credits = max(0.0, plan.drive.ai_credits - credits)
@@ -297,47 +342,3 @@ def _credits_used(plan: AgentPlan) -> float:
     """Fractional, as Descript's live answers are: the tier's price plus up to 50 %."""
     digest = int(hashlib.sha256(plan.prompt.encode()).hexdigest(), 16)
     return round(CREDITS_BY_TIER[plan.cost_tier] * (1 + (digest % 500) / 1000), 3)
-
-
-async def run_publish(engine: Engine, job: Job, plan: PublishPlan, publish: Publish) -> None:
-    timings = engine.config.timings
-    await anyio.sleep(timings.queued)
-    project, composition = plan.project, plan.composition
-    share_url = f"{plan.base_url}/_sandbox/view/{publish.slug}"
-    await _advance(
-        engine,
-        job,
-        f"Rendering {plan.media_type.lower()} export",
-        timings.publish,
-        0,
-        100,
-        composition_id=composition.id,
-        share_url=share_url,
-    )
-    # The sandbox renders audio only: a real WAV as long as the composition.
-    render = StoredFile(
-        content=synthesize_wav(min(publish.duration, 600.0)),
-        content_type="audio/wav",
-        filename=f"{composition.name}.wav",
-    )
-    engine.world.files[publish.file_id] = render
-    publish.processing = False
-    publish.updated_at = job.created_at
-    project.touch()
-    download_url, expires = signed_url(
-        plan.base_url,
-        engine.config.signing_key,
-        "files",
-        publish.file_id,
-        engine.config.download_url_ttl,
-    )
-    job.stop(
-        {
-            "status": "success",
-            "composition_id": composition.id,
-            "share_url": share_url,
-            "media_type": plan.media_type,
-            "download_url": download_url,
-            "download_url_expires_at": iso(datetime.fromtimestamp(expires, UTC)),
-        }
-    )

@@ -2,7 +2,8 @@
 
 Written by hand rather than shared with the client's pydantic models, so that a mistake in one
 is caught by the other. Live behaviour wins over the spec where they differ: `fps` on a new
-composition is rejected with 400 "not allowed".
+composition is rejected with 400 "not allowed". The undocumented parts (`update_compositions`,
+timeline export, drive media import) are as live reports found them.
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ MEDIA_ITEM_KINDS: dict[str, dict[str, Any]] = {
     "upload": DIRECT_UPLOAD,
     "sequence": SEQUENCE,
 }
+# The drive's media library takes files only.
+DRIVE_MEDIA_ITEM_KINDS = {kind: MEDIA_ITEM_KINDS[kind] for kind in ("url", "upload")}
+
+_CLIPS: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["media"],
+        "properties": {"media": _STRING, "mute": {"type": "boolean"}},
+        "additionalProperties": False,
+    },
+}
 
 IMPORT_PROJECT_MEDIA: dict[str, Any] = {
     "type": "object",
@@ -76,21 +89,27 @@ IMPORT_PROJECT_MEDIA: dict[str, Any] = {
                     "name": _STRING,
                     "width": {"type": "integer", "minimum": 1},
                     "height": {"type": "integer", "minimum": 1},
-                    "clips": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["media"],
-                            "properties": {"media": _STRING, "mute": {"type": "boolean"}},
-                            "additionalProperties": False,
-                        },
-                    },
+                    "clips": _CLIPS,
+                },
+                "additionalProperties": False,
+            },
+        },
+        "update_compositions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["composition_id", "append_clips"],
+                "properties": {
+                    "composition_id": _STRING,
+                    "append_clips": {**_CLIPS, "minItems": 1},
                 },
                 "additionalProperties": False,
             },
         },
         "callback_url": _URI,
     },
+    # Joi's `with`: 400 "\"update_compositions\" missing required peer \"project_id\"".
+    "dependentRequired": {"update_compositions": ["project_id"]},
     "additionalProperties": False,
 }
 
@@ -107,6 +126,12 @@ AGENT: dict[str, Any] = {
         "callback_url": _URI,
     },
     "additionalProperties": False,
+}
+
+# When SandboxConfig.agent_accepts_conversation_id is set.
+AGENT_WITH_CONVERSATION: dict[str, Any] = {
+    **AGENT,
+    "properties": {**AGENT["properties"], "conversation_id": _UUID},
 }
 
 PUBLISH: dict[str, Any] = {
@@ -143,6 +168,34 @@ EXPORT_TRANSCRIPT: dict[str, Any] = {
             },
             "additionalProperties": False,
         },
+    },
+    "additionalProperties": False,
+}
+
+TIMELINE_FORMATS = ("edl", "sesx", "fcp", "premiere", "davinci_resolve", "aaf")
+EXPORT_TIMELINE: dict[str, Any] = {
+    "type": "object",
+    "required": ["project_id", "format"],
+    "properties": {
+        "project_id": _UUID,
+        "format": {"type": "string", "enum": list(TIMELINE_FORMATS)},
+        "composition_id": _STRING,
+        "include_markers": {"type": "boolean"},
+        "create_track_per_file": {"type": "boolean"},
+        "snap_frame_rates": {"type": "boolean"},
+        "strip_spaces": {"type": "boolean"},
+        "callback_url": _URI,
+    },
+    "additionalProperties": False,
+}
+
+IMPORT_DRIVE_MEDIA: dict[str, Any] = {
+    "type": "object",
+    "required": ["add_media"],
+    "properties": {
+        "add_media": {"type": "object", "additionalProperties": {"type": "object"}},
+        "folder_id": _UUID,
+        "callback_url": _URI,
     },
     "additionalProperties": False,
 }

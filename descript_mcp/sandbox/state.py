@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 
 from descript_mcp.sandbox.config import DriveConfig, SandboxConfig
-from descript_mcp.sandbox.errors import ApiError, not_found
+from descript_mcp.sandbox.errors import ApiError, invalid, not_found
 from descript_mcp.sandbox.media import Sentence
 
 Clock = Callable[[], datetime]
@@ -26,17 +26,6 @@ def iso(moment: datetime) -> str:
 
 
 @dataclass
-class Drive:
-    config: DriveConfig
-    media_minutes: float
-    ai_credits: float
-
-    @property
-    def id(self) -> str:
-        return self.config.id
-
-
-@dataclass
 class Media:
     key: str
     kind: str  # audio | video | image | sequence | other
@@ -44,6 +33,49 @@ class Media:
     words: list[Sentence] = field(default_factory=list)
     ready: bool = False
     studio_sound: bool = False
+
+
+@dataclass
+class LibraryFile:
+    """A file of a drive's media library, which belongs to no project."""
+
+    media: Media  # its key is the file's path: "Name.wav" or "Folder/Name.wav"
+    added_at: datetime
+
+
+@dataclass
+class Drive:
+    config: DriveConfig
+    media_minutes: float
+    ai_credits: float
+    library: dict[str, LibraryFile] = field(default_factory=dict)  # by path
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    def library_folders(self) -> dict[str, str]:
+        """The media library's folders, made by the paths of its files: path by folder_id."""
+        paths = {path.rsplit("/", depth)[0] for path in self.library for depth in _depths(path)}
+        return {library_folder_id(self.id, path): path for path in paths}
+
+
+def _depths(path: str) -> range:
+    return range(1, path.count("/") + 1)
+
+
+def library_folder_id(drive_id: str, path: str) -> str:
+    """A media library folder's id: stable, and never that of a project folder of the path."""
+    return str(uuid.uuid5(uuid.UUID(drive_id), f"media_library/{path}"))
+
+
+@dataclass
+class Conversation:
+    """An agent conversation. It continues across the compositions of its project only."""
+
+    id: str
+    drive_id: str
+    project_id: str
 
 
 @dataclass
@@ -94,11 +126,15 @@ class Project:
 
     def clip_media(self, composition: Composition) -> list[Media]:
         """The ready media a composition plays, sequences expanded to their tracks."""
-        found: list[Media] = []
-        for key, _muted in composition.clips:
+        return [media for media, _muted in self.clips_of(composition)]
+
+    def clips_of(self, composition: Composition) -> list[tuple[Media, bool]]:
+        """The ready media a composition plays, in order, each with whether its clip is muted."""
+        found: list[tuple[Media, bool]] = []
+        for key, muted in composition.clips:
             media = self.media.get(key)
             if media is not None and media.ready:
-                found.append(media)
+                found.append((media, muted))
         return found
 
     def duration_of(self, composition: Composition) -> float:
@@ -119,14 +155,24 @@ class Project:
                 return composition
         raise not_found(f"No composition matching '{ref}' found in project {self.id}")
 
+    def composition_for(self, ref: str | None, *, lacking: str) -> Composition:
+        """The composition `ref` names, else the first with content; none: a 400 saying the
+        project has no composition that `lacking` (e.g. "has a transcript")."""
+        if ref is not None:
+            return self.find_composition(ref)
+        for composition in self.compositions:
+            if self.has_content(composition):
+                return composition
+        raise invalid(f"No composition in project {self.id} {lacking}")
+
 
 @dataclass
 class Job:
     id: str
     type: str
     drive_id: str
-    project_id: str
-    project_url: str
+    project_id: str | None  # None for a job of no project (a drive media import)
+    project_url: str | None
     created_at: datetime = field(default_factory=now)
     state: str = "queued"
     stopped_at: datetime | None = None
@@ -166,9 +212,9 @@ class Job:
             "job_state": self.state,
             "created_at": iso(self.created_at),
             "drive_id": self.drive_id,
-            "project_id": self.project_id,
-            "project_url": self.project_url,
         }
+        if self.project_id is not None:
+            body |= {"project_id": self.project_id, "project_url": self.project_url}
         if self.stopped_at is not None:
             body["stopped_at"] = iso(self.stopped_at)
         if self.state == "running" and self.progress is not None:
@@ -217,6 +263,7 @@ class World:
         self.uploads: dict[str, Upload] = {}
         self.files: dict[str, StoredFile] = {}
         self.publishes: dict[str, tuple[Project, Publish]] = {}
+        self.conversations: dict[str, Conversation] = {}
 
     def now(self) -> datetime:
         """The sandbox's clock: this machine's, moved by `clock_offset`."""
@@ -237,6 +284,14 @@ class World:
         if job.drive_id != drive.id:
             raise ApiError(403, "User does not have access to this job")
         return job
+
+    def conversation_for(self, drive: Drive, conversation_id: str) -> Conversation:
+        """A conversation of the drive's. Another drive's is not found: no route reads a
+        conversation, so there is nothing to be refused access to."""
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None or conversation.drive_id != drive.id:
+            raise not_found(f'No conversation found for conversation_id "{conversation_id}".')
+        return conversation
 
     def running_publish(self, project_id: str) -> Job | None:
         for job in self.jobs.values():

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,15 +37,24 @@ def is_uuid(value: str) -> bool:
     return bool(UUID_PATTERN.match(value))
 
 
-def validate_body(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
-    """Check a JSON body against a request schema; raise 400 with Joi-style details."""
+# How Descript names each kind of add_media item in its messages.
+_KIND_NAMES = {"url": "URL Import", "upload": "Direct Upload", "sequence": "Multitrack Sequence"}
+
+
+def validate_body(
+    body: Any,
+    schema: dict[str, Any],
+    media_kinds: Mapping[str, dict[str, Any]] = MEDIA_ITEM_KINDS,
+) -> dict[str, Any]:
+    """Check a JSON body against a request schema, and its add_media items against the kinds
+    the route takes; raise 400 with Joi-style details."""
     if not isinstance(body, dict):
         raise ApiError(400, '"value" must be of type object')
     problems = [_describe(error, ()) for error in _errors(body, schema)]
     media = body.get("add_media")
     if isinstance(media, dict):
         for key, item in media.items():
-            problems.extend(_media_item_problems(key, item))
+            problems.extend(_media_item_problems(key, item, media_kinds))
     if problems:
         problems.sort(key=lambda p: p["path"])
         raise ApiError(400, problems[0]["message"], extra={"details": problems})
@@ -57,7 +66,9 @@ def _errors(instance: Any, schema: dict[str, Any]) -> list[ValidationError]:
     return sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
 
 
-def _media_item_problems(key: str, item: Any) -> list[dict[str, Any]]:
+def _media_item_problems(
+    key: str, item: Any, kinds: Mapping[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     prefix: tuple[str | int, ...] = ("add_media", key)
     if not isinstance(item, dict):
         return []
@@ -68,12 +79,12 @@ def _media_item_problems(key: str, item: Any) -> list[dict[str, Any]]:
     elif "content_type" in item or "file_size" in item:
         kind = "upload"
     else:
-        message = (
-            f'"{_dotted(prefix)}" must match exactly one of '
-            "[URL Import, Direct Upload, Multitrack Sequence]"
-        )
+        kind = None
+    if kind is None or kind not in kinds:
+        names = ", ".join(_KIND_NAMES[name] for name in kinds)
+        message = f'"{_dotted(prefix)}" must match exactly one of [{names}]'
         return [{"message": message, "path": list(prefix)}]
-    return [_describe(error, prefix) for error in _errors(item, MEDIA_ITEM_KINDS[kind])]
+    return [_describe(error, prefix) for error in _errors(item, kinds[kind])]
 
 
 def _describe(error: ValidationError, prefix: Sequence[str | int]) -> dict[str, Any]:
@@ -92,6 +103,16 @@ def _describe(error: ValidationError, prefix: Sequence[str | int]) -> dict[str, 
             missing = re.findall(r"'([^']+)' is a required property", error.message)[0]
             path = [*path, missing]
             message = f'"{_dotted(path)}" is required'
+        case "dependentRequired":
+            needing, peer = next(
+                (name, peer)
+                for name, peers in value.items()
+                if name in instance
+                for peer in peers
+                if peer not in instance
+            )
+            path = [*path, needing]
+            message = f'"{_dotted(path)}" missing required peer "{peer}"'
         case "type":
             message = f'"{where}" must be {_article(value)}'
         case "enum":

@@ -20,12 +20,17 @@ TERMINAL_STATES: frozenset[str] = frozenset({"stopped", "cancelled", "failed"})
 ResultStatus = Literal["success", "partial", "error"]
 
 
-class JobCreated(ResponseModel):
-    """The 201 answer to a job-creating POST."""
+class JobCreatedBase(ResponseModel):
+    """What every job-creating POST answers 201 with: the job and its drive."""
 
     job_id: str
     drive_id: str
     drive_name: str | None = None
+
+
+class JobCreated(JobCreatedBase):
+    """The 201 answer to a job-creating POST on a project."""
+
     project_id: str
     project_url: str
 
@@ -45,6 +50,16 @@ class AgentJobCreated(JobCreated):
     conversation_id: str | None = None
 
 
+class TimelineExportCreated(JobCreated):
+    format: str
+
+
+class DriveImportCreated(JobCreatedBase):
+    """A drive media import belongs to no project: its answer has no project fields."""
+
+    upload_urls: dict[str, UploadTarget] = Field(default_factory=dict)
+
+
 class JobProgress(ResponseModel):
     label: str | None = None
     percent: int | float | None = None
@@ -62,13 +77,20 @@ class CreatedComposition(ResponseModel):
     name: str | None = None
 
 
-class ImportResult(ResponseModel):
+class _ImportOutcome(ResponseModel):
     status: ResultStatus | str
     media_status: dict[str, MediaStatus] = Field(default_factory=dict)
     media_seconds_used: float | None = None
-    created_compositions: list[CreatedComposition] = Field(default_factory=list)
     error_message: str | None = None
     error_code: str | None = None
+
+
+class ImportResult(_ImportOutcome):
+    created_compositions: list[CreatedComposition] = Field(default_factory=list)
+
+
+class DriveImportResult(_ImportOutcome):
+    """Never observed live: read as an import's, which is what the one report expects."""
 
 
 class AgentResult(ResponseModel):
@@ -95,8 +117,21 @@ class PublishResult(ResponseModel):
     error_code: str | None = None
 
 
+class TimelineExportResult(ResponseModel):
+    """The timeline file is at `download_url` (signed, 24 h, fetched without the token)."""
+
+    status: ResultStatus | str
+    composition_id: str | None = None
+    file_name: str | None = None
+    content_type: str | None = None
+    download_url: str | None = None
+    download_url_expires_at: datetime | None = None
+    error_message: str | None = None
+    error_code: str | None = None
+
+
 class OtherResult(ResponseModel):
-    """The result of a job type this client has no model for (timeline export, drive import)."""
+    """The result of a job type this client has no model for."""
 
     status: str | None = None
     error_message: str | None = None
@@ -133,12 +168,30 @@ class PublishJob(_JobBase):
     result: PublishResult | None = None
 
 
+class TimelineExportJob(_JobBase):
+    job_type: Literal["export/timeline"]
+    result: TimelineExportResult | None = None
+
+
+class DriveImportJob(_JobBase):
+    """An import into the drive's media library: no project_id, no project_url."""
+
+    job_type: Literal["import/drive_media"]
+    result: DriveImportResult | None = None
+
+
 class OtherJob(_JobBase):
     job_type: str
     result: OtherResult | None = None
 
 
-KNOWN_JOB_TYPES = ("import/project_media", "agent", "publish")
+KNOWN_JOB_TYPES = (
+    "import/project_media",
+    "agent",
+    "publish",
+    "export/timeline",
+    "import/drive_media",
+)
 
 
 def _job_tag(value: Any) -> str:
@@ -152,6 +205,8 @@ Job = Annotated[
     Annotated[ImportJob, Tag("import/project_media")]
     | Annotated[AgentJob, Tag("agent")]
     | Annotated[PublishJob, Tag("publish")]
+    | Annotated[TimelineExportJob, Tag("export/timeline")]
+    | Annotated[DriveImportJob, Tag("import/drive_media")]
     | Annotated[OtherJob, Tag("other")],
     Discriminator(_job_tag),
 ]

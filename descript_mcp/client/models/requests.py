@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from descript_mcp.client.models._base import RequestModel
 
@@ -13,12 +13,16 @@ MediaType = Literal["Video", "Audio"]
 Resolution = Literal["480p", "720p", "1080p", "1440p", "4K"]
 AccessLevel = Literal["public", "unlisted", "drive", "private"]
 TranscriptFormat = Literal["txt", "markdown", "html", "rtf", "docx", "srt"]
-ListJobsType = Literal["import/project_media", "agent"]
+# The spec lists the first two; one live report has all five accepted, another only those two.
+ListJobsType = Literal[
+    "import/project_media", "agent", "publish", "export/timeline", "import/drive_media"
+]
 ProjectSort = Literal["name", "created_at", "updated_at", "last_viewed_at"]
 SearchType = Literal[
     "project", "video", "image", "audio", "project_folder", "media_library_folder", "layout_pack"
 ]
 SpeakerLabels = Literal["off", "changes", "every_paragraph"]
+TimelineFormat = Literal["edl", "sesx", "fcp", "premiere", "davinci_resolve", "aaf"]
 
 
 class UrlMedia(RequestModel):
@@ -66,6 +70,16 @@ class NewComposition(RequestModel):
     clips: list[Clip]
 
 
+class CompositionUpdate(RequestModel):
+    """Clips to append to a composition the project already has. Undocumented (one live
+    report validated it, another says appending is impossible); Descript wants `project_id`."""
+
+    composition_id: str = Field(
+        min_length=1, description="The composition's id, 5-character short id or URL"
+    )
+    append_clips: list[Clip] = Field(min_length=1)
+
+
 class ImportMediaRequest(RequestModel):
     """POST /jobs/import/project_media: a new project unless `project_id` is given."""
 
@@ -76,7 +90,36 @@ class ImportMediaRequest(RequestModel):
     workspace_name: str | None = None
     add_media: dict[str, MediaItem] | None = None
     add_compositions: list[NewComposition] | None = None
+    update_compositions: list[CompositionUpdate] | None = None
     callback_url: str | None = None
+
+
+# Descript answered more files than this with a bare 500 and imported none. A 500 on a
+# job-creating request cannot be told from a lost answer, so more are refused before sending.
+DRIVE_IMPORT_MAX_FILES = 3
+
+
+class ImportDriveMediaRequest(RequestModel):
+    """POST /jobs/import/drive_media (undocumented): files into the drive's media library, in
+    no project. A key `Folder/Name.wav` puts the file in that folder, creating it."""
+
+    add_media: dict[str, UrlMedia | UploadMedia]
+    folder_id: str | None = Field(
+        default=None, description="A media library folder: a search hit's folder_id"
+    )
+    callback_url: str | None = None
+
+    @field_validator("add_media")
+    @classmethod
+    def _in_threes(
+        cls, add_media: dict[str, UrlMedia | UploadMedia]
+    ) -> dict[str, UrlMedia | UploadMedia]:
+        if len(add_media) > DRIVE_IMPORT_MAX_FILES:
+            raise ValueError(
+                f"at most {DRIVE_IMPORT_MAX_FILES} files per drive media import (Descript "
+                "fails larger ones with a bare 500): send them in threes"
+            )
+        return add_media
 
 
 class AgentEditRequest(RequestModel):
@@ -88,6 +131,11 @@ class AgentEditRequest(RequestModel):
     composition_id: str | None = None
     model: str | None = None
     team_access: TeamAccess | None = None
+    # Disputed: the 201 says to pass it back, but the spec's request has no such field; one
+    # live report has it continuing the conversation, another a 400 "not allowed".
+    conversation_id: str | None = Field(
+        default=None, description="An earlier agent job's conversation_id, to continue it"
+    )
     callback_url: str | None = None
 
     @model_validator(mode="after")
@@ -107,6 +155,25 @@ class PublishRequest(RequestModel):
     media_type: MediaType | None = None
     resolution: Resolution | None = None
     access_level: AccessLevel | None = None
+    callback_url: str | None = None
+
+
+class ExportTimelineRequest(RequestModel):
+    """POST /jobs/export/timeline (undocumented): a composition as a timeline file for another
+    editor (media is never bundled). Free. Descript refuses the options a format has not."""
+
+    project_id: str = Field(min_length=1)
+    format: TimelineFormat = Field(
+        description="edl (Samplitude, Reaper), sesx (Audition), fcp (FCPXML 1.8), premiere "
+        "and davinci_resolve (xmeml v4), aaf (Pro Tools, Logic)"
+    )
+    composition_id: str | None = None
+    include_markers: bool | None = None
+    create_track_per_file: bool | None = Field(default=None, description="Not for fcp")
+    snap_frame_rates: bool | None = Field(
+        default=None, description="Default true; false only for premiere and davinci_resolve"
+    )
+    strip_spaces: bool | None = Field(default=None, description="aaf only (for Logic)")
     callback_url: str | None = None
 
 
