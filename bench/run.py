@@ -20,6 +20,7 @@ from bench import (
     scale,
     storage,
     subscriptions,
+    tool_list,
     upload,
 )
 
@@ -30,7 +31,8 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     args = parser.parse_args()
-    rows = upload.run(size_mib=64 if args.quick else 1024, repeats=1 if args.quick else 3)
+    rows = tool_list.run()
+    rows += upload.run(size_mib=64 if args.quick else 1024, repeats=1 if args.quick else 3)
     rows += coldstart.run(repeats=2 if args.quick else 30)
     rows += overhead.run(repeats=50 if args.quick else 500)
     rows += history.run(repeats=5 if args.quick else 50)

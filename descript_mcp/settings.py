@@ -30,6 +30,10 @@ Transport = Literal["stdio", "sse", "http"]
 # Over HTTP, who a request is: a Descript token it brings ("token"), or an access token this
 # server issued after the user handed it their Descript token once ("oauth").
 HttpAuth = Literal["token", "oauth"]
+# Named groups of tools (server/tools/__init__.py): "default" is all but experimental.
+Toolset = Literal[
+    "media", "agent", "publish", "jobs", "projects", "files", "experimental", "default", "all"
+]
 
 # Setting name -> environment variable. The first two are the names Descript's own CLI reads.
 ENVIRONMENT: dict[str, str] = {
@@ -51,6 +55,9 @@ ENVIRONMENT: dict[str, str] = {
     "public_url": "DESCRIPT_MCP_PUBLIC_URL",
     "secret_key": "DESCRIPT_MCP_SECRET_KEY",
     "secret_key_file": "DESCRIPT_MCP_SECRET_KEY_FILE",
+    "read_only": "DESCRIPT_MCP_READ_ONLY",
+    "toolsets": "DESCRIPT_MCP_TOOLSETS",
+    "max_wait_seconds": "DESCRIPT_MCP_MAX_WAIT_SECONDS",
 }
 
 
@@ -87,6 +94,22 @@ class Settings(BaseModel):
         le=600,
         description="How long job tools wait before returning the job id (below the ~60 s "
         "after which Claude Desktop drops a call)",
+    )
+    max_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        le=3600,
+        description="The longest one call waits for a job, whatever it asks (a longer wait is "
+        "cut to this, and the result says so)",
+    )
+    read_only: bool = Field(
+        default=False,
+        description="Only the tools that read: nothing is started, changed, cancelled or saved",
+    )
+    toolsets: tuple[Toolset, ...] = Field(
+        default=("default",),
+        description="The groups of tools to offer: media, agent, publish, jobs, projects, "
+        "files, experimental; default (all but experimental) or all",
     )
     transport: Transport = Field(default="stdio", description="stdio, sse or http")
     host: str = Field(default="127.0.0.1", description="Address the HTTP transports bind")
@@ -173,10 +196,9 @@ class Settings(BaseModel):
         }
         if "roots" in values:
             values["roots"] = [p for p in values["roots"].split(os.pathsep) if p.strip()]
-        if "allowed_hosts" in values:
-            values["allowed_hosts"] = [
-                h.strip() for h in values["allowed_hosts"].split(",") if h.strip()
-            ]
+        for listed in ("allowed_hosts", "toolsets"):
+            if listed in values:
+                values[listed] = [h.strip() for h in values[listed].split(",") if h.strip()]
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "api_key" not in values and (saved := stored_api_key(environ)):
             values["api_key"] = saved

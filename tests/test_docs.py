@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from descript_mcp.server.tools import AREAS
+from descript_mcp.server.tools import OPT_IN, TOOLSETS
 from descript_mcp.server.tools.registry import SPEC, ToolSpec, build, marked
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,13 +34,17 @@ def _first_sentence(description: str) -> str:
 
 def tools_table() -> str:
     """One row per tool, in the order the server lists them: name, what its description says
-    first, and what a call costs on the Descript account."""
-    rows = ["| Tool | What it does | Cost |", "|---|---|---|"]
-    for area in AREAS:
-        for fn in marked(area):
+    first, its toolset (opt-in ones marked), whether it only reads, and what a call costs on
+    the Descript account."""
+    rows = ["| Tool | What it does | Toolset | Reads only | Cost |", "|---|---|---|---|---|"]
+    for name, toolset in TOOLSETS.items():
+        for fn in marked(toolset):
             spec: ToolSpec = getattr(fn, SPEC)
             built = build(fn)
-            rows.append(f"| `{built.name}` | {_first_sentence(built.description)} | {spec.cost} |")
+            group = f"{name} (opt-in)" if name in OPT_IN else name
+            reads = "yes" if spec.annotations.read_only_hint else "no"
+            what = _first_sentence(built.description)
+            rows.append(f"| `{built.name}` | {what} | {group} | {reads} | {spec.cost} |")
     return "\n".join(rows)
 
 

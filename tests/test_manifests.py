@@ -16,7 +16,7 @@ import pytest
 
 from descript_mcp import __version__
 from descript_mcp.cli.main import _parser
-from descript_mcp.settings import ENVIRONMENT
+from descript_mcp.settings import ENVIRONMENT, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -110,6 +110,19 @@ def test_the_extension_manifest_runs_the_server_with_its_user_settings() -> None
     assert user["roots"]["type"] == "directory"
     assert user["roots"]["multiple"] is True
     assert user["wait_seconds"]["max"] < 60
+    # The bundle's choices reach the settings as the environment carries them.
+    for read_only, toolsets in ((False, "default"), (True, "media, jobs")):
+        chosen = {"read_only": str(read_only).lower(), "toolsets": toolsets}
+        environ = {
+            name: re.sub(
+                r"\$\{user_config\.(\w+)\}", lambda m, chosen=chosen: chosen.get(m[1], "x"), value
+            )
+            for name, value in config["env"].items()
+        }
+        settings = Settings.load(environ)
+        assert settings.read_only is read_only
+        assert settings.toolsets == tuple(t.strip() for t in toolsets.split(","))
+    assert user["toolsets"]["default"] == "default"
 
 
 @pytest.mark.skipif(shutil.which("mcpb") is None, reason="mcpb (npm @anthropic-ai/mcpb) absent")

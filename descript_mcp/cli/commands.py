@@ -71,9 +71,10 @@ class Output:
         with Progress(*columns, console=stderr, disable=not self.live) as bar:
             yield bar
 
-    def job(self, summary: JobSummary) -> int:
+    def job(self, summary: JobSummary, **extra: Any) -> int:
+        """The job's summary; `extra` fields (what the command did besides) in its JSON."""
         if self.as_json:
-            print(json.dumps(summary.model_dump(mode="json"), indent=2))
+            print(json.dumps(summary.model_dump(mode="json") | extra, indent=2))
         else:
             print(summary.summary)
             for media in summary.media or []:
@@ -210,6 +211,7 @@ def publish_command(
         stderr.print(f"publish started: {created.job_id}")
         job = await _wait(client, output, created.job_id, wait)
         summary = summarize(job)
+        saved_file: dict[str, Any] = {}
         if download_to is not None and isinstance(job, PublishJob) and summary.outcome == "success":
             async with output.progress(transfer=True) as bar:
                 task = bar.add_task(f"saving {download_to.name}", total=None)
@@ -221,9 +223,9 @@ def publish_command(
                     size = await download_published(
                         client, job, place, overwrite=overwrite, on_bytes=saved
                     )
-            summary.saved_to, summary.saved_bytes = str(download_to), size
-            summary.summary += f" Saved to {download_to}."
-        return output.job(summary)
+            summary.summary += f" Saved to {download_to} ({size} bytes)."
+            saved_file = {"saved_to": str(download_to), "saved_bytes": size}
+        return output.job(summary, **saved_file)
 
     return run
 

@@ -64,6 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--wait-seconds", type=float, help="how long job tools wait before returning (default 45)"
     )
+    serve.add_argument(
+        "--max-wait-seconds",
+        type=float,
+        help="the longest one call waits for a job, whatever it asks (default 600)",
+    )
+    serve.add_argument(
+        "--read-only",
+        action="store_const",
+        const=True,
+        help="offer only the tools that read: nothing is started, changed or saved",
+    )
+    serve.add_argument(
+        "--toolsets",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        metavar="NAMES",
+        help="comma-separated tool groups: media, agent, publish, jobs, projects, files, "
+        "experimental; default (all but experimental) or all",
+    )
     serve.add_argument("--api-url", help="the Descript API base URL")
     serve.add_argument(
         "--allowed-host",
@@ -132,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="API requests per token per minute before 429 (default 600)",
+    )
+    sandbox.add_argument(
+        "--agent-accepts-conversation-id",
+        action="store_true",
+        help="agent edits may continue a conversation (conversation_id), as one live report "
+        "has it; by default refused with 400 as in the spec",
     )
     sandbox.set_defaults(run=_run_sandbox)
 
@@ -213,6 +237,9 @@ def _run_serve(args: argparse.Namespace) -> int:
             port=args.port,
             history_path=args.history_path,
             wait_seconds=args.wait_seconds,
+            max_wait_seconds=args.max_wait_seconds,
+            read_only=args.read_only,
+            toolsets=args.toolsets,
             api_url=args.api_url,
             roots=args.roots,
             allowed_hosts=args.allowed_hosts,
@@ -237,6 +264,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
     config = SandboxConfig.for_tests() if args.fast else SandboxConfig()
     config.allow_remote_urls = args.allow_remote_urls
+    config.agent_accepts_conversation_id = args.agent_accepts_conversation_id
     if args.rate_limit is not None:
         config.rate_limit_requests = args.rate_limit
     if args.token:

@@ -1,10 +1,11 @@
-"""Saving a finished publish's rendered file, renewing its signed link when it has expired."""
+"""Saving a finished job's file (a publish's rendered media, a timeline export), renewing its
+signed link when it has expired."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from descript_mcp.client.models import PublishJob
+from descript_mcp.client.models import PublishJob, TimelineExportJob
 from descript_mcp.errors import LocalFileError
 from descript_mcp.files.local import ByteProgress, SavePlace
 from descript_mcp.files.transfer import download_file
@@ -41,4 +42,35 @@ async def download_published(
 
     return await download_file(
         client, current, place, overwrite=overwrite, on_bytes=on_bytes, refresh=fresh_link
+    )
+
+
+async def download_timeline(
+    client: DescriptClient,
+    job: TimelineExportJob,
+    place: SavePlace,
+    *,
+    overwrite: bool,
+    on_bytes: ByteProgress | None = None,
+) -> int:
+    """Download a finished timeline export's file to `place`; a stale link is renewed from the
+    job, the only place it is offered."""
+    result = job.result
+    if result is None or result.status != "success" or not result.download_url:
+        raise LocalFileError(f"Timeline export {job.job_id} has no file to download.")
+
+    async def fresh_link() -> str:
+        latest = getattr(await client.get_job(job.job_id), "result", None)
+        url: str | None = getattr(latest, "download_url", None)
+        if not url:
+            raise LocalFileError("The download link expired and Descript gave no new one.")
+        return url
+
+    return await download_file(
+        client,
+        result.download_url,
+        place,
+        overwrite=overwrite,
+        on_bytes=on_bytes,
+        refresh=fresh_link,
     )

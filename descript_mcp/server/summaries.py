@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
-from descript_mcp.client.models import AgentJob, ImportJob, Job, PublishJob
+from descript_mcp.client.models import (
+    AgentJob,
+    DriveImportJob,
+    ImportJob,
+    Job,
+    PublishJob,
+    TimelineExportJob,
+)
 
 # "unknown": the job ended with a result status this server has no name for.
 # Said of every field whose text comes from the drive, which anyone with access can write.
@@ -59,10 +67,73 @@ class JobSummary(Compact):
     download_url: str | None = None
     download_url_expires_at: str | None = None
     media_type: str | None = None
+    file_name: str | None = Field(default=None, description="A timeline export's file")
     error_message: str | None = Field(default=None, description=f"Why it failed. {FROM_DESCRIPT}")
     error_code: str | None = None
-    saved_to: str | None = Field(default=None, description="Where the published file was saved")
-    saved_bytes: int | None = None
+    wait_requested: float | None = Field(
+        default=None, description="Seconds this call was asked to wait (or the server's default)"
+    )
+    wait_applied: float | None = Field(default=None, description="Seconds it was allowed to wait")
+    wait_capped: str | None = Field(default=None, description="Why it waited less than asked")
+    next_check_after_s: float | None = Field(
+        default=None, description="While it runs: when to look again, from the job's own pace"
+    )
+
+
+KINDS = {
+    "import/project_media": "Import",
+    "import/drive_media": "Drive import",
+    "agent": "Agent edit",
+    "publish": "Publish",
+    "export/timeline": "Timeline export",
+}
+# When a job says nothing of its pace: typical remaining seconds by kind (Descript's notes:
+# imports 30 s to 5 min, agent edits 30 to 90 s, publishes minutes, timeline exports 8 s).
+TYPICAL_REMAINING = {"import/project_media": 30.0, "agent": 30.0, "publish": 60.0}
+OTHER_REMAINING = 15.0
+# Never sooner than Descript's jobs change, never so late that a finished job waits long.
+SOONEST_CHECK, LATEST_CHECK = 3.0, 300.0
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A bounded wait: what a call asked, what it was allowed, and why less, if less."""
+
+    requested: float
+    applied: float
+    capped: str | None = None
+
+    @classmethod
+    def bounded(cls, requested: float, longest: float) -> Wait:
+        if requested <= longest:
+            return cls(requested, requested)
+        return cls(
+            requested,
+            longest,
+            f"{longest:g} s is the longest this server waits in one call (max_wait_seconds); "
+            "call get_job again to wait more",
+        )
+
+    def tell(self, summary: JobSummary, job: Job) -> JobSummary:
+        summary.wait_requested, summary.wait_applied = self.requested, self.applied
+        summary.wait_capped = self.capped
+        if not job.is_terminal:
+            summary.next_check_after_s = next_check_after(job)
+        return summary
+
+
+def next_check_after(job: Job) -> float:
+    """Seconds until the job is worth reading again: what its progress so far says is left
+    (on Descript's clock alone, from its creation to its last progress), else what is typical
+    for its kind."""
+    progress = job.progress
+    remaining = TYPICAL_REMAINING.get(job.job_type, OTHER_REMAINING)
+    if progress is not None and progress.percent and progress.last_update_at is not None:
+        percent = min(float(progress.percent), 99.0)
+        elapsed = (progress.last_update_at - job.created_at).total_seconds()
+        if elapsed > 0:
+            remaining = elapsed * (100.0 - percent) / percent
+    return round(min(max(remaining, SOONEST_CHECK), LATEST_CHECK), 1)
 
 
 def summarize(job: Job) -> JobSummary:
@@ -80,7 +151,7 @@ def summarize(job: Job) -> JobSummary:
         summary.progress_label = job.progress.label
         summary.progress_percent = job.progress.percent
     match job:
-        case ImportJob(result=result) if result is not None:
+        case ImportJob(result=result) | DriveImportJob(result=result) if result is not None:
             summary.media = [
                 MediaOutcome(
                     name=name,
@@ -90,9 +161,8 @@ def summarize(job: Job) -> JobSummary:
                 )
                 for name, m in result.media_status.items()
             ] or None
-            summary.created_compositions = [
-                c.name or c.id or "" for c in result.created_compositions
-            ] or None
+            created = getattr(result, "created_compositions", [])  # a drive import makes none
+            summary.created_compositions = [c.name or c.id or "" for c in created] or None
             summary.media_seconds_used = result.media_seconds_used
             summary.error_message, summary.error_code = result.error_message, result.error_code
         case AgentJob(result=result) if result is not None:
@@ -108,6 +178,13 @@ def summarize(job: Job) -> JobSummary:
             summary.share_url = result.share_url
             summary.download_url = result.download_url
             summary.media_type = result.media_type
+            if result.download_url_expires_at is not None:
+                summary.download_url_expires_at = result.download_url_expires_at.isoformat()
+            summary.error_message, summary.error_code = result.error_message, result.error_code
+        case TimelineExportJob(result=result) if result is not None:
+            summary.composition_id = result.composition_id
+            summary.file_name = result.file_name
+            summary.download_url = result.download_url
             if result.download_url_expires_at is not None:
                 summary.download_url_expires_at = result.download_url_expires_at.isoformat()
             summary.error_message, summary.error_code = result.error_message, result.error_code
@@ -134,9 +211,7 @@ def outcome_of(job: Job) -> Outcome:
 def _sentence(job: Job, s: JobSummary) -> str:
     """What happened and what to do next, in words of this server's own: text that came from
     Descript (names, messages, the agent's answer) stays in its fields, marked as data there."""
-    kind = {"import/project_media": "Import", "agent": "Agent edit", "publish": "Publish"}.get(
-        job.job_type, "Job"
-    )
+    kind = KINDS.get(job.job_type, "Job")
     if not s.finished:
         percent = f" ({s.progress_percent:g}%)" if s.progress_percent is not None else ""
         return (
@@ -154,10 +229,10 @@ def _sentence(job: Job, s: JobSummary) -> str:
             f"{kind} {job.job_id} ended with a status this server does not know (in the result): "
             "look at the project to see what it did."
         )
-    if job.job_type == "import/project_media":
+    if job.job_type in ("import/project_media", "import/drive_media"):
         media = s.media or []
         failed = [m for m in media if m.status != "success"]
-        text = f"Import finished: {len(media) - len(failed)} of {len(media)} media imported"
+        text = f"{kind} finished: {len(media) - len(failed)} of {len(media)} media imported"
         if failed:
             text += f"; {len(failed)} failed, each with Descript's reason in media"
         return text + "."
@@ -169,6 +244,11 @@ def _sentence(job: Job, s: JobSummary) -> str:
         return (
             f"Published as {s.media_type or 'media'}: the share page is share_url, the file at "
             f"download_url until {s.download_url_expires_at}."
+        )
+    if job.job_type == "export/timeline":
+        return (
+            f"Timeline exported as {s.file_name or 'a file'}: at download_url until "
+            f"{s.download_url_expires_at}, or saved with save_file."
         )
     return f"{kind} {job.job_id} finished."
 

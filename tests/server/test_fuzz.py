@@ -123,6 +123,7 @@ def fuzz_client(
         history_path=base / "h.sqlite3",
         wait_seconds=1,
         roots=(root,),
+        toolsets=("all",),
     )
     server = build_server(settings, client_factory=factory, poll_schedule=FAST_POLL)
     with (
@@ -166,8 +167,7 @@ def _media_items(root: Path) -> st.SearchStrategy[Any]:
 def _arguments(schema: dict[str, Any], root: Path) -> st.SearchStrategy[dict[str, Any]]:
     special: dict[str, st.SearchStrategy[Any]] = {
         "add_media": _media_items(root),
-        "download_to": _paths(root),
-        "save_to": _paths(root),
+        "path": _paths(root),
         "wait_seconds": st.none() | st.floats(-5, 0.5) | st.integers(601, 10**6) | JSON_VALUES,
     }
     names = list(schema.get("properties", {}))

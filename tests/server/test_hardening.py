@@ -113,6 +113,12 @@ async def test_over_http_local_files_are_off_and_then_each_user_has_their_own_fo
         )
         assert "Local files are off over HTTP" in text
         assert str(root) not in text
+        listed = {tool.name for tool in (await alice.list_tools()).tools}
+        assert "save_file" not in listed  # nothing it could do over HTTP without local files
+        called = error_text(
+            await alice.call_tool("save_file", {"project_id": "p", "path": str(root / "a.md")})
+        )
+        assert called.startswith("save_file is off. Local files are off over HTTP")
     async with (
         serve_http(roots=(root,), http_local_files=True) as served,
         served.client(DEFAULT_TOKEN) as alice,
@@ -139,10 +145,10 @@ async def test_over_http_local_files_are_off_and_then_each_user_has_their_own_fo
         project = await import_sample(bob)
         overwrite = error_text(
             await bob.call_tool(
-                "publish",
+                "save_file",
                 {
                     "project_id": project["project_id"],
-                    "download_to": str(alice_folder / "talk.wav"),
+                    "path": str(alice_folder / "talk.wav"),
                     "overwrite": True,
                 },
             )

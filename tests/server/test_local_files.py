@@ -229,58 +229,67 @@ async def test_cancelling_the_call_mid_upload_cancels_the_import(
     assert [job.state for job in sandbox.world.jobs.values()] == ["cancelled"]
 
 
-async def test_publish_saves_the_file_and_never_replaces_one_unasked(
+async def test_save_file_saves_a_publish_with_byte_progress_and_never_replaces_unasked(
     mcp: Client, sandbox: Sandbox, media: Path
 ) -> None:
     project = await import_sample(mcp)
+    published = structured(await mcp.call_tool("publish", {"project_id": project["project_id"]}))
     target = media / "episode.wav"
-    summary = structured(
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    saved = structured(
         await mcp.call_tool(
-            "publish", {"project_id": project["project_id"], "download_to": str(target)}
+            "save_file",
+            {"job_id": published["job_id"], "path": str(target)},
+            progress_callback=on_progress,
         )
     )
-    assert summary["saved_to"] == str(target)
-    assert summary["saved_bytes"] == target.stat().st_size
-    assert "Saved to" in summary["summary"]
+    assert saved["saved"] is True
+    assert saved["saved_to"] == str(target)
+    assert saved["size"] == target.stat().st_size
+    assert saved["job"]["share_url"] == published["share_url"]
     with wave.open(io.BytesIO(target.read_bytes())) as rendered:
         assert rendered.getnframes() == 12 * 16_000
+    writes = [m for _, _, m in seen if m and m.startswith("Saving episode.wav")]
+    assert writes
+    assert f"{saved['size'] / 1024:.1f} KiB of" in writes[-1]
 
-    jobs_before = len(sandbox.world.jobs)
     text = error_text(
-        await mcp.call_tool(
-            "publish", {"project_id": project["project_id"], "download_to": str(target)}
-        )
+        await mcp.call_tool("save_file", {"job_id": published["job_id"], "path": str(target)})
     )
     assert "already exists" in text
-    assert len(sandbox.world.jobs) == jobs_before  # refused before anything started
     target.write_bytes(b"old")
     replaced = structured(
         await mcp.call_tool(
-            "publish",
-            {"project_id": project["project_id"], "download_to": str(target), "overwrite": True},
+            "save_file",
+            {"job_id": published["job_id"], "path": str(target), "overwrite": True},
         )
     )
-    assert replaced["saved_bytes"] == target.stat().st_size > 3
+    assert replaced["size"] == target.stat().st_size > 3
+    assert sorted(p.name for p in media.iterdir()) == ["episode.wav", "talk.wav"]  # no leftovers
 
 
-async def test_get_job_saves_a_publish_later_with_a_renewed_link(
+async def test_save_file_waits_for_a_running_publish_and_renews_a_stale_link(
     mcp: Client, sandbox: Sandbox, media: Path
 ) -> None:
     project = await import_sample(mcp)
     sandbox.config.download_url_ttl = 0.0  # the job's link is stale once it is done
     sandbox.config.timings.publish = 0.3
     started = structured(
-        await mcp.call_tool(
-            "publish",
-            {
-                "project_id": project["project_id"],
-                "wait_seconds": 0,
-                "download_to": str(media / "later.wav"),
-            },
-        )
+        await mcp.call_tool("publish", {"project_id": project["project_id"], "wait_seconds": 0})
     )
     assert started["finished"] is False
-    assert "call get_job with this job_id and download_to" in started["summary"]
+    not_yet = structured(
+        await mcp.call_tool(
+            "save_file",
+            {"job_id": started["job_id"], "path": str(media / "later.wav"), "wait_seconds": 0},
+        )
+    )
+    assert not_yet["saved"] is False
+    assert "still running" in not_yet["summary"]
     assert not (media / "later.wav").exists()
     done = structured(
         await mcp.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 10})
@@ -288,34 +297,72 @@ async def test_get_job_saves_a_publish_later_with_a_renewed_link(
     sandbox.config.download_url_ttl = 3600.0  # fresh links from the share page are valid
     saved = structured(
         await mcp.call_tool(
-            "get_job", {"job_id": done["job_id"], "download_to": str(media / "later.wav")}
+            "save_file", {"job_id": done["job_id"], "path": str(media / "later.wav")}
         )
     )
-    assert saved["saved_bytes"] == (media / "later.wav").stat().st_size
+    assert saved["size"] == (media / "later.wav").stat().st_size
 
 
-async def test_transcripts_can_be_saved_in_any_format(mcp: Client, media: Path) -> None:
+async def test_save_file_saves_transcripts_in_any_format(mcp: Client, media: Path) -> None:
     project = await import_sample(mcp)
     saved = structured(
         await mcp.call_tool(
-            "export_transcript",
+            "save_file",
             {
                 "project_id": project["project_id"],
                 "format": "docx",
-                "save_to": str(media / "transcript.docx"),
+                "path": str(media / "transcript.docx"),
             },
         )
     )
     assert saved["saved_to"] == str(media / "transcript.docx")
-    assert "text" not in saved
     document = zipfile.ZipFile(media / "transcript.docx").read("word/document.xml")
     assert b"Main" in document
+    srt = structured(
+        await mcp.call_tool(
+            "save_file",
+            {"project_id": project["project_id"], "format": "srt", "path": str(media / "a.srt")},
+        )
+    )
+    assert (media / "a.srt").read_text().startswith("1\n00:00:00,000 --> ")
+    assert srt["size"] == (media / "a.srt").stat().st_size
     text = error_text(
         await mcp.call_tool(
             "export_transcript", {"project_id": project["project_id"], "format": "docx"}
         )
     )
-    assert "give save_to" in text
+    assert "save it with save_file" in text
+
+
+async def test_save_file_says_what_it_needs(mcp: Client, media: Path) -> None:
+    project = await import_sample(mcp)
+    both = error_text(
+        await mcp.call_tool(
+            "save_file",
+            {"project_id": project["project_id"], "job_id": "x", "path": str(media / "a.md")},
+        )
+    )
+    assert "Give job_id (a publish's media) or project_id (a transcript), not both." in both
+    imported = error_text(
+        await mcp.call_tool(
+            "save_file", {"job_id": project["job_id"], "path": str(media / "a.wav")}
+        )
+    )
+    assert "is not a publish (import/project_media): it has no file to save." in imported
+    mixed = error_text(
+        await mcp.call_tool(
+            "save_file",
+            {"job_id": project["job_id"], "format": "srt", "path": str(media / "a.wav")},
+        )
+    )
+    assert "format: for a transcript (project_id), not a publish." in mixed
+    outside = error_text(
+        await mcp.call_tool(
+            "save_file", {"project_id": project["project_id"], "path": "/etc/descript.md"}
+        )
+    )
+    assert "/etc/descript.md" in outside
+    assert not Path("/etc/descript.md").exists()
 
 
 async def test_a_clients_roots_narrow_what_may_be_read(

@@ -62,10 +62,11 @@ async def _exercise(mcp: Client, media: Path) -> list[str]:
     )
     project = imported["project_id"]
     await call("agent_edit", {"project_id": project, "prompt": "Add captions"})
-    published = await call(
-        "publish", {"project_id": project, "download_to": str(media / "out.wav")}
-    )
+    published = await call("publish", {"project_id": project})
     for tool, arguments in [
+        ("save_file", {"job_id": published["job_id"], "path": str(media / "out.wav")}),
+        ("save_file", {"project_id": project, "format": "txt", "path": str(media / "t.txt")}),
+        ("get_published_page", {"share_url": published["share_url"]}),
         ("get_job", {"job_id": published["job_id"]}),
         ("list_jobs", {}),
         ("cancel_job", {"job_id": published["job_id"]}),

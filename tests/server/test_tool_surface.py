@@ -16,7 +16,8 @@ from mcp import Client
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
-from descript_mcp.server.tools import build_tools, registry
+from descript_mcp.server.tools import build_tools, registry, surface
+from descript_mcp.server.tools.input_schema import lean
 
 pytestmark = pytest.mark.anyio
 
@@ -42,49 +43,129 @@ async def _surface(mcp: Client) -> list[dict[str, Any]]:
     ]
 
 
-async def test_tools_list_matches_the_reviewed_snapshot(mcp: Client) -> None:
-    surface = await _surface(mcp)
+async def test_tools_list_matches_the_reviewed_snapshot(make_server, mode: str) -> None:
+    """Every tool of every toolset, as listed."""
+    async with Client(make_server(toolsets=("all",)), mode=mode) as mcp:
+        surface = await _surface(mcp)
     text = json.dumps(surface, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(text)
     assert text == SNAPSHOT.read_text(), "tools changed: review, then UPDATE_SNAPSHOTS=1"
 
 
-async def test_every_tool_declares_its_output_and_annotations(mcp: Client) -> None:
-    for tool in (await mcp.list_tools()).tools:
-        assert tool.output_schema, tool.name
-        assert tool.annotations is not None, tool.name
-        assert tool.annotations.open_world_hint is True, tool.name
+async def test_every_tool_has_a_title_and_states_its_hints(make_server) -> None:
+    """Hosts decide from the hints what runs without asking: each is stated, none left to a
+    default, and every tool reaches Descript (open world)."""
+    async with Client(make_server(toolsets=("all",))) as mcp:
+        tools = (await mcp.list_tools()).tools
+    for tool in tools:
+        hints = tool.annotations
+        assert tool.title, tool.name
         assert tool.description, tool.name
+        assert tool.output_schema, tool.name
+        assert hints is not None, tool.name
+        stated = (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint)
+        assert None not in stated, tool.name
+        assert hints.open_world_hint is True, tool.name
+        if hints.read_only_hint:  # a read changes nothing, so repeating it is harmless
+            assert hints.destructive_hint is False, tool.name
+            assert hints.idempotent_hint is True, tool.name
         size = len(json.dumps(tool.input_schema))
         assert size < MAX_INPUT_SCHEMA_BYTES, (tool.name, size)
 
 
-async def test_read_only_tools_are_exactly_those_that_change_nothing(mcp: Client) -> None:
-    """get_job and export_transcript can save a file (and replace one if asked): not read-only."""
-    tools = (await mcp.list_tools()).tools
-    read_only = {t.name for t in tools if t.annotations and t.annotations.read_only_hint}
+async def test_reads_and_writes_are_separate_tools(mcp: Client) -> None:
+    """No default tool both reads and writes: the reads take nothing that names a place to
+    write, and the one tool that saves files is marked as a write."""
+    tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+    read_only = {
+        name for name, t in tools.items() if t.annotations and t.annotations.read_only_hint
+    }
     assert read_only == {
+        "get_job",
         "list_jobs",
+        "export_transcript",
+        "get_published_page",
         "list_projects",
         "get_project",
         "get_drive_status",
         "list_agent_models",
         "search_drive",
     }
-    destructive = {t.name for t in tools if t.annotations and t.annotations.destructive_hint}
-    assert destructive == {"agent_edit", "publish", "cancel_job", "get_job", "export_transcript"}
+    for name in read_only:
+        arguments = set(tools[name].input_schema["properties"])
+        assert not arguments & {"path", "download_to", "save_to", "overwrite"}, name
+    writers = {name for name, t in tools.items() if "path" in t.input_schema["properties"]}
+    assert writers == {"save_file"}
+    destructive = {name for name, t in tools.items() if t.annotations.destructive_hint}
+    assert destructive == {"agent_edit", "publish", "cancel_job", "save_file"}
 
 
-def test_shared_output_schemas_are_those_the_sdk_derives_for_each_tool() -> None:
-    """Tools returning the same model share one derived output schema; each tool still
-    publishes and validates exactly what the SDK's own registration would give it."""
-    for built in build_tools():
+async def test_what_the_model_reads_of_the_default_tools_fits_the_budget(mcp: Client) -> None:
+    tools = (await mcp.list_tools()).tools
+    assert len(tools) <= surface.MAX_DEFAULT_TOOLS
+    counted = surface.tokens(tools)
+    print(f"tools/list, model-facing: {len(tools)} tools, {counted} tokens")
+    assert counted <= surface.TOKEN_BUDGET, counted
+    for tool in tools:  # the noise the schemas lost stays lost
+        text = surface.model_facing(tool)
+        assert '"title":' not in text.split('"inputSchema"')[1], tool.name
+        assert '{"type":"null"}' not in text, tool.name
+
+
+async def test_the_server_wait_is_the_default_the_schema_shows(make_server) -> None:
+    async with Client(make_server(wait_seconds=30)) as mcp:
+        tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+    for name in ("import_media", "agent_edit", "publish", "save_file"):
+        assert tools[name].input_schema["properties"]["wait_seconds"]["default"] == 30, name
+    assert tools["get_job"].input_schema["properties"]["wait_seconds"]["default"] == 0
+
+
+def test_lean_schemas_are_what_the_sdk_derives_less_the_noise() -> None:
+    """Tools returning the same model share one derived output schema; each tool publishes
+    exactly what the SDK's own registration would give it, its input schema made lean."""
+    for built in build_tools().offered:
         alone = Tool.from_function(built.fn, name=built.name)
+        expected = lean(alone.parameters) | {"additionalProperties": False}
+        if "wait_seconds" in expected["properties"]:
+            expected["properties"]["wait_seconds"].setdefault("default", 45.0)
+        assert built.parameters == expected, built.name
         assert built.output_schema == alone.output_schema, built.name
-        assert built.parameters == alone.parameters | {"additionalProperties": False}, built.name
         assert built.fn_metadata.output_model is alone.fn_metadata.output_model, built.name
         assert built.fn_metadata.wrap_output is alone.fn_metadata.wrap_output is False
+
+
+def test_lean_keeps_what_validates_and_drops_the_rest() -> None:
+    derived = {
+        "title": "fArguments",
+        "$defs": {"Item": {"title": "Item", "description": "An item.", "type": "object"}},
+        "properties": {
+            "title": {"title": "Title", "type": "string"},
+            "maybe": {
+                "anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}],
+                "default": None,
+            },
+            "either": {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+            "items": {
+                "anyOf": [{"items": {"$ref": "#/$defs/Item"}, "type": "array"}, {"type": "null"}],
+                "default": None,
+                "description": "Some",
+            },
+            "flag": {"default": False, "title": "Flag", "type": "boolean"},
+        },
+        "type": "object",
+    }
+    assert lean(derived) == {
+        "$defs": {"Item": {"type": "object"}},
+        "properties": {
+            "title": {"type": "string"},
+            "maybe": {"type": "integer", "minimum": 1},
+            "either": {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+            "items": {"items": {"$ref": "#/$defs/Item"}, "type": "array", "description": "Some"},
+            "flag": {"default": False, "type": "boolean"},
+        },
+        "type": "object",
+    }
 
 
 def test_a_tool_must_return_a_model() -> None:

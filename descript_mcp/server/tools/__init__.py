@@ -1,14 +1,87 @@
-"""The server's tools, by area. Each is a module-level function marked with `registry.tool`;
-`build_tools` builds them all, in this order."""
+"""The server's tools, by toolset: each toolset is a module whose functions are marked with
+`registry.tool`. `build_tools` builds those the settings offer, and says why the others are off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
 
 from mcp.server.mcpserver.tools import Tool
 
-from descript_mcp.server.tools import agent, jobs, media, projects, publish
+from descript_mcp.server.tools import (
+    agent,
+    experimental,
+    files,
+    jobs,
+    media,
+    projects,
+    publish,
+)
+from descript_mcp.server.tools.local_files import HTTP_OFF
 from descript_mcp.server.tools.registry import build, marked
+from descript_mcp.settings import Settings
 
-AREAS = (media, agent, publish, jobs, projects)
+TOOLSETS: dict[str, ModuleType] = {
+    "media": media,
+    "agent": agent,
+    "publish": publish,
+    "jobs": jobs,
+    "projects": projects,
+    "files": files,
+    "experimental": experimental,
+}
+# Resting on Descript's undocumented routes: offered only when asked for by name (or "all").
+OPT_IN = frozenset({"experimental"})
+# Every job tool hands back a job id to follow: the job tools come with any toolset.
+ALWAYS = frozenset({"jobs"})
 
 
-def build_tools() -> list[Tool]:
-    """The server's tools, built: argument models, input and output schemas."""
-    return [build(fn) for area in AREAS for fn in marked(area)]
+@dataclass(frozen=True)
+class ToolChoice:
+    """The tools a server offers, and for each tool it does not, why (for a call by name)."""
+
+    offered: list[Tool]
+    withheld: dict[str, str]
+
+
+def chosen_toolsets(names: tuple[str, ...]) -> list[str]:
+    """The toolsets `names` means, in the order of TOOLSETS."""
+    wanted = set(names) | ALWAYS
+    if "all" in wanted:
+        wanted |= set(TOOLSETS)
+    if "default" in wanted:
+        wanted |= set(TOOLSETS) - OPT_IN
+    return [name for name in TOOLSETS if name in wanted]
+
+
+def build_tools(settings: Settings | None = None) -> ToolChoice:
+    """The tools `settings` offer (the default toolsets when None), built."""
+    settings = settings or Settings()
+    toolsets = chosen_toolsets(settings.toolsets)
+    offered: list[Tool] = []
+    withheld: dict[str, str] = {}
+    for toolset, module in TOOLSETS.items():
+        for fn in marked(module):
+            tool = build(fn, wait_default=settings.wait_seconds)
+            reads = bool(tool.annotations and tool.annotations.read_only_hint)
+            if toolset not in toolsets:
+                withheld[tool.name] = (
+                    f"{tool.name} is in the {toolset} toolset, which this server does not offer "
+                    f"(it offers {', '.join(toolsets)}). To use it, whoever runs the server adds "
+                    f"{toolset} to --toolsets (DESCRIPT_MCP_TOOLSETS)."
+                )
+            elif (
+                toolset == "files"
+                and settings.transport != "stdio"
+                and not settings.http_local_files
+            ):
+                withheld[tool.name] = f"{tool.name} is off. {HTTP_OFF}"
+            elif settings.read_only and not reads:
+                withheld[tool.name] = (
+                    f"{tool.name} is off: this server runs read-only (--read-only, "
+                    "DESCRIPT_MCP_READ_ONLY), so nothing can be started, changed, cancelled or "
+                    "saved through it. The read tools still work."
+                )
+            else:
+                offered.append(tool)
+    return ToolChoice(offered, withheld)

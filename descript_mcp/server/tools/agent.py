@@ -3,9 +3,11 @@
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from descript_mcp.client.models import AgentEditRequest, TeamAccess
+from descript_mcp.errors import BadRequestError
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import FROM_DESCRIPT, Compact, JobSummary
 from descript_mcp.server.tools.arguments import CompositionId, Force, WaitSeconds
@@ -29,36 +31,23 @@ class AgentModelList(BaseModel):
 async def agent_edit(
     prompt: Annotated[
         str,
-        Field(
-            min_length=1,
-            description="What to do, in plain words: 'Apply Studio Sound, remove filler "
-            "words and add captions'",
-        ),
+        Field(min_length=1, description="e.g. 'Apply Studio Sound and remove filler words'"),
     ],
     ctx: Context[Any],
     project_id: Annotated[str | None, Field(description="The project to edit")] = None,
-    project_name: Annotated[
-        str | None, Field(description="Instead of project_id: create a new project so named")
-    ] = None,
+    project_name: Annotated[str | None, Field(description="Or: a new project's name")] = None,
     composition_id: CompositionId = None,
-    model: Annotated[
-        str | None,
-        Field(description="A model id or alias from list_agent_models; default auto"),
+    conversation_id: Annotated[
+        str | None, Field(description="Continue this earlier edit's conversation")
     ] = None,
-    team_access: Annotated[
-        TeamAccess | None, Field(description="Drive members' access to a new project")
-    ] = None,
+    model: Annotated[str | None, Field(description="From list_agent_models; default auto")] = None,
+    team_access: TeamAccess | None = None,
     wait_seconds: WaitSeconds = None,
     force: Force = False,
 ) -> JobSummary:
-    """Ask Descript's AI agent, Underlord, to edit a project (Studio Sound, removing filler
-    words, captions, cuts, layouts...) or, with project_name, to create a new project from
-    the prompt. Give exactly one of project_id and project_name.
-
-    Costs AI credits (more for high-cost models) and may spend media minutes. The edit
-    changes the project. Do not start a second edit of the same project while one runs.
-    Returns the agent's answer when done, or the job id after wait_seconds: then call get_job.
-    """
+    """Ask Descript's agent to edit a project (Studio Sound, filler words, captions, cuts,
+    layouts) or make a new one from the prompt. Costs AI credits (and may spend media
+    minutes); one edit per project at a time. Returns its answer, or the job id: get_job."""
     state, caller = await caller_of(ctx)
     request = AgentEditRequest(
         callback_url=state.callbacks.url_for(caller),
@@ -66,26 +55,37 @@ async def agent_edit(
         project_id=project_id,
         project_name=project_name,
         composition_id=composition_id,
+        conversation_id=conversation_id,
         model=model,
         team_access=team_access,
     )
-    return await submit_and_wait(
-        ctx,
-        state,
-        caller,
-        caller.client.agent_edit,
-        request,
-        job_type="agent",
-        tool="agent_edit",
-        force=force,
-        wait_seconds=wait_seconds,
-    )
+    try:
+        return await submit_and_wait(
+            ctx,
+            state,
+            caller,
+            caller.client.agent_edit,
+            request,
+            job_type="agent",
+            tool="agent_edit",
+            force=force,
+            wait_seconds=wait_seconds,
+        )
+    except BadRequestError as refused:
+        if conversation_id is None or "conversation_id" not in refused.message:
+            raise
+        raise ToolError(
+            f"Descript refused conversation_id (400: “{refused.message}”): its API does not "
+            "take it for this account, so the earlier conversation cannot be continued through "
+            "it. Nothing was started. To go on, call agent_edit again without conversation_id: "
+            "a new conversation, which does not see the earlier one, so say in the prompt what "
+            "it needs to know."
+        ) from refused
 
 
 @tool(title="List the agent's models", annotations=READS, cost=FREE)
 async def list_agent_models(ctx: Context[Any]) -> AgentModelList:
-    """The models agent_edit can use, with their cost tier, and aliases that follow the
-    newest model of a family. Free."""
+    """agent_edit's models with their cost tiers, and aliases for a family's newest. Free."""
     _, caller = await caller_of(ctx)
     catalog = await caller.client.list_agent_models()
     return AgentModelList(

@@ -1,6 +1,6 @@
 """The path every job tool takes: submit (exactly once, the same call twice answered with the
 earlier job), send the import's local files, wait a bounded time with progress notifications,
-save a publish's file if asked, and summarise."""
+and summarise, saying how long it waited and when to look again."""
 
 from __future__ import annotations
 
@@ -14,41 +14,48 @@ import anyio
 from mcp.server.mcpserver import Context
 
 from descript_mcp.client.ledger import DedupeKey
-from descript_mcp.client.models import Job, JobCreated, RequestModel, UploadTarget
+from descript_mcp.client.models import (
+    Job,
+    JobCreated,
+    JobCreatedBase,
+    RequestModel,
+    UploadTarget,
+)
 from descript_mcp.client.waiter import ProgressUpdate
 from descript_mcp.errors import DuplicateSubmissionError, UploadURLsLostError
-from descript_mcp.files.local import SavePlace
 from descript_mcp.redact import redact_urls
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState
-from descript_mcp.server.summaries import JobSummary, MediaOutcome, summarize
-from descript_mcp.server.tools.local_files import (
-    LocalMedia,
-    UploadFailure,
-    upload_all,
-    with_saved_file,
-)
+from descript_mcp.server.summaries import JobSummary, MediaOutcome, Wait, summarize
+from descript_mcp.server.tools.local_files import LocalMedia, UploadFailure, upload_all
 from descript_mcp.server.tools.progress import CallProgress
 
-CreatedT = TypeVar("CreatedT", bound=JobCreated)
+CreatedT = TypeVar("CreatedT", bound=JobCreatedBase)
+
+
+def bounded_wait(state: ServerState, wait_seconds: float | None) -> Wait:
+    """The wait a call gets: what it asked (the server's default when None), at most the
+    server's longest."""
+    settings = state.settings
+    requested = settings.wait_seconds if wait_seconds is None else wait_seconds
+    return Wait.bounded(requested, settings.max_wait_seconds)
 
 
 async def wait_for(
     state: ServerState,
     caller: Caller,
     job_id: str,
-    wait_seconds: float | None,
+    wait: Wait,
     progress: CallProgress,
     weight: float = 100.0,
 ) -> Job:
-    """Wait up to `wait_seconds` (the server's default when None); the job as last seen."""
+    """Wait up to `wait.applied` seconds; the job as last seen."""
     followed = state.tracker.follow(caller.owner, caller.client, job_id)
-    budget = state.settings.wait_seconds if wait_seconds is None else wait_seconds
 
     async def report(update: ProgressUpdate) -> None:
         await progress.job_update(update, weight)
 
-    await state.tracker.wait(followed, budget, report)
+    await state.tracker.wait(followed, wait.applied, report)
     job = followed.job
     # No answer about the job at all, only failures; or following it stopped before its end.
     if job is None or (followed.done and followed.error is not None and not job.is_terminal):
@@ -107,14 +114,19 @@ async def submit_job(
             return Submitted(earlier.job_id, None, note)
         except UploadURLsLostError as lost:  # a job Descript accepted, even if now cancelled
             job = lost.job
-            await state.history.jobs.record_submitted(
-                caller.owner,
+            accepted = (
                 JobCreated(
                     job_id=job.job_id,
                     drive_id=job.drive_id,
-                    project_id=job.project_id or "",
+                    project_id=job.project_id,
                     project_url=job.project_url or "",
-                ),
+                )
+                if job.project_id
+                else JobCreatedBase(job_id=job.job_id, drive_id=job.drive_id)
+            )
+            await state.history.jobs.record_submitted(
+                caller.owner,
+                accepted,
                 job_type=job_type,
                 tool=tool,
                 request=redact_urls(request.to_body()),
@@ -150,7 +162,7 @@ async def submit_and_wait(
     ctx: Context[Any],
     state: ServerState,
     caller: Caller,
-    send: Callable[..., Awaitable[JobCreated]],
+    send: Callable[..., Awaitable[JobCreatedBase]],
     request: RequestModel,
     *,
     job_type: str,
@@ -158,8 +170,6 @@ async def submit_and_wait(
     force: bool,
     wait_seconds: float | None,
     local: list[LocalMedia] | None = None,
-    destination: SavePlace | None = None,
-    overwrite: bool = False,
 ) -> JobSummary:
     """A job tool's call, from the request to the summary it returns."""
     local = local or []
@@ -188,11 +198,9 @@ async def submit_and_wait(
         progress.next_phase(upload_bytes)
     # The job's share of this call's progress: as much as the upload, or 100 without one.
     weight = upload_bytes or 100.0
-    job = await wait_for(state, caller, submitted.job_id, wait_seconds, progress, weight)
-    summary = await with_saved_file(
-        caller.client, job, destination, overwrite=overwrite, progress=progress
-    )
-    return submitted.tell(summary)
+    wait = bounded_wait(state, wait_seconds)
+    job = await wait_for(state, caller, submitted.job_id, wait, progress, weight)
+    return submitted.tell(wait.tell(summarize(job), job))
 
 
 async def _upload(

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPDeprecationWarning
 
-from descript_mcp.client.models import Job, PublishJob, UploadTarget
+from descript_mcp.client.models import PublishJob, TimelineExportJob, UploadMedia, UploadTarget
 from descript_mcp.errors import DescriptError, LocalFileError
 from descript_mcp.files.local import ReadableFile, SavePlace
-from descript_mcp.files.published import download_published
+from descript_mcp.files.published import download_published, download_timeline
 from descript_mcp.files.roots import Roots, root_from_uri
-from descript_mcp.files.transfer import upload_file
+from descript_mcp.files.transfer import content_type_of, upload_file
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState
-from descript_mcp.server.summaries import JobSummary, summarize
 from descript_mcp.server.tools.progress import CallProgress, size_text
 
 if TYPE_CHECKING:
@@ -67,9 +68,25 @@ class LocalMedia:
     name: str
     file: ReadableFile
 
+    @classmethod
+    def open(cls, name: str, roots: Roots, path: str, opened: ExitStack) -> LocalMedia:
+        """The file at `path`, checked and opened, held open by `opened` until it is sent."""
+        if not PurePosixPath(name).suffix:
+            raise LocalFileError(
+                f"Give the media name '{name}' a file extension (like {name}.mp4): "
+                "Descript reads the media type from it."
+            )
+        return cls(name, opened.enter_context(roots.open_readable(path)))
+
     @property
     def size(self) -> int:
         return self.file.size
+
+    def upload(self, language: str | None) -> UploadMedia:
+        """The import's item for this file: sent by direct upload."""
+        return UploadMedia(
+            content_type=content_type_of(self.name), file_size=self.size, language=language
+        )
 
 
 @dataclass(frozen=True)
@@ -114,28 +131,16 @@ async def upload_all(
     return []
 
 
-async def with_saved_file(
-    caller_client: DescriptClient,
-    job: Job,
-    destination: SavePlace | None,
+async def save_job_file(
+    client: DescriptClient,
+    job: PublishJob | TimelineExportJob,
+    destination: SavePlace,
     *,
     overwrite: bool,
     progress: CallProgress,
-) -> JobSummary:
-    """The job's summary; for a finished publish with `destination`, its file saved there."""
-    summary = summarize(job)
-    if destination is None:
-        return summary
-    if not isinstance(job, PublishJob):
-        summary.summary += " download_to applies to publish jobs only: nothing was saved."
-        return summary
-    if not job.is_terminal:
-        summary.summary += (
-            " To save the file once it is done, call get_job with this job_id and download_to."
-        )
-        return summary
-    if job.result is None or job.result.status != "success" or not job.result.download_url:
-        return summary
+) -> int:
+    """A finished job's file saved at `destination`, its bytes reported as this call's next
+    phase of progress; the bytes saved."""
     progress.next_phase(100.0)  # the job's share of the call, as in wait_for
 
     async def report(written: int, total: int | None) -> None:
@@ -143,9 +148,8 @@ async def with_saved_file(
         message = f"Saving {destination.name}: {size_text(written)} of {size_text(size)}"
         await progress.report(written, size, message)
 
-    saved = await download_published(
-        caller_client, job, destination, overwrite=overwrite, on_bytes=report
-    )
-    summary.saved_to, summary.saved_bytes = str(destination.shown), saved
-    summary.summary += f" Saved to {destination.shown} ({size_text(saved)})."
-    return summary
+    if isinstance(job, PublishJob):
+        return await download_published(
+            client, job, destination, overwrite=overwrite, on_bytes=report
+        )
+    return await download_timeline(client, job, destination, overwrite=overwrite, on_bytes=report)

@@ -1,26 +1,23 @@
 """import_media: bring media into a new or existing project."""
 
 from contextlib import ExitStack
-from pathlib import PurePosixPath
 from typing import Annotated, Any, Self
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from descript_mcp.client.models import (
+    CompositionUpdate,
     ImportMediaRequest,
     MediaItem,
     NewComposition,
     SequenceMedia,
     SequenceTrack,
     TeamAccess,
-    UploadMedia,
     UrlMedia,
 )
 from descript_mcp.files.roots import Roots
 from descript_mcp.files.sharelinks import direct_download_url
-from descript_mcp.files.transfer import content_type_of
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState, caller_of
 from descript_mcp.server.summaries import JobSummary
@@ -37,22 +34,16 @@ class MediaSource(BaseModel):
 
     url: str | None = Field(
         default=None,
-        description="A link Descript downloads: a direct link that allows HTTP Range requests, "
-        'or a Google Drive or Dropbox share link (the file shared as "Anyone with the link")',
+        description="A direct link allowing Range requests, or a Google Drive or Dropbox share "
+        "link open to anyone with it",
     )
     path: str | None = Field(
-        default=None,
-        description="An absolute path of a file on this computer, under the folders the server "
-        "may read; it is uploaded",
+        default=None, description="A file on this computer (absolute path), uploaded"
     )
     tracks: list[SequenceTrack] | None = Field(
-        default=None,
-        description="A multitrack sequence: other media of this import or the project, each "
-        "with an optional offset in seconds",
+        default=None, description="Multitrack: other media of this import or the project"
     )
-    language: str | None = Field(
-        default=None, description="ISO 639-1 language of the speech, e.g. en; default: detect"
-    )
+    language: str | None = Field(default=None, description="ISO 639-1; default: detected")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -80,17 +71,10 @@ async def _plan_media(
             items[name] = UrlMedia(url=direct_download_url(source.url), language=source.language)
         else:
             assert source.path is not None
-            if not PurePosixPath(name).suffix:
-                raise ToolError(
-                    f"Give the media name '{name}' a file extension (like {name}.mp4): "
-                    "Descript reads the media type from it."
-                )
             roots = roots or await roots_for(ctx, state, caller)
-            file = opened.enter_context(roots.open_readable(source.path))
-            items[name] = UploadMedia(
-                content_type=content_type_of(name), file_size=file.size, language=source.language
-            )
-            local.append(LocalMedia(name, file))
+            media = LocalMedia.open(name, roots, source.path, opened)
+            items[name] = media.upload(source.language)
+            local.append(media)
     return items, local
 
 
@@ -99,37 +83,28 @@ async def import_media(
     ctx: Context[Any],
     add_media: Annotated[
         dict[str, MediaSource],
-        Field(
-            description="Media to import, keyed by its name in the project. Keep the file "
-            "extension (interview.mp4, Music/theme.mp3): Descript reads the type from it.",
-        ),
+        Field(description="By name in the project, with its extension: interview.mp4"),
     ],
-    project_id: Annotated[
-        str | None, Field(description="Import into this project; omit to create one")
-    ] = None,
-    project_name: Annotated[str | None, Field(description="Name of the new project")] = None,
+    project_id: Annotated[str | None, Field(description="Default: a new project")] = None,
+    project_name: str | None = None,
     add_compositions: Annotated[
-        list[NewComposition] | None,
-        Field(description="Compositions (timelines) to create from the media, in order"),
+        list[NewComposition] | None, Field(description="Timelines to make of the media")
     ] = None,
-    folder_name: Annotated[
-        str | None, Field(description="Folder path for a new project, e.g. Clients/Acme")
+    update_compositions: Annotated[
+        list[CompositionUpdate] | None,
+        Field(description="Clips to append to the project's timelines (undocumented)"),
     ] = None,
-    team_access: Annotated[
-        TeamAccess | None, Field(description="Drive members' access to a new project")
+    folder_name: Annotated[str | None, Field(description="For a new project: A/B")] = None,
+    workspace_name: Annotated[
+        str | None, Field(description="For a new project: Personal, General or a team's")
     ] = None,
+    team_access: TeamAccess | None = None,
     wait_seconds: WaitSeconds = None,
     force: Force = False,
 ) -> JobSummary:
-    """Import audio, video or images into a Descript project, creating the project unless
-    project_id is given, and optionally compositions built from the media. Each item comes
-    from a URL (Google Drive and Dropbox share links work), a local file (uploaded), or
-    other media (a multitrack sequence). Descript transcribes what it imports.
-
-    Costs media minutes (the media's duration). Returns when the import finishes or after
-    wait_seconds with the job id: then call get_job to keep waiting, never import again.
-    The result lists each media item's outcome; failed items say why.
-    """
+    """Import audio, video or images (from URLs, local files or multitrack sequences) into a
+    new or existing project, which Descript transcribes. Costs media minutes (their
+    duration). Returns when done or after wait_seconds: then get_job, never import again."""
     state, caller = await caller_of(ctx)
     with ExitStack() as opened:
         items, local = await _plan_media(add_media, ctx, state, caller, opened)
@@ -138,9 +113,11 @@ async def import_media(
             project_id=project_id,
             project_name=project_name,
             folder_name=folder_name,
+            workspace_name=workspace_name,
             team_access=team_access,
             add_media=items,
             add_compositions=add_compositions,
+            update_compositions=update_compositions,
         )
         return await submit_and_wait(
             ctx,

@@ -15,7 +15,7 @@ from descript_mcp.client.models import (
 from descript_mcp.client.models import ProjectSummary as ProjectItem
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import FROM_DESCRIPT, Compact
-from descript_mcp.server.tools.arguments import Cursor, Limit, ProjectId
+from descript_mcp.server.tools.arguments import Cursor, Dated, Limit, ProjectId
 from descript_mcp.server.tools.registry import FREE, READS, tool
 
 
@@ -55,23 +55,28 @@ def _flatten(hit: SearchHit) -> SearchResult:
 @tool(title="List projects", annotations=READS, cost=FREE)
 async def list_projects(
     ctx: Context[Any],
-    name: Annotated[str | None, Field(description="Name contains this (any case)")] = None,
-    folder_path: Annotated[
-        str | None,
-        Field(description="Only projects directly in this folder, e.g. Clients/Acme"),
-    ] = None,
+    name: Annotated[str | None, Field(description="Name contains this, any case")] = None,
+    folder_path: Annotated[str | None, Field(description="Directly in this folder: A/B")] = None,
     created_by: Annotated[str | None, Field(description="me, or a user's UUID")] = None,
+    created_after: Dated = None,
+    created_before: Dated = None,
+    updated_after: Dated = None,
+    updated_before: Dated = None,
     sort: Annotated[ProjectSort | None, Field(description="Default created_at")] = None,
     direction: Annotated[Literal["asc", "desc"] | None, Field(description="Default desc")] = (None),
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> ProjectList:
-    """List the drive's projects, newest first unless sorted otherwise. Free."""
+    """The drive's projects, newest first unless sorted. Free."""
     _, caller = await caller_of(ctx)
     page = await caller.client.list_projects_page(
         name=name,
         folder_path=folder_path,
         created_by=created_by,
+        created_after=created_after,
+        created_before=created_before,
+        updated_after=updated_after,
+        updated_before=updated_before,
         sort=sort,
         direction=direction,
         limit=limit,
@@ -82,16 +87,14 @@ async def list_projects(
 
 @tool(title="Get a project", annotations=READS, cost=FREE)
 async def get_project(project_id: ProjectId, ctx: Context[Any]) -> Project:
-    """A project's media files, compositions (with ids for agent_edit, publish and
-    export_transcript) and earlier publishes with their share URLs. Free."""
+    """A project's media, compositions (their ids) and publishes (share URLs). Free."""
     _, caller = await caller_of(ctx)
     return await caller.client.get_project(project_id)
 
 
 @tool(title="Check the Descript connection", annotations=READS, cost=FREE)
 async def get_drive_status(ctx: Context[Any]) -> DriveInfo:
-    """Which Descript drive the API token belongs to, and the API version. Use it to check
-    the token works. Free."""
+    """The drive the API token belongs to, and the API version: checks the token. Free."""
     _, caller = await caller_of(ctx)
     status = await caller.client.get_status()
     return DriveInfo(
@@ -101,22 +104,31 @@ async def get_drive_status(ctx: Context[Any]) -> DriveInfo:
 
 @tool(title="Search the drive", annotations=READS, cost=FREE)
 async def search_drive(
-    query: Annotated[str, Field(min_length=1, description="Words to look for")],
+    query: Annotated[str, Field(min_length=1)],
     ctx: Context[Any],
-    types: Annotated[
-        list[SearchType] | None, Field(description="Only these kinds of results")
-    ] = None,
+    types: list[SearchType] | None = None,
     match: Annotated[
-        list[Literal["name", "content"]] | None,
-        Field(description="Match names, transcript content, or both (default)"),
+        list[Literal["name", "content"]] | None, Field(description="Default both")
     ] = None,
+    owners: Annotated[list[str] | None, Field(description="Owners' user UUIDs")] = None,
+    updated_after: Dated = None,
+    updated_before: Dated = None,
     sort: Annotated[
         Literal["relevance", "newest", "oldest"] | None, Field(description="Default relevance")
     ] = None,
-    limit: Annotated[int, Field(ge=1, le=100, description="At most this many results")] = 30,
+    limit: Annotated[int, Field(ge=1, le=100)] = 30,
 ) -> SearchResults:
-    """Search the drive's projects, media, folders and what is said in transcripts (a
-    transcript match returns its project). Free."""
+    """Search projects, media, folders and what transcripts say (a match in one returns its
+    project). Free."""
     _, caller = await caller_of(ctx)
-    hits = await caller.client.search(query, types=types, match=match, sort=sort, limit=limit)
+    hits = await caller.client.search(
+        query,
+        types=types,
+        match=match,
+        owners=owners,
+        updated_after=updated_after,
+        updated_before=updated_before,
+        sort=sort,
+        limit=limit,
+    )
     return SearchResults(results=[_flatten(hit) for hit in hits])

@@ -1,6 +1,6 @@
-"""Getting media out: publish and export_transcript."""
+"""Getting media out: publish, a published page, and a transcript's text."""
 
-from contextlib import ExitStack
+from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -13,26 +13,22 @@ from descript_mcp.client.models import (
     MediaType,
     PublishRequest,
     Resolution,
-    SpeakerLabels,
-    Timecodes,
-    TranscriptFormat,
 )
-from descript_mcp.files.local import SavePlace
-from descript_mcp.files.transfer import write_file
-from descript_mcp.server.callers import Caller
+from descript_mcp.errors import MAX_ID
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import FROM_DESCRIPT, Compact, JobSummary
 from descript_mcp.server.tools.arguments import (
     CompositionId,
-    DownloadTo,
     Force,
-    Overwrite,
+    Format,
+    Markers,
     ProjectId,
+    Speakers,
+    Timecoded,
     WaitSeconds,
 )
 from descript_mcp.server.tools.flow import submit_and_wait
-from descript_mcp.server.tools.local_files import roots_for
-from descript_mcp.server.tools.registry import CHANGES, FREE, SAVES, tool
+from descript_mcp.server.tools.registry import CHANGES, FREE, READS, tool
 
 # Enough for a long episode's transcript, well under what clients accept as a tool result.
 MAX_TRANSCRIPT_CHARACTERS = 200_000
@@ -43,13 +39,25 @@ class Transcript(Compact):
     filename: str | None
     composition_id: str | None
     size: int = Field(description="Bytes of the file Descript made")
-    text: str | None = Field(
-        default=None, description=f"The transcript, when not saved. {FROM_DESCRIPT}"
-    )
+    text: str = Field(description=f"The transcript. {FROM_DESCRIPT}")
+    truncated: bool = Field(description="True when text holds only the start of it")
+
+
+class PublishedPage(Compact):
+    share_url: str
+    project_id: str
+    media_type: str
+    access_level: str = Field(description="Who can open it: private, drive, unlisted or public")
+    title: str | None = Field(default=None, description=FROM_DESCRIPT)
+    duration_seconds: float | None = None
+    published_at: datetime | None = None
+    published_by: str | None = Field(default=None, description=FROM_DESCRIPT)
+    download_url: str | None = Field(default=None, description="A freshly signed link")
+    download_url_expires_at: datetime | None = None
+    subtitles: str = Field(description=f"WebVTT. {FROM_DESCRIPT}")
     truncated: bool | None = Field(
-        default=None, description="True when text holds only the start of the transcript"
+        default=None, description="True when subtitles hold only the start"
     )
-    saved_to: str | None = Field(default=None, description="Where the file was saved")
 
 
 @tool(title="Publish a composition", annotations=CHANGES, cost=FREE)
@@ -59,132 +67,99 @@ async def publish(
     composition_id: CompositionId = None,
     access_level: Annotated[
         AccessLevel | None,
-        Field(
-            description="Who can open the share page: private (only you), drive (drive "
-            "members), unlisted (anyone with the link), public; default: the drive's setting",
-        ),
+        Field(description="Who can open the page; default: the drive's setting"),
     ] = None,
-    media_type: Annotated[
-        MediaType | None,
-        Field(description="Video or Audio; default Video, or Audio when there is no video"),
-    ] = None,
-    resolution: Annotated[
-        Resolution | None, Field(description="Video resolution, e.g. 1080p")
-    ] = None,
+    media_type: Annotated[MediaType | None, Field(description="Default Video if any")] = None,
+    resolution: Resolution | None = None,
     wait_seconds: WaitSeconds = None,
-    download_to: DownloadTo = None,
-    overwrite: Overwrite = False,
     force: Force = False,
 ) -> JobSummary:
-    """Render a composition and publish it to a Descript share page. The result has the
-    share_url and a download_url of the rendered file (a signed link that expires).
-
-    Publishing the same composition as the same media type again replaces the earlier
-    version behind the same share URL, with the access level given (or the drive's). One
-    publish per project runs at a time. Costs no credits. Rendering takes minutes for long
-    compositions: after wait_seconds the job id is returned; call get_job to keep waiting.
-    With download_to, the rendered file is saved on this computer once it is ready.
-    """
+    """Render a composition to a Descript share page: share_url, and download_url (expires)
+    for save_file. Republishing the same composition and media type replaces the page's
+    media and access level at the same URL. One publish per project at a time. Free; takes
+    minutes for long compositions."""
     state, caller = await caller_of(ctx)
-    with ExitStack() as held:
-        destination = None
-        if download_to is not None:  # checked before anything is started, held until used
-            roots = await roots_for(ctx, state, caller)
-            destination = held.enter_context(roots.open_writable(download_to, overwrite=overwrite))
-        return await submit_and_wait(
-            ctx,
-            state,
-            caller,
-            caller.client.publish,
-            PublishRequest(
-                callback_url=state.callbacks.url_for(caller),
-                project_id=project_id,
-                composition_id=composition_id,
-                media_type=media_type,
-                resolution=resolution,
-                access_level=access_level,
-            ),
-            job_type="publish",
-            tool="publish",
-            force=force,
-            wait_seconds=wait_seconds,
-            destination=destination,
-            overwrite=overwrite,
-        )
+    return await submit_and_wait(
+        ctx,
+        state,
+        caller,
+        caller.client.publish,
+        PublishRequest(
+            callback_url=state.callbacks.url_for(caller),
+            project_id=project_id,
+            composition_id=composition_id,
+            media_type=media_type,
+            resolution=resolution,
+            access_level=access_level,
+        ),
+        job_type="publish",
+        tool="publish",
+        force=force,
+        wait_seconds=wait_seconds,
+    )
 
 
-@tool(title="Export a transcript", annotations=SAVES, cost=FREE)
+@tool(title="Read a published page", annotations=READS, cost=FREE)
+async def get_published_page(
+    share_url: Annotated[
+        str, Field(min_length=1, max_length=MAX_ID, description="A share URL or its last part")
+    ],
+    ctx: Context[Any],
+) -> PublishedPage:
+    """A share page's title, duration, access, author, subtitles (WebVTT) and a fresh
+    download link. Free."""
+    _, caller = await caller_of(ctx)
+    page = await caller.client.get_published_project(share_url)
+    author = page.metadata.published_by
+    name = " ".join(filter(None, (author.first_name, author.last_name))) if author else ""
+    return PublishedPage(
+        share_url=share_url,
+        project_id=page.project_id,
+        media_type=page.publish_type,
+        access_level=page.privacy,
+        title=page.metadata.title,
+        duration_seconds=page.metadata.duration_seconds,
+        published_at=page.metadata.published_at,
+        published_by=name or None,
+        download_url=page.download_url,
+        download_url_expires_at=page.download_url_expires_at,
+        subtitles=page.subtitles[:MAX_TRANSCRIPT_CHARACTERS],
+        truncated=len(page.subtitles) > MAX_TRANSCRIPT_CHARACTERS or None,
+    )
+
+
+@tool(title="Read a transcript", annotations=READS, cost=FREE)
 async def export_transcript(
     project_id: ProjectId,
     ctx: Context[Any],
-    format: Annotated[
-        TranscriptFormat,
-        Field(description="txt, markdown, html, rtf, srt, or docx (saved only)"),
-    ] = "markdown",
+    format: Format = "markdown",
     composition_id: CompositionId = None,
-    include_speaker_labels: Annotated[
-        SpeakerLabels | None,
-        Field(description="off, changes (when the speaker changes; default), every_paragraph"),
-    ] = None,
-    include_markers: Annotated[bool | None, Field(description="Include markers")] = None,
-    timecodes: Annotated[
-        Timecodes | None, Field(description="Add timecodes: every N seconds and/or on events")
-    ] = None,
-    save_to: Annotated[
-        str | None,
-        Field(
-            description="Save the file at this absolute path on this computer instead of "
-            "returning its text"
-        ),
-    ] = None,
-    overwrite: Overwrite = False,
+    include_speaker_labels: Speakers = None,
+    include_markers: Markers = None,
+    timecodes: Timecoded = None,
 ) -> Transcript:
-    """The transcript of a composition: as text in the result (subtitles with srt), or
-    saved as a file with save_to (any format, docx included). Free and immediate."""
-    state, caller = await caller_of(ctx)
-    if save_to is None and format == "docx":
-        raise ToolError("docx is a binary file: give save_to, or choose a text format.")
-    with ExitStack() as held:
-        destination = None
-        if save_to is not None:
-            roots = await roots_for(ctx, state, caller)
-            destination = held.enter_context(roots.open_writable(save_to, overwrite=overwrite))
-        return await _export(
-            caller,
-            ExportTranscriptRequest(
-                project_id=project_id,
-                format=format,
-                composition_id=composition_id,
-                include_speaker_labels=include_speaker_labels,
-                include_markers=include_markers,
-                timecodes=timecodes,
-            ),
-            destination,
-            overwrite=overwrite,
+    """A composition's transcript as text (srt: subtitles). To save it as a file, docx
+    included, use save_file. Free and immediate."""
+    _, caller = await caller_of(ctx)
+    if format == "docx":
+        raise ToolError("docx is a binary file: save it with save_file, or choose a text format.")
+    exported = await caller.client.export_transcript(
+        ExportTranscriptRequest(
+            project_id=project_id,
+            format=format,
+            composition_id=composition_id,
+            include_speaker_labels=include_speaker_labels,
+            include_markers=include_markers,
+            timecodes=timecodes,
         )
-
-
-async def _export(
-    caller: Caller,
-    request: ExportTranscriptRequest,
-    destination: SavePlace | None,
-    *,
-    overwrite: bool,
-) -> Transcript:
-    exported = await caller.client.export_transcript(request)
-    common = {
-        "format": request.format,
-        "filename": exported.filename,
-        "composition_id": exported.composition_id,
-    }
-    if destination is not None:
-        await write_file(destination, exported.content, overwrite=overwrite)
-        return Transcript(**common, saved_to=str(destination.shown), size=len(exported.content))
+    )
     if not exported.is_text:
         raise ToolError("Descript answered with a binary file; ask for a text format.")
     text = exported.text()
     return Transcript(
-        **common,
+        format=format,
+        filename=exported.filename,
+        composition_id=exported.composition_id,
         size=len(exported.content),
         truncated=len(text) > MAX_TRANSCRIPT_CHARACTERS,
         text=text[:MAX_TRANSCRIPT_CHARACTERS],

@@ -20,6 +20,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
 from descript_mcp.server.errors import invalid_arguments, tool_errors
+from descript_mcp.server.tools.input_schema import lean
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 SPEC = "__descript_tool__"
@@ -29,8 +30,8 @@ SPEC = "__descript_tool__"
 READS = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
-# Reads Descript, but may save a file locally (download_to, save_to), replacing one only when
-# asked with overwrite: not read-only, and destructive in that one case.
+# Saves a file on this computer, replacing one only when asked with overwrite: destructive in
+# that case; saving the same thing twice leaves the same file.
 SAVES = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
 )
@@ -78,8 +79,9 @@ def marked(module: ModuleType) -> list[Callable[..., Awaitable[Any]]]:
     ]
 
 
-def build(fn: Callable[..., Awaitable[Any]]) -> Tool:
-    """The tool a marked function makes: argument model, input schema, shared output schema."""
+def build(fn: Callable[..., Awaitable[Any]], *, wait_default: float | None = None) -> Tool:
+    """The tool a marked function makes: argument model, lean input schema, shared output
+    schema. A `wait_seconds` left to the server shows `wait_default`, the server's wait."""
     spec: ToolSpec = getattr(fn, SPEC)
     returns = inspect.signature(fn).return_annotation
     if not (isinstance(returns, type) and issubclass(returns, BaseModel)):
@@ -96,7 +98,10 @@ def build(fn: Callable[..., Awaitable[Any]]) -> Tool:
     )
     built.fn_metadata.output_model = returns
     built.fn_metadata.output_schema = output_schema(returns)
-    built.parameters["additionalProperties"] = False  # CheckedTool refuses others
+    built.parameters = lean(built.parameters) | {"additionalProperties": False}  # see CheckedTool
+    wait = built.parameters["properties"].get("wait_seconds")
+    if wait is not None and "default" not in wait and wait_default is not None:
+        wait["default"] = wait_default
     return built
 
 

@@ -1,0 +1,136 @@
+"""Tools on Descript's undocumented job routes, offered only with the `experimental` toolset:
+timeline export and drive-media import rest on observed behaviour (descript-api-notes.md,
+"undocumented routes"), not on Descript's spec, and may change without notice."""
+
+from contextlib import ExitStack
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, ConfigDict, Field
+
+from descript_mcp.client.models import (
+    ExportTimelineRequest,
+    ImportDriveMediaRequest,
+    TimelineFormat,
+    UploadMedia,
+    UrlMedia,
+)
+from descript_mcp.files.sharelinks import direct_download_url
+from descript_mcp.server.state import caller_of
+from descript_mcp.server.summaries import JobSummary
+from descript_mcp.server.tools.arguments import CompositionId, Force, ProjectId, WaitSeconds
+from descript_mcp.server.tools.flow import submit_and_wait
+from descript_mcp.server.tools.local_files import LocalMedia, roots_for
+from descript_mcp.server.tools.registry import CREATES, FREE, MEDIA_MINUTES, tool
+
+OBSERVED = "Experimental: an undocumented Descript route, as observed; it may change."
+
+
+class DriveMediaSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, description="A direct or share link")
+    path: str | None = Field(default=None, description="A file on this computer, uploaded")
+    language: str | None = None
+
+
+@tool(title="Export a timeline (experimental)", annotations=CREATES, cost=FREE)
+async def export_timeline(
+    project_id: ProjectId,
+    format: Annotated[
+        TimelineFormat,
+        Field(
+            description="edl (Reaper, Samplitude), sesx (Audition), fcp (FCPXML), premiere, "
+            "davinci_resolve, aaf (Pro Tools, Logic)"
+        ),
+    ],
+    ctx: Context[Any],
+    composition_id: CompositionId = None,
+    include_markers: bool | None = None,
+    create_track_per_file: Annotated[bool | None, Field(description="Not for fcp")] = None,
+    snap_frame_rates: Annotated[
+        bool | None, Field(description="false only for premiere, davinci_resolve")
+    ] = None,
+    strip_spaces: Annotated[bool | None, Field(description="aaf only")] = None,
+    wait_seconds: WaitSeconds = None,
+    force: Force = False,
+) -> JobSummary:
+    """Export a composition as a timeline for another editor; media is not included. The
+    file is at download_url (24 h); save_file saves it. Free, seconds."""
+    state, caller = await caller_of(ctx)
+    summary = await submit_and_wait(
+        ctx,
+        state,
+        caller,
+        caller.client.export_timeline,
+        ExportTimelineRequest(
+            callback_url=state.callbacks.url_for(caller),
+            project_id=project_id,
+            format=format,
+            composition_id=composition_id,
+            include_markers=include_markers,
+            create_track_per_file=create_track_per_file,
+            snap_frame_rates=snap_frame_rates,
+            strip_spaces=strip_spaces,
+        ),
+        job_type="export/timeline",
+        tool="export_timeline",
+        force=force,
+        wait_seconds=wait_seconds,
+    )
+    summary.summary = f"{summary.summary} {OBSERVED}"
+    return summary
+
+
+@tool(
+    title="Import into the drive's media library (experimental)",
+    annotations=CREATES,
+    cost=MEDIA_MINUTES,
+)
+async def import_drive_media(
+    add_media: Annotated[
+        dict[str, DriveMediaSource],
+        Field(description="At most 3, by name with extension; Folder/Name.wav makes folders"),
+    ],
+    ctx: Context[Any],
+    folder_id: Annotated[
+        str | None, Field(description="A media library folder (search_drive's folder_id)")
+    ] = None,
+    wait_seconds: WaitSeconds = None,
+    force: Force = False,
+) -> JobSummary:
+    """Import media into the drive's media library, in no project. Costs media minutes."""
+    state, caller = await caller_of(ctx)
+    with ExitStack() as opened:
+        items: dict[str, UrlMedia | UploadMedia] = {}
+        local: list[LocalMedia] = []
+        for name, source in add_media.items():
+            if (source.url is None) == (source.path is None):
+                raise ToolError(f"{name}: give exactly one of url or path.")
+            if source.url is not None:
+                url = direct_download_url(source.url)
+                items[name] = UrlMedia(url=url, language=source.language)
+                continue
+            assert source.path is not None
+            media = LocalMedia.open(name, await roots_for(ctx, state, caller), source.path, opened)
+            items[name] = media.upload(source.language)
+            local.append(media)
+        summary = await submit_and_wait(
+            ctx,
+            state,
+            caller,
+            caller.client.import_drive_media,
+            ImportDriveMediaRequest(
+                callback_url=state.callbacks.url_for(caller),
+                add_media=items,
+                folder_id=folder_id,
+            ),
+            job_type="import/drive_media",
+            tool="import_drive_media",
+            force=force,
+            wait_seconds=wait_seconds,
+            local=local,
+        )
+    summary.summary = f"{summary.summary} {OBSERVED}"
+    return summary
