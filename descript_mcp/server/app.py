@@ -24,6 +24,7 @@ from descript_mcp.server import prompts, resources
 from descript_mcp.server.callers import ClientFactory, ClientPool
 from descript_mcp.server.http.callbacks import CALLBACK_PATH, CallbackRegistry, receive_callback
 from descript_mcp.server.http.gate import drive_of
+from descript_mcp.server.job_view import bind_job_tools, job_view
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.oauth import auth_settings, build_provider
 from descript_mcp.server.oauth.connect import ConnectPage
@@ -181,6 +182,7 @@ def build_server(
                 await history.aclose()
 
     tools = build_tools(settings)
+    bind_job_tools(tools.offered)
     oauth = None
     if settings.auth == "oauth":
         oauth = build_provider(settings, lambda: server.running_state().history.grants)
@@ -193,6 +195,7 @@ def build_server(
         middleware=[remember_request],
         log_level=LOG_LEVELS[settings.log_level],
         tools=tools.offered,
+        extensions=[job_view(settings)],
         auth=auth_settings(settings) if oauth else None,
         auth_server_provider=oauth,
     )

@@ -1,56 +1,29 @@
-"""The connect page in a real browser: headless Chromium (Debian's), driven by Playwright.
-
-Screenshots go to $DESCRIPT_MCP_ARTIFACTS (default: artifacts/ in the checkout). Without
-Chromium the tests are skipped, unless DESCRIPT_MCP_REQUIRE_BROWSER is set (CI sets it).
-"""
+"""The connect page in a real browser: headless Chromium (Debian's), driven by Playwright
+(tests/browser.py); screenshots of each step as artefacts."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Route
 
 from descript_mcp.sandbox import Sandbox
+from tests.browser import chromium, screenshot
 from tests.oauth.conftest import REDIRECT_URI, App, pkce
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# As root, in a closed network: no sandbox, no background connections.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(
-    os.environ.get("DESCRIPT_MCP_ARTIFACTS") or Path(__file__).parents[2] / "artifacts"
-)
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("DESCRIPT_MCP_REQUIRE_BROWSER"):
-            pytest.fail(f"Chromium is required and missing at {CHROMIUM}")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 async def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"connect-{name}.png"), full_page=True)
+    await screenshot(page, f"connect-{name}")
 
 
 async def test_a_person_connects_in_a_browser(browser: Browser, app: App, sandbox: Sandbox) -> None:

@@ -54,7 +54,7 @@ async def test_project_resource_reads_descript(mcp: Client) -> None:
 async def test_resources_and_templates_are_listed(mcp: Client) -> None:
     resources = [r.uri for r in (await mcp.list_resources()).resources]
     templates = [t.uri_template for t in (await mcp.list_resource_templates()).resource_templates]
-    assert resources == ["descript://jobs"]
+    assert sorted(resources) == ["descript://jobs", "ui://descript-mcp/job.html"]  # the job view
     assert sorted(templates) == ["descript://jobs/{job_id}", "descript://projects/{project_id}"]
 
 

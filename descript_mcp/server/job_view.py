@@ -1,0 +1,53 @@
+"""The job view: an MCP Apps page (`ui://`) that hosts supporting the extension show beside a job
+tool's result, following the job through `get_job` and, for a publish, playing what it made.
+
+Tools stay as they are for every client: the view is a resource and a `_meta.ui` on the job tools'
+definitions, which hosts without Apps ignore."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from urllib.parse import urlsplit
+
+from mcp.server.apps import Apps, ResourceCsp
+from mcp.server.mcpserver.tools import Tool
+
+from descript_mcp.settings import DEFAULT_API_URL, Settings
+
+JOB_VIEW_URI = "ui://descript-mcp/job.html"
+# The tools whose results are a job the view can follow.
+JOB_TOOLS = frozenset({"import_media", "agent_edit", "publish", "get_job"})
+# Where Descript's signed download links point (its spec's examples and live answers).
+DESCRIPT_MEDIA_ORIGIN = "https://storage.googleapis.com"
+
+
+def media_origins(settings: Settings) -> list[str]:
+    """The origins the view may load media from: Descript's download host, and the API's own
+    origin when it is not Descript's (the sandbox serves its renders itself)."""
+    origins = [DESCRIPT_MEDIA_ORIGIN]
+    if settings.api_url != DEFAULT_API_URL:
+        parts = urlsplit(settings.api_url)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return origins
+
+
+def job_view(settings: Settings) -> Apps:
+    """The extension, with the view's resource: one self-contained HTML document that fetches
+    nothing, allowed media from `media_origins` and nothing else."""
+    apps = Apps()
+    apps.add_html_resource(
+        JOB_VIEW_URI,
+        files("descript_mcp.server").joinpath("job_view.html").read_text(encoding="utf-8"),
+        name="job-view",
+        title="Descript job",
+        description="A job's progress and result; a publish's player and share page",
+        csp=ResourceCsp(resource_domains=media_origins(settings)),
+    )
+    return apps
+
+
+def bind_job_tools(tools: list[Tool]) -> None:
+    """Point the job tools at the view."""
+    for tool in tools:
+        if tool.name in JOB_TOOLS:
+            tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": JOB_VIEW_URI}}
