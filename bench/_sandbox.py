@@ -64,13 +64,9 @@ def sandbox_process(fast: bool = True) -> Iterator[str]:
 
 
 @contextmanager
-def http_server(
-    api: str, home: Path, env: dict[str, str]
-) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """`descript-mcp serve` over streamable HTTP against `api`, on a free port, with `env`
-    added to this environment; yields its port and process."""
-    port = free_port()
-    command = [
+def serve_command(port: int, api: str, history: Path) -> list[str]:
+    """The command of `descript-mcp serve` over streamable HTTP on `port`, against `api`."""
+    return [
         sys.executable,
         "-m",
         "descript_mcp",
@@ -82,8 +78,17 @@ def http_server(
         "--api-url",
         api,
         "--history",
-        str(home / f"{port}.sqlite3"),
+        str(history),
     ]
+
+
+def http_server(
+    api: str, home: Path, env: dict[str, str]
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`descript-mcp serve` over streamable HTTP against `api`, on a free port, with `env`
+    added to this environment; yields its port and process."""
+    port = free_port()
+    command = serve_command(port, api, home / f"{port}.sqlite3")
     with background(command, env={**os.environ, **env}) as process:
         wait_listening(port, process, timeout=30)
         yield port, process

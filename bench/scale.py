@@ -38,7 +38,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._sandbox import background, free_port, wait_listening
+from bench._sandbox import background, free_port, serve_command, wait_listening
 
 # The SDK's floor: a bare MCPServer with one trivial tool, logging as little as descript-mcp.
 FLOOR = """
@@ -449,23 +449,6 @@ async def _create_jobs(api: str, tokens: list[str]) -> list[str]:
     raise RuntimeError("the sandbox's jobs did not finish")
 
 
-def _serve_command(port: int, api: str, history: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "descript_mcp",
-        "serve",
-        "--transport",
-        "http",
-        "--port",
-        str(port),
-        "--api-url",
-        api,
-        "--history",
-        str(history),
-    ]
-
-
 def _load_rows(label: str, measured: Measured, idle: float, peak: float) -> list[tuple[str, str]]:
     results, server_cpu = measured
     latencies = [s for r in results for s in r.latencies]
@@ -527,7 +510,7 @@ def run(quick: bool) -> list[tuple[str, str]]:
             command = (
                 [sys.executable, str(home / "floor.py"), str(port)]
                 if name == "floor"
-                else _serve_command(port, api, history)
+                else serve_command(port, api, history)
             )
             servers[name] = Server(port, stack.enter_context(background(command)), history)
         wait_listening(sandbox_port, sandbox, timeout=60)

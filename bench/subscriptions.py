@@ -18,7 +18,14 @@ from pathlib import Path
 
 import httpx2
 
-from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
+from bench._sandbox import (
+    TOKEN,
+    background,
+    free_port,
+    sandbox_process,
+    serve_command,
+    wait_listening,
+)
 
 LONG_URI = "descript://jobs/" + "x" * 400_000
 HEADERS = {
@@ -76,20 +83,7 @@ def session(http: httpx2.Client, url: str, uris: list[str]) -> int:
 def run(sessions: int = 150, rounds: int = 2) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as home, sandbox_process() as api:
         port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "descript_mcp",
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-            "--api-url",
-            api,
-            "--history",
-            str(Path(home) / "h.sqlite3"),
-        ]
+        command = serve_command(port, api, Path(home) / "h.sqlite3")
         with background(command) as server, httpx2.Client(timeout=60) as http:
             wait_listening(port, server, timeout=30)
             url = f"http://127.0.0.1:{port}/mcp"
