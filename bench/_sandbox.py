@@ -63,7 +63,6 @@ def sandbox_process(fast: bool = True) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/v1"
 
 
-@contextmanager
 def serve_command(port: int, api: str, history: Path) -> list[str]:
     """The command of `descript-mcp serve` over streamable HTTP on `port`, against `api`."""
     return [
@@ -82,6 +81,7 @@ def serve_command(port: int, api: str, history: Path) -> list[str]:
     ]
 
 
+@contextmanager
 def http_server(
     api: str, home: Path, env: dict[str, str]
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import descript_mcp
@@ -145,3 +146,20 @@ def _imports() -> dict[str, set[str]]:
 
 
 IMPORTS = _imports()
+
+
+def test_every_file_the_package_reads_is_declared_package_data() -> None:
+    """A wheel carries only the Python files and the declared data: the job view's page, read
+    at start-up, must be among them, or installs from PyPI and the image would fail."""
+    declared = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    data = [
+        path
+        for path in PACKAGE.rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    ]
+    assert data  # the job view's page at least
+    for path in data:
+        package = ".".join(["descript_mcp", *path.parent.relative_to(PACKAGE).parts])
+        assert any(path.match(pattern) for pattern in declared.get(package, [])), path

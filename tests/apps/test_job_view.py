@@ -234,6 +234,27 @@ async def test_an_import_lists_its_media_in_a_narrow_frame(
     await screenshot(page.locator("#app"), "job-view-import-narrow")
 
 
+async def test_an_agent_edit_shows_the_answer_and_the_credits(
+    browser: Browser, served: Served, host_bundle: bytes
+) -> None:
+    project = await _project(served)
+    page, view, _ = await _open_host(
+        browser,
+        served,
+        host_bundle,
+        "agent_edit",
+        {"project_id": project, "prompt": "Remove filler words"},
+        theme="dark",
+    )
+    result = await page.evaluate("window.__host.toolResult.structuredContent")
+    await view.locator("#state", has_text="success").wait_for()
+    assert await view.locator("#kind").text_content() == "Agent edit"
+    assert await view.locator("#answer").text_content() == result["agent_response"]
+    credits = await view.locator("#credits").text_content()
+    assert credits.startswith(f"{result['ai_credits_used']:g} AI credits used")
+    await screenshot(page.locator("#app"), "job-view-agent-dark")
+
+
 async def test_a_client_without_apps_sees_the_same_results(served: Served) -> None:
     """The view changes no tool's behaviour: the same calls give the same results to a client
     that negotiated Apps and to one that did not."""
