@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from mcp import Client
@@ -11,7 +12,7 @@ from descript_mcp.errors import ConfigurationError
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server.tools import TOOLSETS, chosen_toolsets
 from descript_mcp.server.tools.registry import marked
-from descript_mcp.settings import Settings
+from descript_mcp.settings import Settings, Toolset
 from tests.server.conftest import SAMPLE, error_text, import_sample, structured
 
 pytestmark = pytest.mark.anyio
@@ -85,3 +86,7 @@ def test_toolsets_and_read_only_come_from_the_environment_and_bad_names_are_refu
     assert settings.read_only is True
     with pytest.raises(ConfigurationError, match="DESCRIPT_MCP_TOOLSETS"):
         Settings.load({"DESCRIPT_MCP_TOOLSETS": "media,editing"})
+
+
+def test_the_settings_know_every_toolset_by_name() -> None:
+    assert set(get_args(Toolset)) == set(TOOLSETS) | {"default", "all"}
