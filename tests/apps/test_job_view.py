@@ -39,6 +39,7 @@ NODE_MODULES = Path(
     or Path(__file__).parents[2] / ".ci-node" / "node_modules"
 )
 HOST_PATH = "/__test_host__/"
+HOSTILE_NAME = 'Clips/<img src=x onerror="window.hostile = 1">.wav'
 
 
 @pytest.fixture(scope="module")
@@ -214,6 +215,7 @@ async def test_a_publish_shows_progress_then_plays_and_opens_its_page(
 async def test_an_import_lists_its_media_in_a_narrow_frame(
     browser: Browser, served: Served, host_bundle: bytes
 ) -> None:
+    sample = f"{served.api_origin}/_sandbox/media/sample.wav"
     page, view, _ = await _open_host(
         browser,
         served,
@@ -221,12 +223,17 @@ async def test_an_import_lists_its_media_in_a_narrow_frame(
         "import_media",
         {
             "project_name": "From the view",
-            "add_media": {"sample.wav": {"url": f"{served.api_origin}/_sandbox/media/sample.wav"}},
+            "add_media": {name: {"url": sample} for name in ("sample.wav", HOSTILE_NAME)},
         },
         width="300",
     )
     await view.locator("#state", has_text="success").wait_for()
-    assert await view.locator("#media li").all_text_contents() == ["sample.wav: success (12 s)"]
+    assert sorted(await view.locator("#media li").all_text_contents()) == sorted(
+        ["sample.wav: success (12 s)", f"{HOSTILE_NAME}: success (12 s)"]
+    )
+    # A name anyone on the drive can write is shown as text: no element made, no script run.
+    assert await view.locator("#media img").count() == 0
+    assert await view.locator("body").evaluate("() => window.hostile === undefined")
     overflow = await view.locator("body").evaluate(
         "body => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
