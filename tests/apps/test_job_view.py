@@ -23,12 +23,12 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from playwright.async_api import Browser, FrameLocator, Page, Route
 
+from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Sandbox, serve, serve_app
 from descript_mcp.server import build_server
 from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.browser import chromium, required, screenshot
-from tests.conftest import FAST_POLL
 from tests.server.conftest import import_sample, structured
 
 pytestmark = pytest.mark.anyio
@@ -80,6 +80,11 @@ class Served:
         return http, streamable_http_client(f"{self.origin}/mcp", http_client=http)
 
 
+# The view asks every second or two; the tests' usual 10 ms polls would spend the sandbox's
+# rate limit (600 a minute) on the 4-second publishes and leave the follower waiting out a 429.
+VIEW_PACED_POLL = PollSchedule(initial=0.2, factor=1.5, maximum=0.5)
+
+
 @pytest.fixture
 async def served(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Served]:
     """descript-mcp over streamable HTTP, on the sandbox served over HTTP too (the browser
@@ -91,7 +96,7 @@ async def served(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Served]:
             history_path=tmp_path / "history.sqlite3",
             wait_seconds=10,
         )
-        server = build_server(settings, poll_schedule=FAST_POLL)
+        server = build_server(settings, poll_schedule=VIEW_PACED_POLL)
         async with serve_app(http_app(server, settings)) as origin:
             yield Served(origin, api_url.removesuffix("/v1"), sandbox.token, sandbox)
 
