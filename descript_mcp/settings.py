@@ -156,6 +156,11 @@ class Settings(BaseModel):
         description="With oauth: the key that encrypts stored Descript tokens (32 bytes, "
         "base64url); default: a key file made on first start",
     )
+    sandbox_media: str | None = Field(
+        default=None,
+        description="With --sandbox: where the built-in sandbox serves its sample media, which "
+        "tools name by a sandbox: reference (set by the server, not read from the environment)",
+    )
     secret_key_file: Path | None = Field(
         default=None,
         description="With oauth and no secret_key: the key file (default: secret.key beside "

@@ -23,7 +23,7 @@ from descript_mcp.client.models import (
 )
 from descript_mcp.client.waiter import PollSchedule, wait_for_job
 from descript_mcp.history import History
-from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
+from descript_mcp.sandbox import DEFAULT_TOKEN, Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.faults import Fault, FaultPlan
 from tests.postgres import ThrowawayPostgres, binaries
 
@@ -109,6 +109,21 @@ async def api_url(request: pytest.FixtureRequest, sandbox: Sandbox) -> AsyncIter
         return
     async with serve(sandbox) as url:
         yield url
+
+
+@pytest.fixture
+async def plain(sandbox: Sandbox, api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP to the sandbox with no token: how signed URLs are fetched, and how a body the
+    client's own checks would never send is sent."""
+    transport = httpx.ASGITransport(app=sandbox.app) if api_url.startswith(ASGI_BASE) else None
+    async with httpx.AsyncClient(transport=transport, base_url=api_url + "/") as http:
+        yield http
+
+
+async def post(
+    plain: httpx.AsyncClient, path: str, body: object, token: str = DEFAULT_TOKEN
+) -> httpx.Response:
+    return await plain.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture

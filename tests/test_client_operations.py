@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import wave
 import zipfile
+from collections.abc import Callable
 
+import httpx
 import pytest
 
-from descript_mcp import DescriptClient
+from descript_mcp import BadRequestError, DescriptClient, NotFoundError
 from descript_mcp.client.models import (
     AgentEditRequest,
     AgentJob,
@@ -28,9 +30,9 @@ from descript_mcp.client.models import (
     UploadMedia,
     UrlMedia,
 )
-from descript_mcp.sandbox import Sandbox
+from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox
 from descript_mcp.sandbox.media import synthesize_wav
-from tests.conftest import wait
+from tests.conftest import post, wait
 
 pytestmark = pytest.mark.anyio
 
@@ -45,7 +47,7 @@ async def test_agent_models_lists_models_and_aliases(client: DescriptClient) -> 
     models = await client.list_agent_models()
     assert "auto" in [m.id for m in models.available_models]
     opus = next(a for a in models.aliases if a.id == "claude-opus")
-    assert opus.resolves_to == "claude-opus-4.8"
+    assert opus.resolves_to == "claude-opus-5.5"
     assert opus.cost == "high"
 
 
@@ -151,7 +153,7 @@ async def test_agent_edits_a_project_and_reports_credits(
             prompt="Remove filler words and add captions",
         )
     )
-    assert agent.resolved_model == "claude-opus-4.8"
+    assert agent.resolved_model == "claude-opus-5.5"
     assert agent.conversation_id
     assert agent.project_url.endswith("/" + main.id[:5])
     job = await wait(client, agent.job_id)
@@ -312,7 +314,11 @@ async def test_export_transcript_in_each_text_format(
 ) -> None:
     created = await imported_project()
     exported = await client.export_transcript(
-        ExportTranscriptRequest(project_id=created.project_id, format=fmt)  # type: ignore[arg-type]
+        ExportTranscriptRequest(
+            project_id=created.project_id,
+            format=fmt,  # type: ignore[arg-type]
+            composition_id=await _main(client, created.project_id),
+        )
     )
     assert exported.content_type.startswith(content_type)
     assert marker in exported.content
@@ -329,6 +335,7 @@ async def test_export_transcript_as_docx_with_timecodes(
     exported = await client.export_transcript(
         ExportTranscriptRequest(
             project_id=created.project_id,
+            composition_id=await _main(client, created.project_id),
             format="docx",
             include_speaker_labels="every_paragraph",
             timecodes=Timecodes(on_paragraphs=True),
@@ -337,3 +344,101 @@ async def test_export_transcript_as_docx_with_timecodes(
     assert not exported.is_text
     document = zipfile.ZipFile(io.BytesIO(exported.content)).read("word/document.xml").decode()
     assert "[00:00:03] Host: " in document or "[00:00:03] Guest: " in document
+
+
+async def _main(client: DescriptClient, project_id: str) -> str:
+    """The composition "Main" that `imported_project` made. Named, as the spec advises: without
+    one, a transcript is of the project's first composition, an empty placeholder."""
+    project = await client.get_project(project_id)
+    return next(c.id for c in project.compositions if c.name == "Main")
+
+
+async def test_a_conversation_continues_in_its_project_only(
+    client: DescriptClient,
+    make_client: Callable[..., DescriptClient],
+    plain: httpx.AsyncClient,
+    media_url: str,
+    imported_project,
+) -> None:
+    """The spec: `conversation_id` is "always returned on POST"; "Pass it back on your next
+    call, with the same `project_id` … Requires `project_id`"; another project's is a 400
+    "Conversation <id> belongs to a different project", an unknown one a 404 "Conversation
+    <id> not found"; a resumed conversation's `resolved_model` is "inherited" (it keeps its
+    model). It goes on across the compositions of its project."""
+    created = await imported_project()
+    pid = created.project_id
+    first = await client.agent_edit(AgentEditRequest(project_id=pid, prompt="Studio sound"))
+    assert first.conversation_id
+    assert first.resolved_model == "auto"
+    await wait(client, first.job_id)
+    other_composition = await client.import_project_media(
+        ImportMediaRequest(
+            project_id=pid,
+            add_compositions=[NewComposition(name="Short", clips=[Clip(media="sample.wav")])],
+        )
+    )
+    imported = await wait(client, other_composition.job_id)
+    assert isinstance(imported, ImportJob)
+    assert imported.result is not None
+    short = imported.result.created_compositions[0].id
+    again = await client.agent_edit(
+        AgentEditRequest(
+            project_id=pid,
+            composition_id=short,
+            prompt="Add captions",
+            conversation_id=first.conversation_id,
+        )
+    )
+    assert (again.conversation_id, again.resolved_model) == (first.conversation_id, "inherited")
+    job = await wait(client, again.job_id)
+    assert isinstance(job, AgentJob)
+    assert job.result is not None
+    assert (job.result.conversation_id, job.result.resolved_model) == (
+        first.conversation_id,
+        "inherited",
+    )
+
+    elsewhere = await imported_project("Elsewhere")
+    with pytest.raises(BadRequestError) as refused:
+        await client.agent_edit(
+            AgentEditRequest(
+                project_id=elsewhere.project_id, prompt="x", conversation_id=first.conversation_id
+            )
+        )
+    assert (
+        refused.value.message
+        == f"Conversation {first.conversation_id} belongs to a different project"
+    )
+    unknown = "9f36ee32-5a2c-47e7-b1a3-94991d3e3ddb"
+    with pytest.raises(NotFoundError) as missing:
+        await client.agent_edit(
+            AgentEditRequest(project_id=pid, prompt="x", conversation_id=unknown)
+        )
+    assert missing.value.message == f"Conversation {unknown} not found"
+    # Bodies the client's own checks refuse before sending, as Descript answers them.
+    for body, message in (
+        (
+            {"project_id": pid, "prompt": "x", "conversation_id": "c1"},
+            '"conversation_id" must be a valid GUID',
+        ),
+        (
+            {"project_name": "New", "prompt": "x", "conversation_id": first.conversation_id},
+            '"conversation_id" missing required peer "project_id"',
+        ),
+    ):
+        answer = await post(plain, "jobs/agent", body)
+        assert (answer.status_code, answer.json()["message"]) == (400, message)
+    # Another drive's conversation is not found from this one, even on a project of its own.
+    async with make_client(OTHER_DRIVE_TOKEN) as other:
+        theirs = await other.import_project_media(
+            ImportMediaRequest(project_name="Theirs", add_media={"s.wav": UrlMedia(url=media_url)})
+        )
+        await wait(other, theirs.job_id)
+        with pytest.raises(NotFoundError):
+            await other.agent_edit(
+                AgentEditRequest(
+                    project_id=theirs.project_id,
+                    prompt="x",
+                    conversation_id=first.conversation_id,
+                )
+            )

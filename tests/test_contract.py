@@ -3,6 +3,8 @@ Descript's OpenAPI spec as the repository carries it (tests/contract), over real
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx
 import pytest
 
@@ -33,7 +35,7 @@ from descript_mcp.client.models import (
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox
 from descript_mcp.sandbox.media import synthesize_wav
 from tests.conftest import ASGI_BASE, wait
-from tests.contract.build import MAY_SPEC, REFERENCE, build
+from tests.contract.build import NEWER_SPEC, REFERENCE, build
 from tests.contract.check import Contract, ContractViolationError, Exchange, load_contract
 
 pytestmark = [pytest.mark.anyio, pytest.mark.contract]
@@ -154,7 +156,9 @@ async def _exercise_every_operation(
     await client.search(
         "contract", types=["project", "audio"], match=["name"], sort="newest", limit=5
     )
-    await client.search("professional", match=["content"])
+    await client.search("professional", match=["content"], updated_before=date.today())
+    with pytest.raises(PermissionDeniedError):  # an Enterprise drive's
+        await client.search("contract", match=["visual"])
     for fmt in ("txt", "docx", "srt"):
         await client.export_transcript(
             ExportTranscriptRequest(
@@ -165,10 +169,29 @@ async def _exercise_every_operation(
                 timecodes=Timecodes(frequency_seconds=5, on_speakers=True),
             )
         )
-    with pytest.raises(BadRequestError):
-        await client.export_transcript(
-            ExportTranscriptRequest(project_id=empty.project_id, format="txt")
+    # Without a composition, the project's first: an empty project's placeholder, empty.
+    blank = await client.export_transcript(
+        ExportTranscriptRequest(project_id=empty.project_id, format="txt")
+    )
+    assert not blank.text().strip()
+    with pytest.raises(BadRequestError, match="belongs to a different project"):
+        await client.agent_edit(
+            AgentEditRequest(
+                project_id=empty.project_id, prompt="Go on", conversation_id=agent.conversation_id
+            )
         )
+    with pytest.raises(NotFoundError, match="Conversation"):
+        await client.agent_edit(
+            AgentEditRequest(
+                project_id=pid,
+                prompt="Go on",
+                conversation_id="9f36ee32-5a2c-47e7-b1a3-94991d3e3ddb",
+            )
+        )
+    resumed = await client.agent_edit(
+        AgentEditRequest(project_id=pid, prompt="Go on", conversation_id=agent.conversation_id)
+    )
+    await wait(client, resumed.job_id)
     with pytest.raises(NotFoundError):
         await client.get_job("project-media-import-missing")
 
@@ -267,7 +290,7 @@ def test_the_contract_catches_a_job_of_the_wrong_shape() -> None:
 def test_the_contract_carried_is_the_one_the_reference_makes() -> None:
     """When Descript's reference is at hand (../shared/reference), the JSON in the repository
     is what build.py makes of it: regenerate with `python -m tests.contract.build`."""
-    if not (REFERENCE / MAY_SPEC).exists():
+    if not (REFERENCE / NEWER_SPEC).exists():
         pytest.skip(f"the reference is not at {REFERENCE}: the carried contract is used as is")
     made, carried = build(REFERENCE), load_contract()
     assert {k: v for k, v in made.items() if k != "x-source"} == {

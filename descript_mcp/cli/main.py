@@ -151,12 +151,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="API requests per token per minute before 429 (default 600)",
     )
-    sandbox.add_argument(
-        "--agent-accepts-conversation-id",
-        action="store_true",
-        help="agent edits may continue a conversation (conversation_id), as one live report "
-        "has it; by default refused with 400 as in the spec",
-    )
     sandbox.set_defaults(run=_run_sandbox)
 
     def descript_command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -264,7 +258,6 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
     config = SandboxConfig.for_tests() if args.fast else SandboxConfig()
     config.allow_remote_urls = args.allow_remote_urls
-    config.agent_accepts_conversation_id = args.agent_accepts_conversation_id
     if args.rate_limit is not None:
         config.rate_limit_requests = args.rate_limit
     if args.token:

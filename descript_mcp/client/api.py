@@ -8,10 +8,11 @@ import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from email.message import Message
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio
 import httpx
@@ -41,10 +42,12 @@ from descript_mcp.client.models import (
     PublishedProject,
     PublishRequest,
     SearchHit,
+    SearchMatch,
     SearchResults,
     SearchType,
     TimelineExportCreated,
     TranscriptFile,
+    visual_alone,
 )
 from descript_mcp.client.parsing import parse, parse_model, parse_page
 from descript_mcp.client.retry import RetryPolicy
@@ -197,17 +200,18 @@ class DescriptClient:
         *,
         project_id: str | None = None,
         type: ListJobsType | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
+        created_after: Moment | None = None,
+        created_before: Moment | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[Job]:
-        """One page of jobs, newest first. Descript keeps 30 days; the default window is 7."""
+        """One page of jobs, newest first. Descript keeps 30 days; the default window is 7.
+        Dates and times as `_since` and `_until` read them."""
         params = _query(
             project_id=project_id,
             type=type,
-            created_after=created_after,
-            created_before=created_before,
+            created_after=_since(created_after),
+            created_before=_until(created_before),
             limit=limit,
             cursor=cursor,
         )
@@ -226,23 +230,24 @@ class DescriptClient:
         name: str | None = None,
         folder_path: str | None = None,
         created_by: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        updated_after: datetime | None = None,
-        updated_before: datetime | None = None,
+        created_after: Moment | None = None,
+        created_before: Moment | None = None,
+        updated_after: Moment | None = None,
+        updated_before: Moment | None = None,
         sort: ProjectSort | None = None,
         direction: Literal["asc", "desc"] | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[ProjectSummary]:
+        """One page of projects. Dates and times as `_since` and `_until` read them."""
         params = _query(
             name=name,
             folder_path=folder_path,
             created_by=created_by,
-            created_after=created_after,
-            created_before=created_before,
-            updated_after=updated_after,
-            updated_before=updated_before,
+            created_after=_since(created_after),
+            created_before=_until(created_before),
+            updated_after=_since(updated_after),
+            updated_before=_until(updated_before),
             sort=sort,
             direction=direction,
             limit=limit,
@@ -274,18 +279,20 @@ class DescriptClient:
         query: str,
         *,
         types: list[SearchType] | None = None,
-        match: list[Literal["name", "content"]] | None = None,
+        match: list[SearchMatch] | None = None,
         owners: list[str] | None = None,
-        updated_after: datetime | str | None = None,
-        updated_before: datetime | str | None = None,
+        updated_after: Moment | None = None,
+        updated_before: Moment | None = None,
         sort: Literal["relevance", "newest", "oldest"] | None = None,
         limit: int | None = None,
     ) -> list[SearchHit]:
-        """Search the drive's projects, media, folders and transcripts."""
+        """Search the drive's projects, media, folders and transcripts (`visual` matches what
+        videos and images show: Enterprise drives only, and alone). A date is sent as a date,
+        which Descript reads as that whole UTC day; a time without an offset is UTC."""
         params = _query(
             query=query,
             type=types,
-            match=match,
+            match=visual_alone(match),
             owner=owners,
             updated_after=updated_after,
             updated_before=updated_before,
@@ -308,8 +315,9 @@ class DescriptClient:
         )
 
     async def get_published_project(self, slug_or_share_url: str) -> PublishedProject:
-        """A share page's metadata, with a freshly signed download URL and WebVTT subtitles."""
-        slug = slug_or_share_url.rstrip("/").rsplit("/", 1)[-1]
+        """A share page's metadata, with a freshly signed download URL and WebVTT subtitles.
+        Descript allows 1,000 of these requests an hour per user."""
+        slug = urlsplit(slug_or_share_url.strip()).path.rstrip("/").rsplit("/", 1)[-1]
         response = await self._sender.send(
             "GET", f"published_projects/{_segment(slug, 'share page')}", idempotent=True
         )
@@ -340,15 +348,39 @@ def _segment(value: str, what: str) -> str:
     return quote(value, safe="")
 
 
+# A filter's moment: a time (without an offset: UTC, as Descript reads it), or a whole UTC day.
+Moment = datetime | date
+
+
+def _since(moment: Moment | None) -> datetime | None:
+    """A lower bound as a time: a date is the start of that UTC day."""
+    if moment is None or isinstance(moment, datetime):
+        return moment
+    return datetime.combine(moment, time_of_day.min, UTC)
+
+
+def _until(moment: Moment | None) -> datetime | None:
+    """An upper bound as a time: a date is the end of that UTC day, so that a project updated
+    today is found by `updated_before` today."""
+    if moment is None or isinstance(moment, datetime):
+        return moment
+    end = datetime.combine(moment + timedelta(days=1), time_of_day.min, UTC)
+    return end - timedelta(milliseconds=1)
+
+
 def _query(**params: Any) -> list[tuple[str, str]]:
-    """Query pairs with None left out, lists repeated (`type=a&type=b`) and datetimes ISO 8601."""
+    """Query pairs with None left out, lists repeated (`type=a&type=b`), times ISO 8601 in UTC
+    (one without an offset is taken as UTC, never as this machine's zone) and dates as dates."""
     pairs: list[tuple[str, str]] = []
     for key, value in params.items():
         for item in value if isinstance(value, list) else [value]:
             if item is None:
                 continue
             if isinstance(item, datetime):
-                item = item.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                aware = item if item.tzinfo else item.replace(tzinfo=UTC)
+                item = aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            elif isinstance(item, date):
+                item = item.isoformat()
             pairs.append((key, str(item)))
     return pairs
 

@@ -13,6 +13,10 @@ import httpx
 from descript_mcp.client.http import status_error
 from descript_mcp.errors import APIConnectionError
 
+# At most this many bytes of a download are written (and its progress told) at once, however
+# many arrived together; what arrived is never held back, so a broken download resumes after it.
+DOWNLOAD_CHUNK = 64 * 1024
+
 
 class SignedURLs:
     """PUT to a signed upload URL, GET a signed download URL (resumable)."""
@@ -64,7 +68,7 @@ class SignedURLs:
                 yield Download(
                     resumed=resumed,
                     total=_total_size(response, resumed),
-                    chunks=response.aiter_bytes(),
+                    chunks=_pieces(response.aiter_bytes()),
                 )
         except httpx.TransportError as exc:
             raise APIConnectionError(
@@ -97,3 +101,9 @@ def _total_size(response: httpx.Response, resumed: bool) -> int | None:
         return int(total) if total.isdigit() else None
     length = response.headers.get("content-length", "")
     return int(length) if length.isdigit() else None
+
+
+async def _pieces(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        for start in range(0, len(chunk), DOWNLOAD_CHUNK):
+            yield chunk[start : start + DOWNLOAD_CHUNK]

@@ -22,9 +22,10 @@ async def download_published(
     overwrite: bool,
     on_bytes: ByteProgress | None = None,
 ) -> int:
-    """Download to `place`; a stale link is renewed from the job, then the share page."""
+    """Download to `place`; a stale link is renewed from the job, then the share page, which
+    also signs one for a publish that ended without (when Descript's signing failed)."""
     result = job.result
-    if result is None or result.status != "success" or not result.download_url:
+    if result is None or result.status != "success":
         raise LocalFileError(f"Publish {job.job_id} has no file to download.")
     current = result.download_url
     share_url = result.share_url
@@ -40,6 +41,8 @@ async def download_published(
         current = url
         return url
 
+    if current is None:
+        current = await fresh_link()
     return await download_file(
         client, current, place, overwrite=overwrite, on_bytes=on_bytes, refresh=fresh_link
     )

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -43,6 +43,8 @@ class RequestRecord:
     retry_after: float | None = None
     token: str | None = None  # whose request it was
     host: str | None = None  # the address it was sent to (one sandbox may listen on several)
+    query: tuple[tuple[str, str], ...] = ()  # as sent: repeated keys repeated
+    body: bytes = b""  # an API request's JSON, as sent
 
 
 class Sandbox:
@@ -159,6 +161,8 @@ class Sandbox:
                     float(retry_after) if retry_after else None,
                     bearer(request),
                     request.headers.get("host"),
+                    tuple(request.query_params.multi_items()),
+                    await _body_of(request),
                 )
             )
             return response
@@ -197,3 +201,12 @@ async def _route_not_found(request: Request, _exc: Exception) -> Response:
     if request.url.path.startswith(API_PREFIX):
         return not_found(f"No route {request.method} {request.url.path}").response()
     return Response("Not Found", status_code=404)
+
+
+async def _body_of(request: Request) -> bytes:
+    """The request's body, as the handler read it (or as sent, if it did not); empty when the
+    client went away before sending it."""
+    try:
+        return await request.body()
+    except ClientDisconnect:
+        return b""

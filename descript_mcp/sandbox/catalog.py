@@ -6,16 +6,16 @@ from descript_mcp.sandbox.errors import invalid
 
 AVAILABLE_MODELS = [
     {"id": "auto", "cost": "medium"},
-    {"id": "claude-opus-4.8", "cost": "high"},
+    {"id": "claude-opus-5.5", "cost": "high"},
     {"id": "claude-sonnet-4.6", "cost": "medium"},
-    {"id": "claude-haiku-4.5", "cost": "low"},
+    {"id": "claude-haiku-5.5", "cost": "low"},
     {"id": "gpt-5.5", "cost": "medium"},
     {"id": "gemini-3.5-flash", "cost": "low"},
 ]
 ALIASES = [
     {
         "id": "claude-opus",
-        "resolvesTo": "claude-opus-4.8",
+        "resolvesTo": "claude-opus-5.5",
         "description": "Tracks stable Anthropic Claude Opus",
         "cost": "high",
     },
@@ -32,16 +32,15 @@ ALIASES = [
         "cost": "low",
     },
 ]
-# What "auto" runs on in the sandbox.
-AUTO_RESOLVES_TO = "claude-sonnet-4.6"
 
 
 def resolve_model(requested: str | None) -> tuple[str, str]:
-    """(resolved model id, cost tier) for a model id or alias; 400 for anything else."""
+    """(the model reported, cost tier) for a model id or alias, `auto` when none is asked for
+    (reported as `auto`, as the spec has it); 400 for anything else."""
     name = requested or "auto"
     for model in AVAILABLE_MODELS:
         if model["id"] == name:
-            return (AUTO_RESOLVES_TO if name == "auto" else name), model["cost"]
+            return name, model["cost"]
     for alias in ALIASES:
         if alias["id"] == name:
             return alias["resolvesTo"], alias["cost"]

@@ -23,9 +23,12 @@ class DriveConfig:
     media_minutes: float = 600.0
     ai_credits: float = 500.0
     search_enabled: bool = True
+    visual_search: bool = False  # match=visual: drives on Descript's Enterprise plan
     agent_enabled: bool = True
     default_access_level: str = "unlisted"
     allowed_access_levels: tuple[str, ...] = ACCESS_LEVELS
+    # Workspaces besides Personal and General: name by whether the token's user is a member.
+    workspaces: dict[str, bool] = field(default_factory=lambda: {"Marketing": True})
 
 
 @dataclass
@@ -75,10 +78,12 @@ class SandboxConfig:
     # Seconds the sandbox's clock runs ahead of this machine's (behind when negative): its
     # jobs' times and its Date headers, as a server elsewhere would have them.
     clock_offset: float = 0.0
-    # Whether POST /jobs/agent takes a `conversation_id` to continue an earlier conversation.
-    # Live reports disagree; off, the request is refused as the spec's schema has it (400
-    # "not allowed"), so that a client is tried against the strict answer unless asked.
-    agent_accepts_conversation_id: bool = False
+    # Whether GET /jobs takes the `type` values Descript does not document (publish,
+    # export/timeline, import/drive_media). Live reports disagree; off, they are refused as the
+    # spec's enum has them (400), so that a client is tried against the strict answer.
+    lists_undocumented_job_types: bool = False
+    # A publish that succeeds without a download link, as when Descript's signing fails.
+    publish_signing_fails: bool = False
 
     @classmethod
     def for_tests(cls, **overrides: object) -> SandboxConfig:

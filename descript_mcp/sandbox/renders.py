@@ -67,7 +67,12 @@ async def run_publish(engine: Engine, job: Job, plan: PublishPlan, publish: Publ
             "composition_id": composition.id,
             "share_url": share_url,
             "media_type": plan.media_type,
-            **_offer(engine, plan.base_url, publish.file_id, engine.config.download_url_ttl),
+            # "Present when the job completed successfully and signing succeeded."
+            **(
+                {}
+                if engine.config.publish_signing_fails
+                else _offer(engine, plan.base_url, publish.file_id, engine.config.download_url_ttl)
+            ),
         }
     )
 

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from descript_mcp.sandbox import schemas
 from descript_mcp.sandbox.catalog import resolve_model
-from descript_mcp.sandbox.errors import ApiError, invalid, not_found
+from descript_mcp.sandbox.errors import ApiError, invalid
 from descript_mcp.sandbox.http import (
     Running,
     authenticate,
@@ -47,14 +47,11 @@ from descript_mcp.sandbox.state import (
     Upload,
 )
 from descript_mcp.sandbox.validation import is_uuid, validate_body
+from descript_mcp.sandbox.workspaces import team_access_in
 
-LISTABLE_JOB_TYPES = (
-    "import/project_media",
-    "agent",
-    "publish",
-    "export/timeline",
-    "import/drive_media",
-)
+# The spec's enum; one live report saw the others accepted too (lists_undocumented_job_types).
+DOCUMENTED_JOB_TYPES = ("import/project_media", "agent")
+UNDOCUMENTED_JOB_TYPES = ("publish", "export/timeline", "import/drive_media")
 
 
 def submitted(job: Job, drive: Drive, **extra: Any) -> JSONResponse:
@@ -98,14 +95,7 @@ def record_job(
 def _new_project(
     sandbox: Running, drive: Drive, body: dict[str, Any], default_name: str
 ) -> Project:
-    workspace = body.get("workspace_name")
-    team_access = body.get("team_access")
-    if workspace == "Personal" and team_access not in (None, "none"):
-        raise invalid('"team_access" must be "none" in the Personal workspace')
-    if workspace not in (None, "Personal", "General"):
-        raise not_found(f"Workspace '{workspace}' not found")
-    if workspace == "General" and team_access in (None, "none"):
-        team_access = "view"
+    team_access = team_access_in(drive, body.get("workspace_name"), body.get("team_access"))
     project = sandbox.world.new_project(
         drive,
         body.get("project_name") or default_name,
@@ -144,6 +134,7 @@ async def import_project_media(request: Request) -> Response:
             if clip["media"] not in known:
                 raise invalid(f'"{where}[{index}].media" refers to unknown media "{clip["media"]}"')
     require_minutes(drive, [key for key, item in add_media.items() if "tracks" not in item])
+    compose_all = project is None
     if project is None:
         project = _new_project(sandbox, drive, body, "Untitled project")
     job = record_job(
@@ -161,6 +152,7 @@ async def import_project_media(request: Request) -> Response:
         items=items,
         compositions=body.get("add_compositions") or [],
         updates=updates,
+        compose_all=compose_all,
     )
     sandbox.engine.start(job, run_import(sandbox.engine, job, plan))
     extra = {"upload_urls": upload_urls} if upload_urls else {}
@@ -224,9 +216,7 @@ def import_items(
 async def agent_edit(request: Request) -> Response:
     sandbox = sandbox_of(request)
     drive = authenticate(request, sandbox.world)
-    continues = sandbox.config.agent_accepts_conversation_id
-    schema = schemas.AGENT_WITH_CONVERSATION if continues else schemas.AGENT
-    body = validate_body(await read_json(request), schema)
+    body = validate_body(await read_json(request), schemas.AGENT)
     if not body["prompt"].strip():
         raise invalid('"prompt" is not allowed to be empty')
     if not drive.config.agent_enabled:
@@ -245,10 +235,9 @@ async def agent_edit(request: Request) -> Response:
     if "conversation_id" in body:
         earlier = sandbox.world.conversation_for(drive, body["conversation_id"])
         if project is None or earlier.project_id != project.id:
-            raise invalid(
-                f"Conversation {earlier.id} belongs to project {earlier.project_id}: it can "
-                "only be continued there"
-            )
+            raise invalid(f"Conversation {earlier.id} belongs to a different project")
+        if "model" not in body:  # a resumed conversation keeps its model, and its price
+            model, tier = "inherited", earlier.cost_tier
     required = CREDITS_BY_TIER[tier]
     if drive.ai_credits < required:
         raise ApiError(
@@ -259,7 +248,7 @@ async def agent_edit(request: Request) -> Response:
     new_project = project is None
     if project is None:
         project = _new_project(sandbox, drive, body, body["project_name"])
-    conversation = earlier or Conversation(str(uuid.uuid4()), drive.id, project.id)
+    conversation = earlier or Conversation(str(uuid.uuid4()), drive.id, project.id, tier)
     sandbox.world.conversations[conversation.id] = conversation
     conversation_id = conversation.id
     job = record_job(
@@ -306,9 +295,8 @@ async def publish(request: Request) -> Response:
     media_type = body.get("media_type") or ("Video" if kind == "video" else "Audio")
     access_level = body.get("access_level") or drive.config.default_access_level
     if access_level not in drive.config.allowed_access_levels:
-        raise ApiError(
-            403, f"The drive's publish settings do not permit access level '{access_level}'"
-        )
+        # The spec's example says no more, so a client cannot tell this cause from others.
+        raise ApiError(403, "Forbidden")
     if sandbox.world.running_publish(project.id):
         raise ApiError(
             429,
@@ -374,7 +362,10 @@ async def list_jobs(request: Request) -> Response:
     project_id = request.query_params.get("project_id")
     if project_id is not None and not is_uuid(project_id):
         raise invalid('"project_id" must be a valid GUID')
-    job_type = query_choice(request, "type", LISTABLE_JOB_TYPES)
+    listable: tuple[str, ...] = DOCUMENTED_JOB_TYPES
+    if sandbox.config.lists_undocumented_job_types:
+        listable += UNDOCUMENTED_JOB_TYPES
+    job_type = query_choice(request, "type", listable)
     moment = sandbox.world.now()
     after = query_time(request, "created_after") or moment - timedelta(days=7)
     before = query_time(request, "created_before", day_end=True) or moment

@@ -23,7 +23,7 @@ from descript_mcp.sandbox.http import (
     sandbox_of,
 )
 from descript_mcp.sandbox.signing import signed_url
-from descript_mcp.sandbox.state import Drive, Project, iso
+from descript_mcp.sandbox.state import Drive, Media, Project, iso
 from descript_mcp.sandbox.validation import is_uuid, validate_body
 
 API_VERSION = "1.2"
@@ -153,10 +153,7 @@ async def search(request: Request) -> Response:
     for kind in types:
         if kind not in SEARCH_TYPES:
             raise invalid(f'"type" must be one of [{", ".join(SEARCH_TYPES)}]')
-    matches = request.query_params.getlist("match") or ["name", "content"]
-    for match in matches:
-        if match not in ("name", "content"):
-            raise invalid('"match" must be one of [name, content]')
+    matches = _search_matches(request, drive)
     owners = request.query_params.getlist("owner")
     after = query_time(request, "updated_after")
     before = query_time(request, "updated_before", day_end=True)
@@ -190,7 +187,7 @@ async def search(request: Request) -> Response:
                 )
             )
         for key, media in project.media.items():
-            if media.kind in types and "name" in matches and query in key.lower():
+            if media.kind in types and query in key.lower() and _named_or_seen(media, matches):
                 hit: dict[str, Any] = {
                     "type": media.kind,
                     "asset_id": _asset_id(project, key),
@@ -238,14 +235,14 @@ def _library_hits(
     bounds: tuple[datetime | None, datetime | None],
     owner: dict[str, str],
 ) -> list[tuple[int, dict[str, Any]]]:
-    """Files and folders of the drive's media library whose names match."""
-    if "name" not in matches:
-        return []
+    """Files and folders of the drive's media library whose names match, or, for a visual
+    search, the files whose pictures do."""
     hits: list[tuple[int, dict[str, Any]]] = []
     for path, file in drive.library.items():
         name = path.rsplit("/", 1)[-1]
         kind = file.media.kind
-        if kind in types and query in name.lower() and _within(file.added_at, *bounds):
+        found = query in name.lower() and _named_or_seen(file.media, matches)
+        if kind in types and found and _within(file.added_at, *bounds):
             hit: dict[str, Any] = {
                 "type": kind,
                 "asset_id": str(uuid.uuid5(uuid.UUID(drive.id), f"media_library_file/{path}")),
@@ -257,7 +254,7 @@ def _library_hits(
             if file.media.duration is not None:
                 hit["duration"] = file.media.duration
             hits.append((1, hit))
-    if "media_library_folder" not in types:
+    if "media_library_folder" not in types or "name" not in matches:
         return hits
     for folder_id, path in drive.library_folders().items():
         name = path.rsplit("/", 1)[-1]
@@ -275,6 +272,26 @@ def _library_hits(
     return hits
 
 
+def _search_matches(request: Request, drive: Drive) -> list[str]:
+    """The kinds of match asked for. `visual` (what videos and images show) is an Enterprise
+    drive's, alone; the sandbox's media have no pictures to look at, so a video's or an
+    image's name stands for what it shows."""
+    matches = request.query_params.getlist("match") or ["name", "content"]
+    for match in matches:
+        if match not in ("name", "content", "visual"):
+            raise invalid('"match" must be one of [name, content, visual]')
+    if "visual" in matches and len(set(matches)) > 1:
+        raise invalid('"match" visual cannot be combined with other match kinds')
+    if "visual" in matches and not drive.config.visual_search:
+        raise ApiError(403, "Visual search is not available for this drive", code="Forbidden")
+    return matches
+
+
+def _named_or_seen(media: Media, matches: list[str]) -> bool:
+    """Whether a media item whose name holds the query is a hit for these kinds of match."""
+    return "name" in matches or ("visual" in matches and media.kind in ("video", "image"))
+
+
 def _asset_id(project: Project, key: str) -> str:
     return str(uuid.uuid5(uuid.UUID(project.id), key))
 
@@ -288,7 +305,7 @@ async def export_transcript(request: Request) -> Response:
     drive = authenticate(request, sandbox.world)
     body = validate_body(await read_json(request), schemas.EXPORT_TRANSCRIPT)
     project = sandbox.world.project_for(drive, body["project_id"])
-    composition = project.composition_for(body.get("composition_id"), lacking="has a transcript")
+    composition = project.first_or(body.get("composition_id"))
     sentences = documents.timeline([m.words for m in project.clip_media(composition)])
     content = documents.render(
         body["format"], composition.name, documents.paragraphs(sentences, body)

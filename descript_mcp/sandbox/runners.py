@@ -50,6 +50,9 @@ class ImportPlan:
     compositions: list[dict[str, Any]]  # validated JSON
     # Clips (media key, muted) to append to compositions the project has.
     updates: list[tuple[Composition, list[tuple[str, bool]]]] = field(default_factory=list)
+    # A new project given no compositions gets one of all its media, as one live report has
+    # Descript do (behind the empty placeholder every new project starts with).
+    compose_all: bool = False
 
 
 @dataclass
@@ -100,9 +103,12 @@ async def run_import(engine: Engine, job: Job, plan: ImportPlan) -> None:
         statuses[item.key] = {"status": "success", "duration_seconds": sequence.duration}
     await advance(engine, job, "Transcribing", timings.transcribe, 80, 100)
 
-    created = [_add_composition(project, spec) for spec in plan.compositions]
+    specs = plan.compositions
+    if not specs and plan.compose_all:
+        specs = _all_of(project, plan, statuses)
+    created = [_add_composition(project, spec) for spec in specs]
     for composition, clips in plan.updates:
-        composition.clips.extend(clips)
+        project.add_clips(composition, clips)
     project.touch()
     imported = [project.media[key] for key, s in statuses.items() if s["status"] == "success"]
     created_compositions = [{"id": c.id, "name": c.name} for c in created]
@@ -218,6 +224,17 @@ async def _import_one(engine: Engine, job: Job, item: ImportItem, percent: int) 
     )
 
 
+def _all_of(
+    project: Project, plan: ImportPlan, statuses: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One composition of the import's media, in order: its sequences if it made any (their
+    tracks play inside them), else its files."""
+    imported = [i for i in plan.items if statuses.get(i.key, {}).get("status") == "success"]
+    sequences = [i for i in imported if i.tracks]
+    clips = [{"media": item.key} for item in sequences or imported]
+    return [{"name": project.name, "clips": clips}] if clips else []
+
+
 def _build_sequence(project: Project, item: ImportItem) -> Media:
     duration, words = 0.0, []
     for track in item.tracks:
@@ -239,14 +256,14 @@ def as_clips(clips: list[dict[str, Any]]) -> list[tuple[str, bool]]:
 
 
 def _add_composition(project: Project, spec: dict[str, Any]) -> Composition:
-    clips = as_clips(spec["clips"])
     composition = Composition(
         id=str(uuid.uuid4()),
         name=str(spec.get("name") or f"Composition {len(project.compositions) + 1}"),
         width=int(spec.get("width", 1920)),
         height=int(spec.get("height", 1080)),
-        clips=clips,
+        clips=[],
     )
+    project.add_clips(composition, as_clips(spec["clips"]))
     project.compositions.append(composition)
     return composition
 

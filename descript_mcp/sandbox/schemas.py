@@ -123,15 +123,12 @@ AGENT: dict[str, Any] = {
         "model": _STRING,
         "prompt": {"type": "string", "minLength": 1},
         "team_access": _TEAM_ACCESS,
+        "conversation_id": _UUID,
         "callback_url": _URI,
     },
+    # "Requires `project_id`": a conversation goes on in its own project only.
+    "dependentRequired": {"conversation_id": ["project_id"]},
     "additionalProperties": False,
-}
-
-# When SandboxConfig.agent_accepts_conversation_id is set.
-AGENT_WITH_CONVERSATION: dict[str, Any] = {
-    **AGENT,
-    "properties": {**AGENT["properties"], "conversation_id": _UUID},
 }
 
 PUBLISH: dict[str, Any] = {

@@ -76,6 +76,7 @@ class Conversation:
     id: str
     drive_id: str
     project_id: str
+    cost_tier: str  # of the model it started with, which a resumed turn keeps
 
 
 @dataclass
@@ -84,8 +85,10 @@ class Composition:
     name: str
     width: int
     height: int
-    clips: list[tuple[str, bool]]  # (media key, muted)
+    clips: list[tuple[str, bool]]  # (media key, muted): a sequence clip's own mute
     captions: bool = False
+    # Muting any clip but a sequence mutes the script layer: every clip on it, old and new.
+    script_muted: bool = False
 
     @property
     def short_id(self) -> str:
@@ -129,13 +132,25 @@ class Project:
         return [media for media, _muted in self.clips_of(composition)]
 
     def clips_of(self, composition: Composition) -> list[tuple[Media, bool]]:
-        """The ready media a composition plays, in order, each with whether its clip is muted."""
+        """The ready media a composition plays, in order, each with whether it is muted: a
+        sequence by its own clip, any other by the composition's script layer."""
         found: list[tuple[Media, bool]] = []
         for key, muted in composition.clips:
             media = self.media.get(key)
             if media is not None and media.ready:
-                found.append((media, muted))
+                sequence = media.kind == "sequence"
+                found.append((media, muted if sequence else composition.script_muted))
         return found
+
+    def add_clips(self, composition: Composition, clips: list[tuple[str, bool]]) -> None:
+        """Append clips as the spec has `mute` work: "For a sequence clip, mutes the sequence's
+        own tracks. For any other clip, mutes the composition's script layer, which silences
+        every clip on it — including clips already in the composition." """
+        for key, muted in clips:
+            media = self.media.get(key)
+            if muted and (media is None or media.kind != "sequence"):
+                composition.script_muted = True
+        composition.clips.extend(clips)
 
     def duration_of(self, composition: Composition) -> float:
         return round(sum(m.duration or 0.0 for m in self.clip_media(composition)), 3)
@@ -154,6 +169,15 @@ class Project:
             if wanted in (composition.id, composition.short_id):
                 return composition
         raise not_found(f"No composition matching '{ref}' found in project {self.id}")
+
+    def first_or(self, ref: str | None) -> Composition:
+        """The composition `ref` names, else the project's first, as a transcript export takes
+        it: the empty placeholder that leads a project made by an import or the agent too."""
+        if ref is not None:
+            return self.find_composition(ref)
+        if not self.compositions:
+            raise invalid(f"Project {self.id} has no composition")
+        return self.compositions[0]
 
     def composition_for(self, ref: str | None, *, lacking: str) -> Composition:
         """The composition `ref` names, else the first with content; none: a 400 saying the
@@ -290,7 +314,7 @@ class World:
         conversation, so there is nothing to be refused access to."""
         conversation = self.conversations.get(conversation_id)
         if conversation is None or conversation.drive_id != drive.id:
-            raise not_found(f'No conversation found for conversation_id "{conversation_id}".')
+            raise not_found(f"Conversation {conversation_id} not found")
         return conversation
 
     def running_publish(self, project_id: str) -> Job | None:

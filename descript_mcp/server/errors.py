@@ -16,7 +16,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# Routes whose errors mean something of their own.
+PUBLISHED_PAGE = "published_projects/"
+PUBLISH = "jobs/publish"
+
+
 def tool_message(error: errors.DescriptError) -> str:
+    if isinstance(error, errors.APIStatusError):
+        meant = _on_route(error)
+        if meant is not None:
+            return meant
     match error:
         case errors.ConfigurationError() | errors.LocalFileError():
             return str(error)
@@ -89,6 +98,40 @@ def tool_message(error: errors.DescriptError) -> str:
             return f"{error.message} Check the network and DESCRIPT_API_URL, then retry."
         case _:
             return str(error)
+
+
+def _on_route(error: errors.APIStatusError) -> str | None:
+    """What a status means on the route that answered it, where that is not what it means in
+    general (a published page's 401 is not the token's fault)."""
+    said = f"({error.status_code}: {_quoted(error.message)})"
+    if error.path.startswith(PUBLISHED_PAGE):
+        match error:
+            case errors.AuthenticationError():
+                return (
+                    f"The published page is private to its drive {said}: only a person signed "
+                    "in to Descript with access to that drive can open it, not this API token. "
+                    "Its owner can publish it as unlisted or public."
+                )
+            case errors.PermissionDeniedError():
+                return (
+                    f"This Descript user has no access to the published page {said}. Its owner "
+                    "can share it, or publish it as unlisted or public."
+                )
+            case errors.RateLimitError():
+                wait = error.retry_after
+                when = f"after {math.ceil(wait)} s" if wait is not None else "later"
+                return (
+                    "Descript allows 1,000 published-page reads an hour per user, and that "
+                    f"was reached (429). Retry {when}."
+                )
+    if error.path == PUBLISH and isinstance(error, errors.PermissionDeniedError):
+        return (
+            f"Descript refused the publish {said}. Usually the drive's publish settings do not "
+            "permit the access_level asked for (public needs search indexing on): choose "
+            "another, or leave it out for the drive's default. Else this token's user cannot "
+            "publish this project."
+        )
+    return None
 
 
 def _quoted(text: str) -> str:

@@ -241,10 +241,10 @@ def _sentence(job: Job, s: JobSummary) -> str:
         credits = f", {s.ai_credits_used:g} AI credits" if s.ai_credits_used is not None else ""
         return f"Agent edit finished and {changed}{credits}; its answer is in agent_response."
     if job.job_type == "publish":
-        return (
-            f"Published as {s.media_type or 'media'}: the share page is share_url, the file at "
-            f"download_url until {s.download_url_expires_at}."
-        )
+        published = f"Published as {s.media_type or 'media'}: the share page is share_url"
+        if not s.download_url:  # signing failed: the share page signs a link anew
+            return f"{published}; Descript gave no download link, save_file gets one."
+        return f"{published}, the file at download_url until {s.download_url_expires_at}."
     if job.job_type == "export/timeline":
         return (
             f"Timeline exported as {s.file_name or 'a file'}: at download_url until "

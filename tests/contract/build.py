@@ -1,6 +1,7 @@
-"""Make tests/contract/descript-api.json from Descript's reference in ../shared/reference:
-the May 2026 OpenAPI spec, the operations added since, and the documented live deltas, with
-descriptions, examples and everything else the checker does not read left out.
+"""Make tests/contract/descript-api.json from Descript's reference in ../shared/reference: the
+newest official OpenAPI spec (descript-openapi-newer.yaml), the undocumented routes as live
+reports found them (descript-openapi-additions.yml), and the live deltas the notes document,
+with descriptions, examples and everything else the checker does not read left out.
 
     python -m tests.contract.build [REFERENCE_DIR]
 
@@ -21,8 +22,10 @@ import yaml
 HERE = Path(__file__).parent
 CONTRACT = HERE / "descript-api.json"
 REFERENCE = HERE.parents[2] / "shared" / "reference"
-MAY_SPEC = "descript-openapi-2026-05.json"
+NEWER_SPEC = "descript-openapi-newer.yaml"
 ADDITIONS = "descript-openapi-additions.yml"
+# The routes Descript does not document, taken from the additions with what they refer to.
+UNDOCUMENTED = ("/jobs/export/timeline", "/jobs/import/drive_media")
 METHODS = ("get", "post", "put", "delete", "patch")
 # What the checker reads of an operation; of a schema, what JSON Schema validates with.
 OPERATION_KEYS = {"parameters", "requestBody", "responses"}
@@ -30,22 +33,22 @@ DROPPED = {"description", "summary", "example", "examples", "x-evidence", "title
 
 
 def build(reference: Path) -> dict[str, Any]:
-    spec = json.loads((reference / MAY_SPEC).read_text())
+    spec = yaml.safe_load((reference / NEWER_SPEC).read_text())
     additions = yaml.safe_load((reference / ADDITIONS).read_text())
-    for path, operations in additions["paths"].items():
-        target = spec["paths"].setdefault(path, {})
-        target.update({m: op for m, op in operations.items() if m in METHODS})
+    for path in UNDOCUMENTED:
+        spec["paths"][path] = additions["paths"][path]
     for section, items in additions["components"].items():
-        spec["components"].setdefault(section, {}).update(items)
-    _apply_documented_deltas(spec)
+        known = spec["components"].setdefault(section, {})
+        known.update({name: item for name, item in items.items() if name not in known})
+    _apply_live_deltas(spec)
     paths = {
         path: {m: _keep(op, OPERATION_KEYS) for m, op in ops.items() if m in METHODS}
         for path, ops in spec["paths"].items()
     }
     return {
         "x-source": {
-            "files": [MAY_SPEC, ADDITIONS],
-            "from": "shared/reference, with the deltas of descript-api-notes.md applied",
+            "files": [NEWER_SPEC, ADDITIONS],
+            "from": "shared/reference, with the live deltas of descript-api-notes.md applied",
             "made": datetime.now(UTC).date().isoformat(),
         },
         "paths": _stripped(paths),
@@ -53,31 +56,39 @@ def build(reference: Path) -> dict[str, Any]:
     }
 
 
-def _apply_documented_deltas(spec: dict[str, Any]) -> None:
-    """The changes the additions file lists under x-deltas-since-2026-05 for the two operations
-    it does not restate, and two live facts from descript-api-notes.md."""
+def _apply_live_deltas(spec: dict[str, Any]) -> None:
+    """Where live answers differ from the spec's words, as descript-api-notes.md documents."""
     schemas = spec["components"]["schemas"]
-    imports = spec["paths"]["/jobs/import/project_media"]["post"]
-    body = imports["requestBody"]["content"]["application/json"]["schema"]["properties"]
-    body["workspace_name"] = {"type": "string"}
-    clip = body["add_compositions"]["items"]["properties"]["clips"]["items"]
-    clip["properties"]["mute"] = {"type": "boolean"}
-    sequence = body["add_media"]["additionalProperties"]["oneOf"][2]
-    sequence["properties"]["tracks"]["items"]["properties"]["mute"] = {"type": "boolean"}
-    agent = spec["paths"]["/jobs/agent"]["post"]
-    agent["responses"]["403"] = {
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error403"}}}
+    # Live job ids are prefixed strings such as project-media-import-<uuid> (notes §2.0).
+    for operation in ("/jobs/import/project_media", "/jobs/agent", "/jobs/publish"):
+        created = spec["paths"][operation]["post"]["responses"]["201"]
+        created["content"]["application/json"]["schema"]["properties"]["job_id"].pop("format", None)
+    for schema in schemas.values():
+        schema.get("properties", {}).get("job_id", {}).pop("format", None)
+    # Jobs of the undocumented routes are read back like any other (notes §2.2, §2.13); the
+    # spec's discriminator already names export/timeline, without its schema.
+    additions = {
+        "export/timeline": "TimelineExportJobStatus",
+        "import/drive_media": "DriveImportJobStatus",
     }
-    for operation, extra in (
-        (imports, {}),
-        (agent, {"conversation_id": {"type": "string"}, "resolved_model": {"type": "string"}}),
-    ):
-        created = operation["responses"]["201"]["content"]["application/json"]["schema"]
-        created["properties"] |= {"drive_name": {"type": "string", "nullable": True}, **extra}
-        # Live job ids are prefixed strings such as project-media-import-<uuid> (notes §2.0).
-        created["properties"]["job_id"].pop("format", None)
+    status = schemas["JobStatus"]
+    for job_type, name in additions.items():
+        status["oneOf"].append({"$ref": f"#/components/schemas/{name}"})
+        status["discriminator"]["mapping"][job_type] = f"#/components/schemas/{name}"
+    # Typed date-time, but described as taking "an ISO 8601 date (`2026-08-01` …) or
+    # timestamp" (notes item 26).
+    for parameter in spec["paths"]["/search"]["get"]["parameters"]:
+        if parameter["name"] in ("updated_after", "updated_before"):
+            parameter["schema"] = {
+                "anyOf": [
+                    {"type": "string", "format": "date"},
+                    {"type": "string", "format": "date-time"},
+                ]
+            }
     # Typed integer, but live values are fractional (notes §2.2).
-    schemas["AgentSuccessResult"]["properties"]["ai_credits_used"] = {"type": "number"}
+    for schema in schemas.values():
+        if "ai_credits_used" in schema.get("properties", {}):
+            schema["properties"]["ai_credits_used"] = {"type": "number"}
 
 
 def _keep(operation: dict[str, Any], keys: set[str]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Recorded requests and answers checked against Descript's contract (descript-api.json: the
-May 2026 spec, the operations added since and the documented live deltas; see build.py)."""
+"""Recorded requests and answers checked against Descript's contract (descript-api.json: its
+newest spec, the undocumented routes as observed and the documented live deltas; build.py)."""
 
 from __future__ import annotations
 

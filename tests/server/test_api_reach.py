@@ -1,5 +1,6 @@
-"""The rest of the API through the tools, against the sandbox: import options, continuing an
-agent conversation, a published page, the read tools' filters, and the experimental toolset."""
+"""The rest of the API through the tools, against the sandbox: import options, a published
+page, the read tools' filters, and the experimental toolset (continuing an agent conversation
+is in test_newer_spec.py)."""
 
 from __future__ import annotations
 
@@ -73,49 +74,6 @@ async def test_imports_reach_workspaces_and_append_to_a_timeline_with_muted_clip
     )
     assert "project_id" in orphan
     assert "Descript rejected the request (400)" in orphan
-
-
-async def test_an_agent_conversation_is_refused_plainly_or_continued(
-    mcp: Client, sandbox: Sandbox
-) -> None:
-    project = await import_sample(mcp)
-    first = structured(
-        await mcp.call_tool(
-            "agent_edit", {"project_id": project["project_id"], "prompt": "Add captions"}
-        )
-    )
-    conversation = first["conversation_id"]
-    jobs_before = len(sandbox.world.jobs)
-    # As Descript's spec has it: the field is not allowed.
-    sandbox.config.agent_accepts_conversation_id = False
-    refused = error_text(
-        await mcp.call_tool(
-            "agent_edit",
-            {
-                "project_id": project["project_id"],
-                "prompt": "Now shorten them",
-                "conversation_id": conversation,
-            },
-        )
-    )
-    assert 'Descript refused conversation_id (400: “"conversation_id" is not allowed”)' in refused
-    assert "call agent_edit again without conversation_id" in refused
-    assert len(sandbox.world.jobs) == jobs_before  # nothing started, nothing paid
-    # As one live report has it: the conversation goes on.
-    sandbox.config.agent_accepts_conversation_id = True
-    continued = structured(
-        await mcp.call_tool(
-            "agent_edit",
-            {
-                "project_id": project["project_id"],
-                "prompt": "Now shorten them",
-                "conversation_id": conversation,
-            },
-        )
-    )
-    assert continued["outcome"] == "success"
-    assert continued["conversation_id"] == conversation
-    assert continued["job_id"] != first["job_id"]
 
 
 async def test_a_published_page_reads_back_with_subtitles(mcp: Client) -> None:

@@ -42,7 +42,7 @@ async def test_import_reports_progress_and_summarises_the_result(mcp: Client) ->
     assert summary["summary"].startswith("Import finished: 1 of 1 media imported")
     progress = [p for p, _, _ in seen]
     assert progress == sorted(set(progress))  # strictly increasing, as the spec requires
-    assert progress[-1] == 100
+    assert progress[-1] < 100  # the end is told by the result, never by a last notification
     assert any("Importing media: sample.wav" in (m or "") for _, _, m in seen)
 
 
@@ -65,13 +65,13 @@ async def test_agent_edit_returns_the_agents_answer_and_credits(mcp: Client) -> 
             {
                 "project_id": project["project_id"],
                 "prompt": "Remove filler words",
-                "model": "claude-haiku-4.5",
+                "model": "claude-haiku-5.5",
             },
         )
     )
     assert summary["outcome"] == "success"
     assert summary["project_changed"] is True
-    assert summary["resolved_model"] == "claude-haiku-4.5"
+    assert summary["resolved_model"] == "claude-haiku-5.5"
     assert summary["ai_credits_used"] > 0
     assert "removed" in summary["agent_response"]
     assert "AI credits" in summary["summary"]

@@ -28,7 +28,7 @@ async def test_drive_status_and_agent_models(mcp: Client, sandbox: Sandbox) -> N
     assert {
         "id": "claude-opus",
         "cost": "high",
-        "resolves_to": "claude-opus-4.8",
+        "resolves_to": "claude-opus-5.5",
         "description": "Tracks stable Anthropic Claude Opus",
     } in models["aliases"]
 

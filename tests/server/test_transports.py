@@ -32,7 +32,8 @@ SERVE = [sys.executable, "-m", "descript_mcp", "serve", "--sandbox", "fast"]
 
 
 def sample_url(mcp: Client) -> str:
-    found = re.search(r"(http://\S+/sample\.wav)", mcp.instructions or "")
+    """The sample the sandbox's instructions name: a reference each process resolves."""
+    found = re.search(r"(sandbox:\S+\.wav)", mcp.instructions or "")
     assert found, "the sandbox's instructions name its sample media"
     return found[1]
 

@@ -30,6 +30,7 @@ from descript_mcp.client.models.jobs import (
     UploadTarget,
 )
 from descript_mcp.client.models.requests import (
+    DOCUMENTED_JOB_TYPES,
     AccessLevel,
     AgentEditRequest,
     Clip,
@@ -45,6 +46,7 @@ from descript_mcp.client.models.requests import (
     ProjectSort,
     PublishRequest,
     Resolution,
+    SearchMatch,
     SearchType,
     SequenceMedia,
     SequenceTrack,
@@ -55,6 +57,7 @@ from descript_mcp.client.models.requests import (
     TranscriptFormat,
     UploadMedia,
     UrlMedia,
+    visual_alone,
 )
 from descript_mcp.client.models.resources import (
     AgentModel,
@@ -79,6 +82,7 @@ from descript_mcp.client.models.resources import (
 )
 
 __all__ = [
+    "DOCUMENTED_JOB_TYPES",
     "TERMINAL_STATES",
     "AccessLevel",
     "AgentEditRequest",
@@ -134,6 +138,7 @@ __all__ = [
     "ResponseModel",
     "ResultStatus",
     "SearchHit",
+    "SearchMatch",
     "SearchOwner",
     "SearchResults",
     "SearchType",
@@ -151,4 +156,5 @@ __all__ = [
     "UploadMedia",
     "UploadTarget",
     "UrlMedia",
+    "visual_alone",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -13,10 +14,26 @@ MediaType = Literal["Video", "Audio"]
 Resolution = Literal["480p", "720p", "1080p", "1440p", "4K"]
 AccessLevel = Literal["public", "unlisted", "drive", "private"]
 TranscriptFormat = Literal["txt", "markdown", "html", "rtf", "docx", "srt"]
-# The spec lists the first two; one live report has all five accepted, another only those two.
+# The spec documents the first two; one live report has the other three accepted as well,
+# another has them refused (400).
+DOCUMENTED_JOB_TYPES = ("import/project_media", "agent")
 ListJobsType = Literal[
     "import/project_media", "agent", "publish", "export/timeline", "import/drive_media"
 ]
+# `visual` is for Enterprise drives only, and cannot be combined with the other kinds.
+SearchMatch = Literal["name", "content", "visual"]
+
+
+def visual_alone(match: list[SearchMatch] | None) -> list[SearchMatch] | None:
+    """`match` as Descript takes it: `visual` only on its own."""
+    if match and "visual" in match and len(set(match)) > 1:
+        raise ValueError(
+            "match visual (what videos and images show) cannot be combined with name or "
+            "content: search once for each"
+        )
+    return match
+
+
 ProjectSort = Literal["name", "created_at", "updated_at", "last_viewed_at"]
 SearchType = Literal[
     "project", "video", "image", "audio", "project_folder", "media_library_folder", "layout_pack"
@@ -57,7 +74,11 @@ MediaItem = UrlMedia | UploadMedia | SequenceMedia
 
 class Clip(RequestModel):
     media: str = Field(min_length=1, description="The name of a media item")
-    mute: bool | None = Field(default=None, description="Silence this clip")
+    mute: bool | None = Field(
+        default=None,
+        description="A sequence clip: mutes its tracks. Any other clip: mutes the composition's "
+        "script layer, silencing every clip on it, those already there too",
+    )
 
 
 # No `fps`: the spec lists it as ignored, but Descript answers it with 400 "not allowed".
@@ -92,6 +113,22 @@ class ImportMediaRequest(RequestModel):
     add_compositions: list[NewComposition] | None = None
     update_compositions: list[CompositionUpdate] | None = None
     callback_url: str | None = None
+
+    @model_validator(mode="after")
+    def _access_fits_workspace(self) -> ImportMediaRequest:
+        """Descript's pairs: Personal takes team_access none (or none given); General and a
+        team's workspace take edit, comment or view (default view), never none."""
+        if self.workspace_name is None or self.team_access is None:
+            return self
+        personal = self.workspace_name.casefold() == "personal"
+        if personal and self.team_access != "none":
+            raise ValueError("a project in the Personal workspace takes team_access none")
+        if not personal and self.team_access == "none":
+            raise ValueError(
+                f"a project in the {self.workspace_name} workspace takes team_access edit, "
+                "comment or view (default view), not none"
+            )
+        return self
 
 
 # Descript answered more files than this with a bare 500 and imported none. A 500 on a
@@ -131,8 +168,6 @@ class AgentEditRequest(RequestModel):
     composition_id: str | None = None
     model: str | None = None
     team_access: TeamAccess | None = None
-    # Disputed: the 201 says to pass it back, but the spec's request has no such field; one
-    # live report has it continuing the conversation, another a 400 "not allowed".
     conversation_id: str | None = Field(
         default=None, description="An earlier agent job's conversation_id, to continue it"
     )
@@ -144,7 +179,26 @@ class AgentEditRequest(RequestModel):
             raise ValueError(
                 "give exactly one of project_id (edit a project) or project_name (new project)"
             )
+        if self.conversation_id is not None:
+            if self.project_id is None:
+                raise ValueError(
+                    "conversation_id continues a conversation on its own project: give that "
+                    "project_id, not project_name"
+                )
+            if not is_uuid(self.conversation_id):
+                raise ValueError(
+                    "conversation_id is the UUID an earlier agent edit answered with as "
+                    "conversation_id (not its job_id)"
+                )
         return self
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 class PublishRequest(RequestModel):

@@ -31,9 +31,12 @@ MAX_BODY = 1024 * 1024
 # Sessions open at once, over all tokens (each token holds at most gate.SESSIONS_PER_TOKEN).
 MAX_SESSIONS = 2_000
 
+# The sample is named by a reference, not its URL: a client may read these instructions from
+# another process of this server, whose sandbox listens elsewhere (tools/samples.py).
 SANDBOX_NOTE = """
 This server is connected to a built-in sandbox that simulates Descript: no account is used and
-nothing is billed. Media to try: {sample} (a 12-second recording; import it as sample.wav).
+nothing is billed. Media to try: the URL sandbox:sample.wav (a 12-second recording; import it
+as sample.wav).
 """
 
 
@@ -77,10 +80,10 @@ async def start_sandbox(
     config = SandboxConfig.for_tests() if sandbox == "fast" else SandboxConfig()
     simulated = await stack.enter_async_context(Sandbox(config))
     api_url = await stack.enter_async_context(serve_sandbox(simulated))
+    media = api_url.removesuffix("/v1") + "/_sandbox/media/"
     settings = settings.model_copy(
-        update={"api_url": api_url, "api_key": SecretStr(simulated.token)}
+        update={"api_url": api_url, "api_key": SecretStr(simulated.token), "sandbox_media": media}
     )
-    sample = api_url.removesuffix("/v1") + "/_sandbox/media/sample.wav"
     how = (
         f"connect to {settings.issuer_url()}/mcp and give the connect page the token "
         f"{simulated.token}"
@@ -89,7 +92,7 @@ async def start_sandbox(
         "--http-token-fallback)"
     )
     print(f"descript-mcp: using the built-in sandbox at {api_url}; {how}", file=sys.stderr)
-    return settings, SANDBOX_NOTE.format(sample=sample)
+    return settings, SANDBOX_NOTE
 
 
 async def serve_http(server: DescriptServer, settings: Settings) -> None:

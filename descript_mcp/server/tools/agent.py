@@ -7,10 +7,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from descript_mcp.client.models import AgentEditRequest, TeamAccess
-from descript_mcp.errors import BadRequestError
+from descript_mcp.errors import BadRequestError, NotFoundError
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import FROM_DESCRIPT, Compact, JobSummary
-from descript_mcp.server.tools.arguments import CompositionId, Force, WaitSeconds
+from descript_mcp.server.tools.arguments import AgentCompositionId, Force, WaitSeconds
 from descript_mcp.server.tools.flow import submit_and_wait
 from descript_mcp.server.tools.registry import AI_CREDITS, CHANGES, FREE, READS, tool
 
@@ -36,9 +36,10 @@ async def agent_edit(
     ctx: Context[Any],
     project_id: Annotated[str | None, Field(description="The project to edit")] = None,
     project_name: Annotated[str | None, Field(description="Or: a new project's name")] = None,
-    composition_id: CompositionId = None,
+    composition_id: AgentCompositionId = None,
     conversation_id: Annotated[
-        str | None, Field(description="Continue this earlier edit's conversation")
+        str | None,
+        Field(description="An earlier edit's, same project: the agent sees those turns"),
     ] = None,
     model: Annotated[str | None, Field(description="From list_agent_models; default auto")] = None,
     team_access: TeamAccess | None = None,
@@ -71,16 +72,34 @@ async def agent_edit(
             force=force,
             wait_seconds=wait_seconds,
         )
-    except BadRequestError as refused:
-        if conversation_id is None or "conversation_id" not in refused.message:
+    except (BadRequestError, NotFoundError) as refused:
+        if conversation_id is None or "onversation" not in refused.message:
             raise
-        raise ToolError(
-            f"Descript refused conversation_id (400: “{refused.message}”): its API does not "
-            "take it for this account, so the earlier conversation cannot be continued through "
-            "it. Nothing was started. To go on, call agent_edit again without conversation_id: "
-            "a new conversation, which does not see the earlier one, so say in the prompt what "
-            "it needs to know."
-        ) from refused
+        raise ToolError(_conversation_refused(refused, conversation_id)) from refused
+
+
+def _conversation_refused(refused: BadRequestError | NotFoundError, conversation_id: str) -> str:
+    """Why Descript refused to continue the conversation, and what to do: nothing started."""
+    said = f"({refused.status_code}: “{refused.message.rstrip('.')}”)"
+    if isinstance(refused, NotFoundError):
+        why = (
+            f"Descript has no conversation {conversation_id} on this drive {said}. Check the "
+            "id: the conversation_id an earlier agent_edit on this project answered with."
+        )
+    elif "different project" in refused.message:
+        why = (
+            f"Conversation {conversation_id} belongs to another project {said}: continue it "
+            "with that project's project_id."
+        )
+    else:
+        why = (
+            f"Descript refused conversation_id {said}: it is the conversation_id an earlier "
+            "agent_edit answered with (a UUID), not a job id."
+        )
+    return (
+        f"{why} Nothing was started. Or leave conversation_id out to start a new conversation, "
+        "which does not see the earlier turns: say in the prompt what it needs to know."
+    )
 
 
 @tool(title="List the agent's models", annotations=READS, cost=FREE)

@@ -20,9 +20,11 @@ from descript_mcp.files.sharelinks import direct_download_url
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import JobSummary
 from descript_mcp.server.tools.arguments import CompositionId, Force, ProjectId, WaitSeconds
+from descript_mcp.server.tools.compositions import named_or_first_with_content
 from descript_mcp.server.tools.flow import submit_and_wait
 from descript_mcp.server.tools.local_files import LocalMedia, roots_for
 from descript_mcp.server.tools.registry import CREATES, FREE, MEDIA_MINUTES, tool
+from descript_mcp.server.tools.samples import resolved
 
 OBSERVED = "Experimental: an undocumented Descript route, as observed; it may change."
 
@@ -68,7 +70,9 @@ async def export_timeline(
             callback_url=state.callbacks.url_for(caller),
             project_id=project_id,
             format=format,
-            composition_id=composition_id,
+            composition_id=await named_or_first_with_content(
+                caller.client, project_id, composition_id
+            ),
             include_markers=include_markers,
             create_track_per_file=create_track_per_file,
             snap_frame_rates=snap_frame_rates,
@@ -109,7 +113,7 @@ async def import_drive_media(
             if (source.url is None) == (source.path is None):
                 raise ToolError(f"{name}: give exactly one of url or path.")
             if source.url is not None:
-                url = direct_download_url(source.url)
+                url = direct_download_url(resolved(source.url, state.settings.sandbox_media))
                 items[name] = UrlMedia(url=url, language=source.language)
                 continue
             assert source.path is not None

@@ -26,6 +26,7 @@ from descript_mcp.server.tools.arguments import (
     Timecoded,
     WaitSeconds,
 )
+from descript_mcp.server.tools.compositions import named_or_first_with_content
 from descript_mcp.server.tools.flow import bounded_wait, wait_for
 from descript_mcp.server.tools.local_files import roots_for, save_job_file
 from descript_mcp.server.tools.progress import CallProgress, size_text
@@ -88,7 +89,9 @@ async def save_file(
             ExportTranscriptRequest(
                 project_id=project_id,
                 format=format or "markdown",
-                composition_id=composition_id,
+                composition_id=await named_or_first_with_content(
+                    caller.client, project_id, composition_id
+                ),
                 include_speaker_labels=include_speaker_labels,
                 include_markers=include_markers,
                 timecodes=timecodes,
@@ -126,7 +129,7 @@ async def _save_job_file(
             "the same arguments to keep waiting."
         )
         return SavedFile(saved=False, summary=text, job=summary)
-    if summary.outcome != "success" or job.result is None or not job.result.download_url:
+    if summary.outcome != "success" or job.result is None:
         text = f"Nothing saved: {kind} {job_id} did not succeed ({summary.outcome})."
         return SavedFile(saved=False, summary=text, job=summary)
     size = await save_job_file(

@@ -74,6 +74,13 @@ class Submitted(Generic[CreatedT]):
     note: str = ""
 
     def tell(self, summary: JobSummary) -> JobSummary:
+        """The summary, with what the 201 said and the job does not say yet (an agent edit's
+        conversation_id and resolved_model before it ends, or after an error without them)."""
+        if self.created is not None:
+            answered = self.created.model_dump(exclude_none=True)
+            for name in answered.keys() & JobSummary.model_fields.keys():
+                if getattr(summary, name) is None:
+                    setattr(summary, name, answered[name])
         if self.note:
             summary.summary = f"{self.note} {summary.summary}"
         return summary
@@ -195,7 +202,7 @@ async def submit_and_wait(
             job = await caller.client.get_job(created.job_id)
             await state.tracker.record(caller.owner, job)
             return _cancelled_for_uploads(job, failures)
-        progress.next_phase(upload_bytes)
+        await progress.next_phase(upload_bytes)
     # The job's share of this call's progress: as much as the upload, or 100 without one.
     weight = upload_bytes or 100.0
     wait = bounded_wait(state, wait_seconds)

@@ -33,8 +33,8 @@ def _lean_node(node: Any) -> Any:
         if len(present) == 1 and len(present) < len(options):  # optional: the null goes
             del slim["anyOf"]
             slim = {**present[0], **slim}
-            if slim.get("default", ...) is None:
-                del slim["default"]
+    if "default" in slim and slim["default"] is None:  # optional already: not in `required`
+        del slim["default"]
     return {key: _lean_value(key, value) for key, value in slim.items()}
 
 

@@ -1,13 +1,13 @@
 """Tools about jobs: get_job (with a bounded wait), list_jobs, cancel_job."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from descript_mcp.client.models import ListJobsType
-from descript_mcp.errors import MAX_ID
+from descript_mcp.client.models import DOCUMENTED_JOB_TYPES, ListJobsType
+from descript_mcp.errors import MAX_ID, BadRequestError
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import JobSummary, summarize
 from descript_mcp.server.tools.arguments import Cursor, Dated, JobId, Limit, WaitSeconds
@@ -36,9 +36,12 @@ async def get_job(job_id: JobId, ctx: Context[Any], wait_seconds: WaitSeconds = 
 async def list_jobs(
     ctx: Context[Any],
     project_id: Annotated[str | None, Field(max_length=MAX_ID)] = None,
-    type: ListJobsType | None = None,
+    type: Annotated[
+        ListJobsType | None,
+        Field(description="Descript documents the first two; the others are as observed"),
+    ] = None,
     created_after: Annotated[
-        datetime | None, Field(description="Default 7 days ago, at most 30")
+        Dated, Field(description="A date or time; default 7 days ago, at most 30")
     ] = None,
     created_before: Dated = None,
     limit: Limit = 20,
@@ -47,14 +50,23 @@ async def list_jobs(
     """The drive's jobs, newest first. Descript keeps 30 days; descript://jobs keeps this
     server's longer. Free."""
     state, caller = await caller_of(ctx)
-    page = await caller.client.list_jobs_page(
-        project_id=project_id,
-        type=type,
-        created_after=created_after,
-        created_before=created_before,
-        limit=limit,
-        cursor=cursor,
-    )
+    try:
+        page = await caller.client.list_jobs_page(
+            project_id=project_id,
+            type=type,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            cursor=cursor,
+        )
+    except BadRequestError as refused:
+        if type is None or type in DOCUMENTED_JOB_TYPES or '"type"' not in refused.message:
+            raise
+        raise ToolError(
+            f"Descript refused type {type} (400: “{refused.message}”): it documents only "
+            f"{' and '.join(DOCUMENTED_JOB_TYPES)}; the others were seen accepted once, not "
+            "here. List without type and read each job's job_type."
+        ) from refused
     for job in page.items:
         await state.tracker.record(caller.owner, job)
     return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)

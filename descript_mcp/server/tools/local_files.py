@@ -141,7 +141,7 @@ async def save_job_file(
 ) -> int:
     """A finished job's file saved at `destination`, its bytes reported as this call's next
     phase of progress; the bytes saved."""
-    progress.next_phase(100.0)  # the job's share of the call, as in wait_for
+    await progress.next_phase(100.0)  # the job's share of the call, as in wait_for
 
     async def report(written: int, total: int | None) -> None:
         size = total or written

@@ -25,6 +25,7 @@ from descript_mcp.server.tools.arguments import Force, WaitSeconds
 from descript_mcp.server.tools.flow import submit_and_wait
 from descript_mcp.server.tools.local_files import LocalMedia, roots_for
 from descript_mcp.server.tools.registry import CREATES, MEDIA_MINUTES, tool
+from descript_mcp.server.tools.samples import resolved
 
 
 class MediaSource(BaseModel):
@@ -68,7 +69,8 @@ async def _plan_media(
         if source.tracks is not None:
             items[name] = SequenceMedia(tracks=source.tracks)
         elif source.url is not None:
-            items[name] = UrlMedia(url=direct_download_url(source.url), language=source.language)
+            url = direct_download_url(resolved(source.url, state.settings.sandbox_media))
+            items[name] = UrlMedia(url=url, language=source.language)
         else:
             assert source.path is not None
             roots = roots or await roots_for(ctx, state, caller)

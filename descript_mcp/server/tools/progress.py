@@ -2,6 +2,10 @@
 
 Progress values only ever increase, as the protocol requires. Transfer phases count bytes; the
 job phase counts its share of the call. Notifications are thinned to a few a second.
+
+The end of a phase is told only when another phase follows: the call's result says how it
+ended, and a notification sent just before the result can reach the client after it (the MCP
+TypeScript client then reports a progress notification for an unknown token as an error).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class CallProgress:
         self.last = -1.0
         self._last_fraction = -1.0
         self._sent_at = float("-inf")
+        # A phase's end, held back until another phase begins (see the module's docstring).
+        self._ended: tuple[float, float, str] | None = None
 
     async def report(self, done: float, phase_total: float, message: str) -> None:
         """`done` of `phase_total` units of the current phase."""
@@ -42,11 +48,19 @@ class CallProgress:
         if value <= self.last:
             value = self.last + 1e-3
         self.last, self._last_fraction, self._sent_at = value, fraction, now
+        if ended:
+            self._ended = (value, self.base + phase_total, message)
+            return
         await self.ctx.report_progress(value, total=self.base + phase_total, message=message)
 
-    def next_phase(self, finished_phase_total: float) -> None:
+    async def next_phase(self, finished_phase_total: float) -> None:
+        """Begin the next phase, telling the end of the one before if it was seen."""
         self.base += finished_phase_total
         self._last_fraction = -1.0
+        if self._ended is not None:
+            value, total, message = self._ended
+            self._ended = None
+            await self.ctx.report_progress(value, total=total, message=message)
 
     async def job_update(self, update: ProgressUpdate, weight: float = 100.0) -> None:
         """A job's progress as this call's job phase, `weight` units long."""

@@ -4,13 +4,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from descript_mcp.client.models import (
     Project,
     ProjectSort,
     SearchHit,
+    SearchMatch,
     SearchType,
+    visual_alone,
 )
 from descript_mcp.client.models import ProjectSummary as ProjectItem
 from descript_mcp.server.state import caller_of
@@ -108,7 +110,9 @@ async def search_drive(
     ctx: Context[Any],
     types: list[SearchType] | None = None,
     match: Annotated[
-        list[Literal["name", "content"]] | None, Field(description="Default both")
+        list[SearchMatch] | None,
+        AfterValidator(visual_alone),
+        Field(description="Default name and content; visual (Enterprise drives): alone"),
     ] = None,
     owners: Annotated[list[str] | None, Field(description="Owners' user UUIDs")] = None,
     updated_after: Dated = None,

@@ -27,6 +27,7 @@ from descript_mcp.server.tools.arguments import (
     Timecoded,
     WaitSeconds,
 )
+from descript_mcp.server.tools.compositions import named_or_first_with_content
 from descript_mcp.server.tools.flow import submit_and_wait
 from descript_mcp.server.tools.registry import CHANGES, FREE, READS, tool
 
@@ -107,7 +108,7 @@ async def get_published_page(
     ctx: Context[Any],
 ) -> PublishedPage:
     """A share page's title, duration, access, author, subtitles (WebVTT) and a fresh
-    download link. Free."""
+    download link. Free; Descript allows 1,000 an hour."""
     _, caller = await caller_of(ctx)
     page = await caller.client.get_published_project(share_url)
     author = page.metadata.published_by
@@ -147,7 +148,9 @@ async def export_transcript(
         ExportTranscriptRequest(
             project_id=project_id,
             format=format,
-            composition_id=composition_id,
+            composition_id=await named_or_first_with_content(
+                caller.client, project_id, composition_id
+            ),
             include_speaker_labels=include_speaker_labels,
             include_markers=include_markers,
             timecodes=timecodes,
