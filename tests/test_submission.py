@@ -22,6 +22,7 @@ from descript_mcp import (
     UnconfirmedSubmissionError,
     UploadURLsLostError,
 )
+from descript_mcp.client.clock import DATE_LAG
 from descript_mcp.client.models import (
     AgentEditRequest,
     ImportMediaRequest,
@@ -45,9 +46,10 @@ RECOVERY = RetryPolicy(
     recovery_delays=(0.0, 2.0),
     recovery_timeout=20,
 )
-# Farther than any window can reach: a Date header is precise to the second; a margin for a
-# busy machine. Jobs are dated this far apart on the sandbox's clock (`dated`), not waited for.
-APART = 2.2
+# Farther than any window can reach: a Date header is precise to the second, and may be as
+# much as DATE_LAG later than that (a cache); a margin for a busy machine. Jobs are dated this
+# far apart on the sandbox's clock (`dated`), not waited for.
+APART = 2.2 + DATE_LAG
 
 
 @pytest.fixture

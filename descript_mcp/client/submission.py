@@ -6,7 +6,8 @@ recovery looks for the job in GET /jobs, and claims one only when it can show th
 submission's:
 
 - created between the moment the request was sent and the moment its failure was seen, on
-  Descript's clock (the offset read from its Date headers, `ServerClock`);
+  Descript's clock (the offset read from its Date headers, allowing for their resolution and
+  for a cache behind them, `ServerClock.window`);
 - for the project the request named: by id; for a new project, by its exact name and its
   creation within that window; never for a new project without a name; a job of no project
   (a drive media import) is matched on the whole drive, as if the drive were its project;
@@ -33,12 +34,12 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import anyio
 from pydantic import BaseModel
 
+from descript_mcp.client.clock import in_window
 from descript_mcp.client.http import RequestSender
 from descript_mcp.client.ledger import (
     DRIVE_KEY,
@@ -60,9 +61,6 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
-# How far the clocks of Descript's own servers may disagree with the one that sent the Date.
-# Small on purpose: too narrow a window fails safe (unconfirmed), too wide one claims others'.
-SERVER_MARGIN = 0.01
 # A job of the same kind on the project by someone else this long before the request makes
 # a lone job in the window unprovable: someone else is working there.
 QUIET_FOR = 600.0
@@ -269,11 +267,7 @@ class Submitter:
     def _window(self, submission: Submission) -> tuple[float, float] | None:
         """When, on Descript's clock, the submission's job can have been created."""
         ended = submission.ended_at or time.time()
-        offset = self._sender.server_clock.offset(ended)
-        if offset is None:
-            return None
-        low, high = offset
-        return submission.sent_at + low - SERVER_MARGIN, ended + high + SERVER_MARGIN
+        return self._sender.server_clock.window(submission.sent_at, ended)
 
     async def _new_project(self, job: Job, target: Target, window: tuple[float, float]) -> bool:
         """Whether the job is for a project of the requested name created in the window."""
@@ -325,14 +319,6 @@ class Submitter:
             job=job,
             cancelled=True,
         )
-
-
-def in_window(moment: datetime, window: tuple[float, float]) -> bool:
-    """Whether `moment` can lie in the window: a time given to the whole second stands for
-    any instant of that second."""
-    start = moment.timestamp()
-    width = 1.0 if moment.microsecond == 0 else 0.001
-    return start <= window[1] and start + width >= window[0]
 
 
 def _raw_id(item: Any) -> str:

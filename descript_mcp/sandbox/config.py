@@ -75,6 +75,10 @@ class SandboxConfig:
     # Seconds the sandbox's clock runs ahead of this machine's (behind when negative): its
     # jobs' times and its Date headers, as a server elsewhere would have them.
     clock_offset: float = 0.0
+    # The Date header: None, the second each answer leaves (as Descript's servers stamp it); a
+    # fraction of a second, a header cached and refreshed once a second at that fraction past
+    # each second, as uvicorn's own is: it names a second up to one more behind the answer's.
+    date_refreshed_at: float | None = None
     # Whether POST /jobs/agent takes a `conversation_id` to continue an earlier conversation.
     # Live reports disagree; off, the request is refused as the spec's schema has it (400
     # "not allowed"), so that a client is tried against the strict answer unless asked.
