@@ -13,24 +13,40 @@ import logging
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
+import anyio
 import httpx
 import pytest
 
-from descript_mcp import DescriptClient, RetryPolicy
+from descript_mcp import DescriptClient, RetryPolicy, UnconfirmedSubmissionError
 from descript_mcp.client.api import shared_tls_context
-from descript_mcp.client.models import ImportMediaRequest
+from descript_mcp.client.clock import DATE_LAG, SERVER_MARGIN
+from descript_mcp.client.models import AgentEditRequest, ImportMediaRequest, JobCreatedBase
 from descript_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox, SandboxConfig, serve
+from descript_mcp.server.errors import tool_message
 
 pytestmark = pytest.mark.anyio
 
 TEAMMATE = "teammate-token"
 IMPORTS = "/jobs/import/project_media"
+RUNS = 200
 # One look, at once: the runs wait for nothing.
 ONE_LOOK = RetryPolicy(backoff_initial=0.001, backoff_max=0.01, recovery_delays=(0.0,))
+# How far from the request a teammate's job is dated: beyond a second of Date resolution, one
+# of `created_at` resolution, the Date's allowed lateness, and a second for a busy machine.
+FAR = 3.0 + DATE_LAG
+# How far the sandbox's clock moves either way before each request: within the margin allowed
+# for Descript's servers disagreeing, over two requests.
+JITTER = SERVER_MARGIN / 2.5
+# One look, moments after the failure: the sandbox's job list leaves out jobs dated after its
+# now, where a clock jittering back puts a job just made for a few milliseconds.
+JITTERED_LOOK = RetryPolicy(
+    backoff_initial=0.001, backoff_max=0.01, recovery_delays=(2.5 * JITTER,)
+)
 
 
 @pytest.fixture
@@ -90,6 +106,10 @@ def aimed(at: float) -> float:
     return at - math.modf(time.time())[0]
 
 
+def named(error: UnconfirmedSubmissionError) -> set[str]:
+    return set(error.candidates) | set(error.nearby)
+
+
 def jobs_of(sandbox: Sandbox, token: str) -> set[str]:
     return {job.id for job in sandbox.world.jobs.values() if job.token == token}
 
@@ -120,3 +140,164 @@ async def test_a_date_cached_and_refreshed_off_the_second_does_not_lose_the_job(
     (ours,) = jobs_of(sandbox, DEFAULT_TOKEN)
     assert created.job_id == ours
     assert len(sandbox.api_requests("POST", IMPORTS)) == 1
+
+
+async def test_a_date_later_than_allowed_for_still_names_the_job(
+    sandbox: Sandbox, api: str
+) -> None:
+    """A cache in front of Descript's that holds its Date 2.5 s: the window misses the job,
+    on a project where a teammate worked minutes ago, so it is not claimed; it is named."""
+    project_id = new_project(sandbox, "Show")
+    async with DescriptClient(TEAMMATE, base_url=api, retry=ONE_LOOK) as teammate:
+        earlier = await teammate.import_project_media(ImportMediaRequest(project_id=project_id))
+    sandbox.world.jobs[earlier.job_id].created_at -= timedelta(minutes=5)
+    edge = Edge(sandbox, offset=0.0, date_lag=DATE_LAG + 1.5)
+    sandbox.faults.add(Fault("POST", IMPORTS, status=502, when="after", token=DEFAULT_TOKEN))
+    async with DescriptClient(DEFAULT_TOKEN, base_url=api, transport=edge, retry=ONE_LOOK) as me:
+        with pytest.raises(UnconfirmedSubmissionError) as caught:
+            await me.import_project_media(ImportMediaRequest(project_id=project_id))
+    (ours,) = jobs_of(sandbox, DEFAULT_TOKEN)
+    assert ours not in caught.value.candidates  # outside the window the late Date gave
+    assert caught.value.nearby == [ours, earlier.job_id]
+    text = str(caught.value)
+    assert "another client started 2 job(s) of this kind on this project" in text
+    assert f"{ours}, {earlier.job_id}" in text
+    assert "Do not submit it again" in text
+
+
+ROUTES = {"import": IMPORTS, "agent edit": "/jobs/agent"}
+FAILURES = {
+    "502 after the job was made": {"status": 502, "when": "after"},
+    "connection dropped after the job was made": {"kind": "drop", "when": "after"},
+    "502 before anything was made": {"status": 502, "when": "before"},
+}
+
+
+async def submit(client: DescriptClient, kind: str, place: dict[str, str]) -> JobCreatedBase:
+    if kind == "import":
+        return await client.import_project_media(ImportMediaRequest(**place))  # type: ignore[arg-type]
+    return await client.agent_edit(AgentEditRequest(prompt="Tighten the intro", **place))  # type: ignore[arg-type]
+
+
+async def test_every_job_accepted_is_claimed_or_named_over_200_runs(
+    sandbox: Sandbox, api: str
+) -> None:
+    """200 runs, each a fresh client (nothing learnt of Descript's clock yet) making a few
+    requests, then a job-creating one that fails ambiguously: a 502 or a dropped connection
+    after the job was made, or a 502 before. Each run at a random offset between the clocks,
+    moved a few milliseconds either way before each request; a Date header exact, or cached
+    and refreshed at a random moment of each second (up to a second late), or, in some runs,
+    later than the window allows for; `created_at` to the millisecond or to the second; into
+    a known project or a new one of a name; a teammate's job of the same kind in the same
+    place minutes before, or made while the request is in flight, or none.
+
+    Every job Descript accepted for the client is claimed or named in the error and in the
+    tool's answer; a teammate's is never claimed; and where the Date is within what the
+    window allows and the job provably the request's, it is claimed."""
+    tally: Counter[str] = Counter()
+    rng = random.Random(23)
+    async with DescriptClient(TEAMMATE, base_url=api, retry=ONE_LOOK) as teammate:
+        for run in range(RUNS):
+            tally[await one_run(sandbox, api, teammate, rng, run)] += 1
+    print(f"\n{RUNS} runs: " + "; ".join(f"{what}: {n}" for what, n in sorted(tally.items())))
+    assert not [what for what in tally if what.startswith("lost")]
+    # Every way a run can end was seen.
+    assert {what.removesuffix(LATE) for what in tally} == {
+        "claimed",
+        "named as a candidate",
+        "named apart",
+        "nothing made, nothing claimed",
+    }
+
+
+async def one_run(
+    sandbox: Sandbox, api: str, teammate: DescriptClient, rng: random.Random, run: int
+) -> str:
+    """One submission that fails ambiguously: what became of the job Descript accepted."""
+    kind, failure = rng.choice(sorted(ROUTES)), rng.choice(sorted(FAILURES))
+    new = rng.random() < 0.5
+    mate = rng.choice(["nowhere", "minutes before", "in flight"])
+    if mate == "in flight" and "before" in failure:
+        mate = "nowhere"  # the teammate's lone job would be the case no rule can tell apart
+    late = rng.random() < 0.15
+    sandbox.config.date_refreshed_at = None if rng.random() < 0.2 else rng.random()
+    # Each run an hour after the last on Descript's clock: its jobs are the only recent ones.
+    offset = 3600.0 * run + rng.uniform(-5, 5)
+    sandbox.config.clock_offset = offset
+    edge = Edge(
+        sandbox,
+        offset=offset,
+        jitter=JITTER,
+        date_lag=DATE_LAG + rng.uniform(0.2, 1.5) if late else 0.0,
+        whole_seconds=rng.random() < 0.5,
+        rng=rng,
+    )
+    name = f"Run {run}"
+    place = {"project_name": name} if new else {"project_id": new_project(sandbox, name)}
+    theirs: list[str] = []
+    if mate == "minutes before":
+        made = sandbox.world.jobs[(await submit(teammate, kind, place)).job_id]
+        earlier = timedelta(seconds=FAR + rng.uniform(0, 300))
+        for record in (made, sandbox.world.projects[made.project_id or ""]):
+            if record.created_at >= made.created_at:  # its project too, if it made one
+                record.created_at -= earlier
+        theirs.append(made.id)
+    mine = {"method": "POST", "path": ROUTES[kind], "token": DEFAULT_TOKEN}
+    posts = len(sandbox.api_requests("POST", ROUTES[kind]))
+    if mate == "in flight":  # the teammate acts while the request waits in the sandbox
+        in_flight = sandbox.faults.add(Fault(**mine, kind="latency", latency=0.05))
+    sandbox.faults.add(Fault(**mine, **FAILURES[failure]))  # type: ignore[arg-type]
+    before = jobs_of(sandbox, DEFAULT_TOKEN)
+    outcome: JobCreatedBase | UnconfirmedSubmissionError
+
+    async def teammate_acts(in_flight: Fault) -> None:
+        await in_flight.fired()
+        theirs.append((await submit(teammate, kind, place)).job_id)
+
+    async with (
+        DescriptClient(DEFAULT_TOKEN, base_url=api, transport=edge, retry=JITTERED_LOOK) as me,
+        anyio.create_task_group() as group,
+    ):
+        if mate == "in flight":
+            group.start_soon(teammate_acts, in_flight)
+        for _ in range(rng.randrange(4)):
+            await me.get_status()
+        try:
+            outcome = await submit(me, kind, place)
+        except UnconfirmedSubmissionError as error:
+            outcome = error
+    ours = jobs_of(sandbox, DEFAULT_TOKEN) - before
+    assert len(sandbox.api_requests("POST", ROUTES[kind])) == posts + 1 + (mate == "in flight")
+    # Provably the request's: no teammate's job could be it, nor does one on a known project.
+    provable = mate == "nowhere" or (mate == "minutes before" and new)
+    return ended(outcome, ours, set(theirs), late, provable=provable) + (LATE if late else "")
+
+
+LATE = " (Date later than allowed for)"
+
+
+def ended(
+    outcome: JobCreatedBase | UnconfirmedSubmissionError,
+    ours: set[str],
+    theirs: set[str],
+    late: bool,
+    *,
+    provable: bool,
+) -> str:
+    """How a run ended, checked against what it had to: a claim of the run's own job only;
+    with the Date within what the window allows, a claim where the job is provably the
+    request's (no teammate in flight, and none on a known project), else the job named as a
+    candidate; every job named in the tool's answer as well."""
+    if not isinstance(outcome, UnconfirmedSubmissionError):
+        assert {outcome.job_id} == ours, (outcome.job_id, ours, theirs)
+        return "claimed"
+    told = tool_message(outcome)
+    assert all(job_id in told for job_id in [*outcome.candidates, *outcome.nearby])
+    if not ours:
+        return "nothing made, nothing claimed"
+    (job_id,) = ours
+    assert late or not provable, str(outcome)
+    assert late or job_id in outcome.candidates, str(outcome)
+    if job_id in outcome.candidates:
+        return "named as a candidate"
+    return "named apart" if job_id in outcome.nearby else "lost"
