@@ -77,6 +77,39 @@ def test_the_window_reaches_the_date_lag_past_the_failure_and_no_further() -> No
     assert end == pytest.approx(NOW + 10.4 + DATE_LAG + SERVER_MARGIN, abs=0.02)
 
 
+def test_the_clients_own_jobs_take_back_the_allowance_for_a_late_date() -> None:
+    """Dates alone leave DATE_LAG of width above the offset. A job of ours, whose `created_at`
+    lies between its request's sending and its answer, bounds the clock that stamps it to that
+    round trip; to the second, to a second. Dates later than allowed for, which contradict the
+    jobs, give way to them."""
+    skew = 4.25
+
+    def created(at: float, whole: bool = False) -> datetime:
+        moment = datetime.fromtimestamp(at + skew, UTC)
+        return moment.replace(microsecond=0) if whole else moment
+
+    clock = ServerClock()
+    clock.observe(date(NOW + 0.74 + skew), sent=NOW + 0.735, received=NOW + 0.745)
+    clock.observe(date(NOW + 0.76 + skew), sent=NOW + 0.755, received=NOW + 0.765)
+    low, high = clock.offset(NOW + 1)  # type: ignore[misc]
+    assert high - low == pytest.approx(DATE_LAG, abs=0.05)
+    clock.observe_created(created(NOW + 2.004), sent=NOW + 2.0, received=NOW + 2.01)
+    low, high = clock.offset(NOW + 2.01)  # type: ignore[misc]
+    assert skew - 0.011 < low <= skew <= high < skew + 0.005
+
+    whole = ServerClock()
+    whole.observe_created(created(NOW + 2.3, whole=True), sent=NOW + 2.29, received=NOW + 2.31)
+    low, high = whole.offset(NOW + 2.31)  # type: ignore[misc]
+    assert low <= skew <= high
+    assert high - low == pytest.approx(1.02, abs=0.001)
+
+    proxied = ServerClock()  # every Date three seconds old
+    proxied.observe(date(NOW + 0.5 + skew - 3), sent=NOW + 0.49, received=NOW + 0.51)
+    proxied.observe_created(created(NOW + 0.604), sent=NOW + 0.6, received=NOW + 0.61)
+    low, high = proxied.offset(NOW + 0.61)  # type: ignore[misc]
+    assert low <= skew <= high < skew + 0.01
+
+
 def test_a_jump_of_our_clock_starts_afresh() -> None:
     clock = ServerClock()
     clock.observe(date(NOW), sent=NOW, received=NOW + 0.01)

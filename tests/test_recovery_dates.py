@@ -165,6 +165,40 @@ async def test_a_date_later_than_allowed_for_still_names_the_job(
     assert "Do not submit it again" in text
 
 
+async def test_a_teammates_job_just_after_the_failure_is_not_claimed_once_ours_show_the_clock(
+    sandbox: Sandbox, api: str
+) -> None:
+    """The allowance for a late Date keeps the window open a second after the failure, long
+    enough to take a teammate's job started then for ours (the soak saw it). The client's own
+    import on the project, in the job list, shows Descript's clock with no header between:
+    the window closes milliseconds after the failure, and the teammate's edit, its first on
+    the project, started 50 ms after the 502, is not claimed. It is named apart."""
+    theirs: list[str] = []
+
+    async def teammate_acts_while_recovery_pauses(seconds: float) -> None:
+        await anyio.sleep(seconds)
+        if not theirs:
+            async with DescriptClient(TEAMMATE, base_url=api, retry=ONE_LOOK) as teammate:
+                edit = await teammate.agent_edit(
+                    AgentEditRequest(project_id=project_id, prompt="T")
+                )
+            theirs.append(edit.job_id)
+
+    pause = RetryPolicy(recovery_delays=(0.05,), recovery_timeout=20)
+    async with DescriptClient(
+        DEFAULT_TOKEN, base_url=api, retry=pause, sleep=teammate_acts_while_recovery_pauses
+    ) as me:
+        project_id = (
+            await me.import_project_media(ImportMediaRequest(project_name="Show"))
+        ).project_id
+        sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="before"))
+        with pytest.raises(UnconfirmedSubmissionError) as caught:
+            await me.agent_edit(AgentEditRequest(project_id=project_id, prompt="Mine"))
+    assert caught.value.candidates == []
+    assert caught.value.nearby == theirs
+    assert "another client started 1 job(s) of this kind on this project" in str(caught.value)
+
+
 ROUTES = {"import": IMPORTS, "agent edit": "/jobs/agent"}
 FAILURES = {
     "502 after the job was made": {"status": 502, "when": "after"},

@@ -126,9 +126,11 @@ class Recovery:
         ledger: SubmissionLedger,
         submission: Submission,
         target: Target,
+        accepted: Mapping[str, tuple[float, float]],
     ) -> None:
         self._client, self._sender, self._ledger = client, sender, ledger
         self._submission, self._target = submission, target
+        self._accepted = accepted  # jobs of ours: when each one's request was sent and answered
         self._seen: dict[str, Job] = {}
         self._unreadable: list[str] = []
         self._projects: dict[str, Project] = {}
@@ -218,6 +220,11 @@ class Recovery:
             page = await self._client.list_jobs_page(
                 project_id=target.project_id, limit=100, cursor=cursor
             )
+            for job in page.items:  # ours show Descript's clock without a Date's lateness
+                if job.job_id in self._accepted:
+                    sent, answered = self._accepted[job.job_id]
+                    clock = self._sender.server_clock
+                    clock.observe_created(job.created_at, sent=sent, received=answered)
             # Lacking a Date, our clock is all there is to reckon back from.
             start, end = self._window() or (self._submission.sent_at, math.inf)
             since, until = start - reach, math.inf if target.scoped else end + reach

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -32,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
+# Jobs accepted lately whose sending and answer are remembered: a look at the job list that
+# shows one of them reads Descript's clock off its `created_at`.
+REMEMBERED = 1000
+
 
 class Submitter:
     """Sends job-creating requests exactly once, through a client and its ledger."""
@@ -40,6 +45,8 @@ class Submitter:
         self._client = client
         self._sender = sender
         self._ledger = ledger
+        # Job id -> when its request was sent and answered, on our clock.
+        self._accepted: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     async def submit(
         self,
@@ -63,6 +70,10 @@ class Submitter:
             return model.model_validate(await self._recover(error, path, submission, target))
         submission.state, submission.ended_at = "accepted", time.time()
         submission.job_id = getattr(created, "job_id", None)
+        if submission.job_id is not None:
+            self._accepted[submission.job_id] = submission.sent_at, submission.ended_at
+            while len(self._accepted) > REMEMBERED:
+                self._accepted.popitem(last=False)
         await self._settle(submission)
         return created
 
@@ -81,7 +92,9 @@ class Submitter:
     ) -> dict[str, Any]:
         """The 201 answer the failed request would have had, rebuilt from the job list."""
         logger.warning("%s failed ambiguously (%s); looking for the job", path, error.message)
-        recovery = Recovery(self._client, self._sender, self._ledger, submission, target)
+        recovery = Recovery(
+            self._client, self._sender, self._ledger, submission, target, self._accepted
+        )
         try:
             job = await recovery.find(error, path)
         except UnconfirmedSubmissionError:
