@@ -223,7 +223,8 @@ async def test_every_job_accepted_is_claimed_or_named_over_200_runs(
     and refreshed at a random moment of each second (up to a second late), or, in some runs,
     later than the window allows for; `created_at` to the millisecond or to the second; into
     a known project or a new one of a name; a teammate's job of the same kind in the same
-    place minutes before, or made while the request is in flight, or none.
+    place minutes before, or made while the request is in flight, or none; in some runs a job
+    of the client's own accepted first, which the job list then shows with its `created_at`.
 
     Every job Descript accepted for the client is claimed or named in the error and in the
     tool's answer; a teammate's is never claimed; and where the Date is within what the
@@ -254,9 +255,11 @@ async def one_run(
     if mate == "in flight" and "before" in failure:
         mate = "nowhere"  # the teammate's lone job would be the case no rule can tell apart
     late = rng.random() < 0.15
+    own_job_first = rng.random() < 0.4
     sandbox.config.date_refreshed_at = None if rng.random() < 0.2 else rng.random()
-    # Each run an hour after the last on Descript's clock: its jobs are the only recent ones.
-    offset = 3600.0 * run + rng.uniform(-5, 5)
+    # Each run eight days after the last on Descript's clock: its jobs are the only ones the
+    # job list shows (the last seven days, unless asked).
+    offset = 8 * 86400.0 * run + rng.uniform(-5, 5)
     sandbox.config.clock_offset = offset
     edge = Edge(
         sandbox,
@@ -278,10 +281,6 @@ async def one_run(
         theirs.append(made.id)
     mine = {"method": "POST", "path": ROUTES[kind], "token": DEFAULT_TOKEN}
     posts = len(sandbox.api_requests("POST", ROUTES[kind]))
-    if mate == "in flight":  # the teammate acts while the request waits in the sandbox
-        in_flight = sandbox.faults.add(Fault(**mine, kind="latency", latency=0.05))
-    sandbox.faults.add(Fault(**mine, **FAILURES[failure]))  # type: ignore[arg-type]
-    before = jobs_of(sandbox, DEFAULT_TOKEN)
     outcome: JobCreatedBase | UnconfirmedSubmissionError
 
     async def teammate_acts(in_flight: Fault) -> None:
@@ -292,10 +291,17 @@ async def one_run(
         DescriptClient(DEFAULT_TOKEN, base_url=api, transport=edge, retry=JITTERED_LOOK) as me,
         anyio.create_task_group() as group,
     ):
-        if mate == "in flight":
-            group.start_soon(teammate_acts, in_flight)
         for _ in range(rng.randrange(4)):
             await me.get_status()
+        if own_job_first:  # to be seen again in the job list, showing Descript's clock
+            await submit(me, kind, place)
+            posts += 1
+        if mate == "in flight":  # the teammate acts while the request waits in the sandbox
+            group.start_soon(
+                teammate_acts, sandbox.faults.add(Fault(**mine, kind="latency", latency=0.03))
+            )
+        sandbox.faults.add(Fault(**mine, **FAILURES[failure]))  # type: ignore[arg-type]
+        before = jobs_of(sandbox, DEFAULT_TOKEN)
         try:
             outcome = await submit(me, kind, place)
         except UnconfirmedSubmissionError as error:
