@@ -30,7 +30,7 @@ from mcp import Client
 from descript_mcp import DescriptClient, DescriptError, RetryPolicy
 from descript_mcp.client.ledger import Submission
 from descript_mcp.client.models import AgentEditRequest, ImportMediaRequest
-from descript_mcp.client.submission import QUIET_FOR
+from descript_mcp.client.recovery import QUIET_FOR
 from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.history import History
 from descript_mcp.history.records import owner_of

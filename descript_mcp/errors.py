@@ -183,16 +183,27 @@ class ServerError(APIStatusError):
 
 class UnconfirmedSubmissionError(APIError):
     """A job-creating request failed after it may have reached Descript, and no job could be
-    shown to be its own. `candidates` are the jobs that could be it; `cause` is the request's
-    own failure (a failure while looking for the job is chained as `__cause__`). Submitting
-    again could create a duplicate, paid job."""
+    shown to be its own. `candidates` are the jobs that could be it (created while it was in
+    flight, where it asked); `nearby` the other jobs of its kind and place from around then,
+    most likely another client's but not shown to be: between them, every job the search read
+    that may be this request's. `cause` is the request's own failure (a failure while looking
+    for the job is chained as `__cause__`). Submitting again could create a duplicate, paid
+    job."""
 
     def __init__(
-        self, message: str, *, method: str, path: str, cause: APIError, candidates: list[str]
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        cause: APIError,
+        candidates: list[str],
+        nearby: list[str],
     ) -> None:
         super().__init__(message, method=method, path=path)
         self.cause = cause
         self.candidates = candidates
+        self.nearby = nearby
 
 
 class UploadURLsLostError(APIError):

@@ -22,6 +22,7 @@ from descript_mcp import (
     UnconfirmedSubmissionError,
     UploadURLsLostError,
 )
+from descript_mcp.client.clock import DATE_LAG
 from descript_mcp.client.models import (
     AgentEditRequest,
     ImportMediaRequest,
@@ -45,9 +46,10 @@ RECOVERY = RetryPolicy(
     recovery_delays=(0.0, 2.0),
     recovery_timeout=20,
 )
-# Farther than any window can reach: a Date header is precise to the second; a margin for a
-# busy machine. Jobs are dated this far apart on the sandbox's clock (`dated`), not waited for.
-APART = 2.2
+# Farther than any window can reach: a Date header is precise to the second, and may be as
+# much as DATE_LAG later than that (a cache); a margin for a busy machine. Jobs are dated this
+# far apart on the sandbox's clock (`dated`), not waited for.
+APART = 2.2 + DATE_LAG
 
 
 @pytest.fixture
@@ -152,6 +154,7 @@ async def test_a_teammates_job_from_just_before_the_request_is_not_claimed(
     with pytest.raises(UnconfirmedSubmissionError) as caught:
         await me.agent_edit(AgentEditRequest(project_id=project_id, prompt="Mine"))
     assert caught.value.candidates == []
+    assert caught.value.nearby == [theirs.job_id]  # named apart: the caller may check it
     assert theirs.job_id in sandbox.world.jobs
     says_not_to_resubmit(caught.value)
     assert posts(sandbox, "/jobs/agent") == 1
@@ -265,6 +268,7 @@ async def test_a_lone_job_on_a_project_someone_else_works_on_is_not_claimed(
         await me.agent_edit(AgentEditRequest(project_id=project_id, prompt="Mine"))
     (ours,) = [j for j in jobs_of(sandbox, DEFAULT_TOKEN) if sandbox.world.jobs[j].type == "agent"]
     assert caught.value.candidates == [ours]
+    assert caught.value.nearby == [earlier.job_id]
     assert "another client started 1 job(s) of this kind on this project" in str(caught.value)
     says_not_to_resubmit(caught.value)
 
@@ -394,6 +398,31 @@ async def test_every_failure_while_looking_ends_as_unconfirmed(
     assert fault.hits > 0
     says_not_to_resubmit(caught.value)
     assert posts(sandbox, "/jobs/agent") == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("GET", "/projects/.+", status=404, times=None),
+        Fault("GET", "/projects/.+", kind="latency", latency=2.0),
+    ],
+    ids=["404 project", "project too slow"],
+)
+async def test_a_failure_after_the_job_list_was_read_still_names_the_jobs_read(
+    api: str, sandbox: Sandbox, fault: Fault
+) -> None:
+    """The job list showed the job; reading its project, to match the new project's name,
+    then failed or ran out of time: the job is named all the same."""
+    sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="after"))
+    sandbox.faults.add(fault)
+    policy = RetryPolicy(max_attempts=1, recovery_delays=(0.0,), recovery_timeout=0.5)
+    async with DescriptClient(DEFAULT_TOKEN, base_url=api, retry=policy) as client:
+        with pytest.raises(UnconfirmedSubmissionError) as caught:
+            await client.agent_edit(AgentEditRequest(project_name="Named", prompt="Mine"))
+    (ours,) = jobs_of(sandbox, DEFAULT_TOKEN)
+    assert caught.value.nearby == [ours]
+    assert ours in str(caught.value)
+    says_not_to_resubmit(caught.value)
 
 
 async def test_time_running_out_while_looking_ends_as_unconfirmed(

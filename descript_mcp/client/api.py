@@ -50,9 +50,10 @@ from descript_mcp.client.models import (
     visual_alone,
 )
 from descript_mcp.client.parsing import parse, parse_model, parse_page
+from descript_mcp.client.recovery import Target
 from descript_mcp.client.retry import RetryPolicy
 from descript_mcp.client.signed import SignedURLs
-from descript_mcp.client.submission import Submitter, Target
+from descript_mcp.client.submission import Submitter
 from descript_mcp.errors import check_id
 from descript_mcp.settings import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL
 

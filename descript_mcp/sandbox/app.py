@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
@@ -148,8 +150,7 @@ class Sandbox:
                     {"error": "internal_error", "message": "Internal server error"},
                     status_code=500,
                 )
-            # As Descript's servers do: the second the answer left, on the sandbox's clock.
-            response.headers["date"] = format_datetime(self.world.now(), usegmt=True)
+            response.headers["date"] = format_datetime(self._date(), usegmt=True)
             retry_after = response.headers.get("retry-after")
             self.requests.append(
                 RequestRecord(
@@ -168,6 +169,15 @@ class Sandbox:
             return response
 
         return endpoint
+
+    def _date(self) -> datetime:
+        """The moment an answer's Date header names (to the second): as Descript's servers do,
+        the moment it leaves, on the sandbox's clock; or that of a cache's last refresh."""
+        moment = self.world.now()
+        phase = self.config.date_refreshed_at
+        if phase is None:
+            return moment
+        return datetime.fromtimestamp(math.floor(moment.timestamp() - phase) + phase, UTC)
 
     async def _answer(self, request: Request, path: str, handler: Handler) -> Response:
         token = bearer(request)

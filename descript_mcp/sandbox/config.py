@@ -78,6 +78,10 @@ class SandboxConfig:
     # Seconds the sandbox's clock runs ahead of this machine's (behind when negative): its
     # jobs' times and its Date headers, as a server elsewhere would have them.
     clock_offset: float = 0.0
+    # The Date header: None, the second each answer leaves (as Descript's servers stamp it); a
+    # fraction of a second, a header cached and refreshed once a second at that fraction past
+    # each second, as uvicorn's own is: it names a second up to one more behind the answer's.
+    date_refreshed_at: float | None = None
     # Whether GET /jobs takes the `type` values Descript does not document (publish,
     # export/timeline, import/drive_media). Live reports disagree; off, they are refused as the
     # spec's enum has them (400), so that a client is tried against the strict answer.

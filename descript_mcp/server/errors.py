@@ -77,9 +77,9 @@ def tool_message(error: errors.DescriptError) -> str:
             return f"Not ready (409, {error.state or 'conflict'}): {_quoted(error.message)}."
         case errors.UnconfirmedSubmissionError():
             return (
-                f"{error.message} To check: list_jobs (with this project_id) and get_job on each "
-                "candidate. Only if none of them is this request's job, submit again with force: "
-                "true."
+                f"{error.message} To check: get_job on each job named, candidates first, and "
+                "list_jobs (with this project_id). Only if none of them is this request's job, "
+                "submit again with force: true."
             )
         case errors.UploadURLsLostError():
             return error.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,42 @@ async def test_an_unconfirmed_call_is_not_sent_again_unless_forced(
     assert len(sandbox.api_requests("POST", IMPORTS)) == 1
     structured(await mcp.call_tool("import_media", import_arguments() | {"force": True}))
     assert len(sandbox.api_requests("POST", IMPORTS)) == 2
+
+
+async def test_an_unconfirmed_call_names_every_job_that_may_be_its_own(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    """Someone else started an agent edit on the project minutes ago; then this call's answer
+    is lost after Descript made its job. Neither can be shown to be this call's: the tool's
+    answer and the job history name both, the one made while the call was in flight as the
+    candidate."""
+    project = await import_sample(mcp)
+    drive = sandbox.config.drives[0].id
+    earlier = sandbox.world.add_job(
+        Job(
+            "someone-elses-edit",
+            "agent",
+            drive,
+            project["project_id"],
+            project["project_url"],
+            created_at=sandbox.world.now() - timedelta(minutes=5),
+            token="someone-else",
+        )
+    )
+    sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="after"))
+    text = error_text(
+        await mcp.call_tool("agent_edit", {"project_id": project["project_id"], "prompt": "Cut"})
+    )
+    (ours,) = [
+        j.id for j in sandbox.world.jobs.values() if (j.type, j.token) == ("agent", sandbox.token)
+    ]
+    assert f"Candidates: {ours}." in text
+    assert "Other jobs of this kind on this project from around then" in text
+    assert earlier.id in text
+    assert "get_job on each job named" in text
+    history = await read_json(mcp, "descript://jobs")
+    (unsure,) = history["unconfirmed"]
+    assert unsure["candidates"] == [ours, earlier.id]
 
 
 async def test_an_unknown_argument_is_refused_with_the_names_accepted(
