@@ -79,6 +79,13 @@ def test_the_registry_entry_follows_the_server_json_rules() -> None:
             assert argument["type"] in ("positional", "named")
             assert argument["type"] == "positional" or argument["name"]
     assert kinds == {("pypi", "stdio"), ("oci", "streamable-http")}
+    # The image in the token mode: each request brings a Descript token as its bearer.
+    oci = next(p for p in entry["packages"] if p["registryType"] == "oci")
+    (header,) = oci["transport"]["headers"]
+    assert header["name"] == "Authorization"
+    assert header["isSecret"] is True
+    assert re.findall(r"\{(\w+)\}", header["value"]) == list(header["variables"])
+    assert header["value"].startswith("Bearer ")
     # A team's own deployment, reached by URL with OAuth: its host is the one variable.
     (remote,) = entry["remotes"]
     assert remote["type"] == "streamable-http"
@@ -86,6 +93,9 @@ def test_the_registry_entry_follows_the_server_json_rules() -> None:
     assert remote["url"].startswith("https://")
     assert remote["url"].endswith("/mcp")
     assert remote["variables"]["host"]["isRequired"] is True
+    # The registry proves the PyPI package is this server's by this line of its README.
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"mcp-name: {entry['name']}" in readme
     pypi = next(p for p in entry["packages"] if p["registryType"] == "pypi")
     assert pypi["identifier"] == PROJECT["name"]
     _check_command(["descript-mcp", *(a["value"] for a in pypi["packageArguments"])])
