@@ -1,21 +1,24 @@
-"""The docs stay true: the README's tools table is made from the tools themselves, the README
-stays short enough to read, and every link between the docs leads somewhere.
+"""The docs stay true: the README's tools table is made from the tools themselves and the
+command-line reference from the parser, the README stays short enough to read, and every link
+between the docs leads somewhere.
 
-After an intended change to a tool, `UPDATE_README=1 pytest tests/test_docs.py` rewrites the
-table; review the diff."""
+After an intended change to a tool or a flag, `UPDATE_DOCS=1 pytest tests/test_docs.py`
+rewrites what is made (and passes); review the diff."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from pathlib import Path
 
+from descript_mcp.cli.main import _parser
 from descript_mcp.server.tools import OPT_IN, TOOLSETS
 from descript_mcp.server.tools.registry import SPEC, ToolSpec, build, marked
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-START, END = "<!-- tools: made by tests/test_docs.py -->", "<!-- /tools -->"
+COMMAND_LINE = ROOT / "docs" / "command-line.md"
 MAX_README_BYTES = 12 * 1024
 DOCS = [
     README,
@@ -48,22 +51,79 @@ def tools_table() -> str:
     return "\n".join(rows)
 
 
-def _with_table(text: str) -> str:
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    return f"{before}{START}\n{tools_table()}\n{END}{after}"
+def command_line_reference() -> str:
+    """Every command of `descript-mcp`, its arguments and their help, as the parser has them."""
+    lines: list[str] = []
+
+    def describe(name: str, parser: argparse.ArgumentParser) -> None:
+        arguments = [
+            a
+            for a in parser._actions
+            if not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
+        ]
+        if arguments:
+            lines.extend([f"### `{name}`", "", "| Argument | What it does |", "|---|---|"])
+            lines.extend(
+                f"| `{_spelled(a)}` | {(a.help or '').replace('|', '/')} |" for a in arguments
+            )
+            lines.append("")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, subparser in action.choices.items():
+                    describe(f"{name} {sub}", subparser)
+
+    describe("descript-mcp", _parser())
+    return "\n".join(lines).rstrip()
 
 
-def test_readme_tools_table_is_made_from_the_tools() -> None:
-    text = README.read_text(encoding="utf-8")
-    assert START in text, "the README lost its tools table's opening marker"
-    assert END in text, "the README lost its tools table's closing marker"
-    expected = _with_table(text)
-    if os.environ.get("UPDATE_README") == "1":
-        README.write_text(expected, encoding="utf-8")
-    assert text == expected, (
-        "the README's tools table differs from the tools: run "
-        "UPDATE_README=1 pytest tests/test_docs.py and review the diff"
+def _spelled(action: argparse.Action) -> str:
+    """An argument as typed: its flags and what it takes."""
+    if not action.option_strings:
+        return (
+            action.metavar or action.dest if isinstance(action.metavar, str | None) else action.dest
+        )
+    takes = ""
+    if action.nargs != 0:
+        if action.choices:
+            takes = " {" + ",".join(map(str, action.choices)) + "}"
+        else:
+            takes = " " + (
+                action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+            )
+    return ", ".join(action.option_strings) + takes
+
+
+MADE = {
+    (README, "tools"): tools_table,
+    (COMMAND_LINE, "reference"): command_line_reference,
+}
+
+
+def _made(text: str, section: str, content: str) -> str:
+    start, end = f"<!-- {section}: made by tests/test_docs.py -->", f"<!-- /{section} -->"
+    assert start in text, f"the opening marker of the {section} section is gone"
+    assert end in text, f"the closing marker of the {section} section is gone"
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{start}\n{content}\n{end}{after}"
+
+
+def test_what_is_made_from_the_code_is_current() -> None:
+    """Each made section equals what the code makes; with UPDATE_DOCS=1 it is rewritten, and
+    the test passes on that run."""
+    stale = []
+    for (path, section), make in MADE.items():
+        text = path.read_text(encoding="utf-8")
+        expected = _made(text, section, make())
+        if text == expected:
+            continue
+        if os.environ.get("UPDATE_DOCS") == "1":
+            path.write_text(expected, encoding="utf-8")
+        else:
+            stale.append(f"{path.relative_to(ROOT)} ({section})")
+    assert not stale, (
+        f"made from the code and out of date: {', '.join(stale)}; run UPDATE_DOCS=1 pytest "
+        "tests/test_docs.py and review the diff"
     )
 
 

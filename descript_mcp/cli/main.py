@@ -131,8 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     auth.add_parser(commands)
 
     sandbox = commands.add_parser("sandbox", help="serve a local simulator of the Descript API")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     sandbox.add_argument("--fast", action="store_true", help="jobs finish in a blink")
     sandbox.add_argument(
         "--token",
@@ -170,32 +170,46 @@ def _parser() -> argparse.ArgumentParser:
     agent = descript_command("agent", "edit a project with Descript's agent, Underlord")
     agent.add_argument("prompt", help="what to do, in plain words")
     target = agent.add_mutually_exclusive_group(required=True)
-    target.add_argument("--project-id")
+    target.add_argument("--project-id", help="edit this project")
     target.add_argument("--new", metavar="NAME", help="create a project from the prompt")
-    agent.add_argument("--composition-id")
+    agent.add_argument(
+        "--composition-id", help="the composition to focus on (default: the agent chooses)"
+    )
     agent.add_argument("--model", help="a model or alias (see list_agent_models)")
     agent.add_argument("--wait", type=float, help="seconds to wait (default: until done)")
     agent.set_defaults(run=_run_descript, make=_agent)
 
     publish = descript_command("publish", "render and publish a composition")
-    publish.add_argument("project_id")
-    publish.add_argument("--composition-id")
+    publish.add_argument("project_id", help="the project to publish")
     publish.add_argument(
-        "--access-level", choices=["public", "unlisted", "drive", "private"], default="private"
+        "--composition-id", help="the composition (default: the first with content)"
     )
-    publish.add_argument("--media-type", choices=["Video", "Audio"])
-    publish.add_argument("--resolution", choices=["480p", "720p", "1080p", "1440p", "4K"])
+    publish.add_argument(
+        "--access-level",
+        choices=["public", "unlisted", "drive", "private"],
+        help="who can open the page (default: the drive's setting)",
+    )
+    publish.add_argument(
+        "--media-type", choices=["Video", "Audio"], help="default Video if it has any"
+    )
+    publish.add_argument(
+        "--resolution", choices=["480p", "720p", "1080p", "1440p", "4K"], help="video only"
+    )
     publish.add_argument("--download-to", type=Path, help="save the rendered file here")
-    publish.add_argument("--overwrite", action="store_true")
+    publish.add_argument(
+        "--overwrite", action="store_true", help="replace a file already at --download-to"
+    )
     publish.add_argument("--wait", type=float, help="seconds to wait (default: until done)")
     publish.set_defaults(run=_run_descript, make=_publish)
 
     jobs = descript_command("jobs", "list, show, wait for or cancel jobs")
-    jobs.add_argument("action", choices=["list", "show", "wait", "cancel"])
-    jobs.add_argument("job_id", nargs="?")
-    jobs.add_argument("--project-id")
-    jobs.add_argument("--type", choices=["import/project_media", "agent"])
-    jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("action", choices=["list", "show", "wait", "cancel"], help="what to do")
+    jobs.add_argument("job_id", nargs="?", help="the job (show, wait, cancel)")
+    jobs.add_argument("--project-id", help="with list: this project's jobs only")
+    jobs.add_argument(
+        "--type", choices=["import/project_media", "agent"], help="with list: this kind only"
+    )
+    jobs.add_argument("--limit", type=int, default=20, help="with list: at most this many")
     jobs.add_argument("--wait", type=float, help="with wait: at most this many seconds")
     jobs.set_defaults(run=_run_descript, make=_jobs)
 
@@ -206,8 +220,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor.set_defaults(run=_run_doctor)
 
     config = commands.add_parser("config", help="store settings for the command line")
-    config.add_argument("action", choices=["set"])
-    config.add_argument("key", choices=["api-key"])
+    config.add_argument("action", choices=["set"], help="set a setting")
+    config.add_argument("key", choices=["api-key"], help="the Descript API token")
     config.add_argument("value", nargs="?", help="default: asked for, without echo")
     config.set_defaults(run=_run_config)
 
