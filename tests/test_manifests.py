@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -135,10 +136,13 @@ def test_the_extension_manifest_runs_the_server_with_its_user_settings() -> None
     assert user["toolsets"]["default"] == "default"
 
 
-@pytest.mark.skipif(shutil.which("mcpb") is None, reason="mcpb (npm @anthropic-ai/mcpb) absent")
 def test_the_official_validator_accepts_the_manifest_and_the_bundle_packs(
     tmp_path: Path,
 ) -> None:
+    if shutil.which("mcpb") is None:
+        if os.environ.get("DESCRIPT_MCP_REQUIRE_NODE"):
+            pytest.fail("mcpb (npm @anthropic-ai/mcpb) is required and not on PATH")
+        pytest.skip("mcpb (npm @anthropic-ai/mcpb) is not on PATH (.ci/run installs it)")
     subprocess.run(
         ["mcpb", "validate", str(MANIFESTS / "mcpb" / "manifest.json")],
         check=True,
