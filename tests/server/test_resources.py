@@ -15,11 +15,14 @@ from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdate
 from descript_mcp import DescriptClient
 from descript_mcp.client.models import ImportMediaRequest
 from descript_mcp.sandbox import Sandbox
-from tests.server.conftest import API, import_sample, read_json, structured
+from tests.server.conftest import API, ERAS, import_sample, read_json, structured
 
 pytestmark = pytest.mark.anyio
+# Resources and completions are among what the two protocol eras do differently.
+both_eras = pytest.mark.parametrize("mode", ERAS)
 
 
+@both_eras
 async def test_history_lists_jobs_newest_first_with_their_records(mcp: Client) -> None:
     first = await import_sample(mcp, name="First")
     second = await import_sample(mcp, name="Second")
@@ -35,6 +38,7 @@ async def test_history_lists_jobs_newest_first_with_their_records(mcp: Client) -
     assert states[-1] == "stopped"
 
 
+@both_eras
 async def test_unknown_job_and_project_resources_are_not_found(mcp: Client) -> None:
     with pytest.raises(MCPError) as missing:
         await mcp.read_resource("descript://jobs/project-media-import-unknown")
@@ -44,6 +48,7 @@ async def test_unknown_job_and_project_resources_are_not_found(mcp: Client) -> N
     assert "Project not found" in no_project.value.error.message
 
 
+@both_eras
 async def test_project_resource_reads_descript(mcp: Client) -> None:
     project = await import_sample(mcp)
     detail = await read_json(mcp, f"descript://projects/{project['project_id']}")
@@ -51,6 +56,7 @@ async def test_project_resource_reads_descript(mcp: Client) -> None:
     assert "sample.wav" in detail["media_files"]
 
 
+@both_eras
 async def test_resources_and_templates_are_listed(mcp: Client) -> None:
     resources = [r.uri for r in (await mcp.list_resources()).resources]
     templates = [t.uri_template for t in (await mcp.list_resource_templates()).resource_templates]
@@ -58,6 +64,7 @@ async def test_resources_and_templates_are_listed(mcp: Client) -> None:
     assert sorted(templates) == ["descript://jobs/{job_id}", "descript://projects/{project_id}"]
 
 
+@both_eras
 async def test_history_survives_a_restart(make_server, mode: str) -> None:
     async with Client(make_server(), mode=mode) as before:
         job = await import_sample(before)
@@ -105,6 +112,7 @@ async def test_a_2026_listener_hears_when_its_job_finishes(make_server, sandbox:
         assert set(heard) == {uri}
 
 
+@both_eras
 async def test_completions_offer_the_callers_job_and_project_ids(mcp: Client) -> None:
     job = await import_sample(mcp)
     jobs = await mcp.complete(
@@ -124,6 +132,7 @@ async def test_completions_offer_the_callers_job_and_project_ids(mcp: Client) ->
     assert none.completion.values == []
 
 
+@both_eras
 async def test_prompts_chain_the_tools(mcp: Client) -> None:
     prompts = {p.name: p for p in (await mcp.list_prompts()).prompts}
     assert set(prompts) == {"clean_up_podcast", "import_and_transcribe", "draft_from_idea"}
@@ -137,6 +146,7 @@ async def test_prompts_chain_the_tools(mcp: Client) -> None:
     assert "Publish" not in quiet.messages[0].content.text  # type: ignore[union-attr]
 
 
+@both_eras
 async def test_list_jobs_records_jobs_started_elsewhere(mcp: Client, sandbox: Sandbox) -> None:
     async with DescriptClient(
         sandbox.token, base_url=API, transport=httpx.ASGITransport(app=sandbox.app)

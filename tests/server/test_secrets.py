@@ -21,7 +21,7 @@ from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
 from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
-from tests.server.conftest import SAMPLE
+from tests.server.conftest import ERAS, SAMPLE
 from tests.server.test_restart import _wait_for_port
 from tests.server.test_transports import _free_port
 
@@ -90,6 +90,7 @@ async def _exercise(mcp: Client, media: Path) -> list[str]:
     return seen
 
 
+@pytest.mark.parametrize("mode", ERAS)
 async def test_no_token_or_signature_anywhere(
     sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: str
 ) -> None:

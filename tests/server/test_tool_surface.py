@@ -18,6 +18,7 @@ from mcp.types import ToolAnnotations
 
 from descript_mcp.server.tools import build_tools, registry, surface
 from descript_mcp.server.tools.input_schema import lean
+from tests.server.conftest import ERAS
 
 pytestmark = pytest.mark.anyio
 
@@ -43,6 +44,7 @@ async def _surface(mcp: Client) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("mode", ERAS)
 async def test_tools_list_matches_the_reviewed_snapshot(make_server, mode: str) -> None:
     """Every tool of every toolset, as listed."""
     async with Client(make_server(toolsets=("all",)), mode=mode) as mcp:

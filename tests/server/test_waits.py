@@ -9,7 +9,7 @@ from mcp import Client
 from pydantic import TypeAdapter
 
 from descript_mcp.client.models import Job
-from descript_mcp.sandbox import Sandbox
+from descript_mcp.sandbox import Fault, Sandbox
 from descript_mcp.server.summaries import LATEST_CHECK, SOONEST_CHECK, next_check_after
 from tests.server.conftest import import_sample, structured
 
@@ -53,16 +53,18 @@ async def test_an_unfinished_wait_says_what_was_asked_and_when_to_look_again(
 ) -> None:
     async with Client(make_server()) as mcp:
         project = await import_sample(mcp)
-        sandbox.config.timings.publish = 30.0
+        # A job that runs until it is cancelled.
+        sandbox.faults.add(Fault("POST", "/jobs/publish", kind="stuck", when="after"))
         started = structured(
             await mcp.call_tool("publish", {"project_id": project["project_id"], "wait_seconds": 0})
         )
         assert (started["wait_requested"], started["wait_applied"]) == (0, 0)
         assert "wait_capped" not in started
         assert SOONEST_CHECK <= started["next_check_after_s"] <= LATEST_CHECK
-        sandbox.config.timings.publish = 0.05
         done = structured(await mcp.call_tool("get_job", {"job_id": started["job_id"]}))
+        assert done["finished"] is False
         assert done["wait_requested"] == 0  # get_job's default: a look, not a wait
+        await mcp.call_tool("cancel_job", {"job_id": started["job_id"]})
         finished = structured(
             await mcp.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 60})
         )
