@@ -79,6 +79,7 @@ async def _exercise(mcp: Client, media: Path) -> list[str]:
         ("get_job", {"job_id": "nope"}),
         ("get_project", {"project_id": "bad"}),
         ("import_media", {"add_media": {"x.wav": {"path": "/etc/passwd"}}}),
+        ("import_media", {"project_name": "Sent", "add_media": {"s.wav": {"file_size": 10}}}),
     ]:
         await call(tool, arguments)
     for uri in (
