@@ -28,7 +28,7 @@ from descript_mcp.server import build_server
 from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
-from tests.server.conftest import error_text, structured
+from tests.server.conftest import error_text, read_json, structured
 
 pytestmark = pytest.mark.anyio
 
@@ -211,3 +211,39 @@ def test_an_upload_links_expiry_is_read_from_it_when_it_says() -> None:
     assert upload_url_expiry(version_2, issued) == datetime.fromtimestamp(1777640400, UTC)
     silent = "https://storage.googleapis.com/b/o?upload_id=1"
     assert upload_url_expiry(silent, issued) == issued + timedelta(hours=3)
+
+
+async def test_the_upload_views_tool_starts_one_import_of_the_picked_files(
+    make_server, sandbox: Sandbox
+) -> None:
+    picked = [
+        {"name": "a.wav", "file_size": 100, "content_type": "audio/wav", "last_modified": 1},
+        {"name": "b.mp4", "file_size": 200, "content_type": "", "last_modified": 2},
+    ]
+    arguments = {"files": picked, "project_name": "Picked", "composition_name": "Cut"}
+    async with Client(make_server(toolsets=("default", "uploads"))) as mcp:
+        started = structured(await mcp.call_tool("start_upload", arguments))
+        again = structured(await mcp.call_tool("start_upload", arguments))
+        edited = [{**picked[0], "last_modified": 3}, picked[1]]
+        another = structured(await mcp.call_tool("start_upload", {**arguments, "files": edited}))
+        refused = error_text(
+            await mcp.call_tool("start_upload", {"files": [{"name": "notes.txt", "file_size": 5}]})
+        )
+        twice = error_text(await mcp.call_tool("start_upload", {"files": [picked[0]] * 2}))
+        recorded = await read_json(mcp, f"descript://jobs/{started['job_id']}")
+        for job in (started, another):
+            await mcp.call_tool("cancel_job", {"job_id": job["job_id"]})
+    assert [link["name"] for link in started["uploads"]] == ["a.wav", "b.mp4"]
+    assert (again["job_id"], again["uploads"]) == (started["job_id"], started["uploads"])
+    assert another["job_id"] != started["job_id"]  # a file of the same name, changed since
+    assert len(sandbox.api_requests("POST", "/jobs/import/project_media")) == 2
+    body = recorded["request"]
+    assert body["add_media"] == {
+        "a.wav": {"content_type": "audio/wav", "file_size": 100},
+        "b.mp4": {"content_type": "video/mp4", "file_size": 200},
+    }
+    assert body["add_compositions"] == [
+        {"name": "Cut", "clips": [{"media": "a.wav"}, {"media": "b.mp4"}]}
+    ]
+    assert "notes.txt is not audio, video or an image" in refused
+    assert "Each file needs a name of its own" in twice

@@ -250,7 +250,8 @@ async def _for_the_caller_to_send(
             return _cancelled_for_uploads(job, [UploadFailure(name, reason) for name in missing])
         state.upload_links.keep(caller.owner, created.job_id, links)
     requested = state.settings.wait_seconds if wait_seconds is None else wait_seconds
-    wait = Wait(requested, 0.0, "the import cannot go on before its files' bytes arrive")
+    why = "the import cannot go on before its files' bytes arrive" if requested else None
+    wait = Wait(requested, 0.0, why)
     job = await wait_for(state, caller, submitted.job_id, wait, progress, weight)
     summary = wait.tell(summarize(job), job)
     if not job.is_terminal:
