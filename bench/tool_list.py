@@ -8,7 +8,7 @@ import anyio
 from mcp import Client
 
 from descript_mcp.server import build_server
-from descript_mcp.server.tools.surface import TOKEN_BUDGET, tokens
+from descript_mcp.server.tools.surface import TOKEN_BUDGET, for_model, tokens
 from descript_mcp.settings import Settings
 
 CHOICES = {
@@ -22,7 +22,7 @@ async def _rows() -> list[tuple[str, str]]:
     rows = []
     for name, settings in CHOICES.items():
         async with Client(build_server(settings)) as mcp:
-            tools = (await mcp.list_tools()).tools
+            tools = for_model((await mcp.list_tools()).tools)  # as a host shows the model
         read = tokens(tools)
         whole = sum(len(t.model_dump_json(by_alias=True, exclude_none=True)) for t in tools) // 4
         rows.append(

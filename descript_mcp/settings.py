@@ -30,9 +30,18 @@ Transport = Literal["stdio", "sse", "http"]
 # Over HTTP, who a request is: a Descript token it brings ("token"), or an access token this
 # server issued after the user handed it their Descript token once ("oauth").
 HttpAuth = Literal["token", "oauth"]
-# Named groups of tools (server/tools/__init__.py): "default" is all but experimental.
+# Named groups of tools (server/tools/__init__.py): "default" is all but the opt-in ones.
 Toolset = Literal[
-    "media", "agent", "publish", "jobs", "projects", "files", "experimental", "default", "all"
+    "media",
+    "agent",
+    "publish",
+    "jobs",
+    "projects",
+    "files",
+    "experimental",
+    "uploads",
+    "default",
+    "all",
 ]
 
 # Setting name -> environment variable. The first two are the names Descript's own CLI reads.
@@ -109,7 +118,7 @@ class Settings(BaseModel):
     toolsets: tuple[Toolset, ...] = Field(
         default=("default",),
         description="The groups of tools to offer: media, agent, publish, jobs, projects, "
-        "files, experimental; default (all but experimental) or all",
+        "files, experimental, uploads; default (all but experimental and uploads) or all",
     )
     transport: Transport = Field(default="stdio", description="stdio, sse or http")
     host: str = Field(default="127.0.0.1", description="Address the HTTP transports bind")

@@ -36,13 +36,15 @@ def _first_sentence(description: str) -> str:
 
 
 def tools_table() -> str:
-    """One row per tool, in the order the server lists them: name, what its description says
-    first, its toolset (opt-in ones marked), whether it only reads, and what a call costs on
-    the Descript account."""
+    """One row per tool, in the order the server lists them (but those only a view calls):
+    name, what its description says first, its toolset (opt-in ones marked), whether it only
+    reads, and what a call costs on the Descript account."""
     rows = ["| Tool | What it does | Toolset | Reads only | Cost |", "|---|---|---|---|---|"]
     for name, toolset in TOOLSETS.items():
         for fn in marked(toolset):
             spec: ToolSpec = getattr(fn, SPEC)
+            if spec.app_only:  # a view's, not a person's or a model's
+                continue
             built = build(fn)
             group = f"{name} (opt-in)" if name in OPT_IN else name
             reads = "yes" if spec.annotations.read_only_hint else "no"

@@ -163,11 +163,12 @@ async def test_signed_upload_urls_check_signature_and_size(
         )
     )
     url = created.upload_urls["a.wav"].upload_url
-    assert (await raw.put(url, content=b"x" * 99)).status_code == 400
-    garbled = await raw.put(url, content=b"x" * 100, headers={"Content-Length": "1e2"})
+    octets = {"Content-Type": "application/octet-stream"}
+    assert (await raw.put(url, content=b"x" * 99, headers=octets)).status_code == 400
+    garbled = await raw.put(url, content=b"x" * 100, headers={**octets, "Content-Length": "1e2"})
     assert garbled.status_code == 400
     forged = url.replace("signature=", "signature=0")
-    assert (await raw.put(forged, content=b"x" * 100)).status_code == 403
+    assert (await raw.put(forged, content=b"x" * 100, headers=octets)).status_code == 403
     await client.cancel_job(created.job_id)
 
 

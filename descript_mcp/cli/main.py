@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
         metavar="NAMES",
         help="comma-separated tool groups: media, agent, publish, jobs, projects, files, "
-        "experimental; default (all but experimental) or all",
+        "experimental, uploads; default (all but experimental and uploads) or all",
     )
     serve.add_argument("--api-url", help="the Descript API base URL")
     serve.add_argument(

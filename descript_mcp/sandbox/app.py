@@ -47,6 +47,7 @@ class RequestRecord:
     host: str | None = None  # the address it was sent to (one sandbox may listen on several)
     query: tuple[tuple[str, str], ...] = ()  # as sent: repeated keys repeated
     body: bytes = b""  # an API request's JSON, as sent
+    headers: tuple[tuple[str, str], ...] = ()  # as received, lower-case names
 
 
 class Sandbox:
@@ -124,7 +125,11 @@ class Sandbox:
         ]
         routes += [
             Route("/_sandbox/media/{name}", routes_files.sample_media, methods=["GET"]),
-            Route("/_sandbox/uploads/{ident}", routes_files.upload, methods=["PUT"]),
+            Route(
+                "/_sandbox/uploads/{ident}",
+                self._logged(routes_files.upload),
+                methods=["PUT", "OPTIONS"],
+            ),
             Route("/_sandbox/files/{ident}", routes_files.download, methods=["GET"]),
             Route("/_sandbox/view/{slug}", routes_files.share_page, methods=["GET"]),
             Route("/_sandbox/web/{project_id}", routes_files.project_page, methods=["GET"]),
@@ -164,6 +169,28 @@ class Sandbox:
                     request.headers.get("host"),
                     tuple(request.query_params.multi_items()),
                     await _body_of(request),
+                    tuple(request.headers.items()),
+                )
+            )
+            return response
+
+        return endpoint
+
+    def _logged(self, handler: Handler) -> Handler:
+        """Wrap a route outside the API (signed uploads): in the request log, its path without
+        the query, whose signature is the URL's secret."""
+
+        async def endpoint(request: Request) -> Response:
+            response = await handler(request)
+            self.requests.append(
+                RequestRecord(
+                    request.method,
+                    request.url.path,
+                    response.status_code,
+                    time.monotonic(),
+                    token=bearer(request),
+                    host=request.headers.get("host"),
+                    headers=tuple(request.headers.items()),
                 )
             )
             return response

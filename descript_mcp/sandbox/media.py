@@ -1,4 +1,5 @@
-"""Media the sandbox can make and read: WAV audio, media kinds, durations, spoken words."""
+"""Media the sandbox can make and read: WAV audio, MP4 structure, media kinds, durations, spoken
+words."""
 
 from __future__ import annotations
 
@@ -46,6 +47,61 @@ def _speech_like_block(seed: int) -> bytes:
     return bytes(pcm)
 
 
+def synthesize_mp4(seconds: float, *, size: int = 0) -> bytes:
+    """A real MP4 (ISO base media) file's structure: `ftyp`, a `moov` whose `mvhd` gives the
+    duration, then `mdat`, padded to `size` bytes when that is more. The moov comes first
+    ("fast start"), as in files made for the web."""
+    head = mp4_head(seconds, size=size)
+    return head + bytes(max(0, size - len(head)))
+
+
+def mp4_head(seconds: float, *, size: int = 0) -> bytes:
+    """An MP4 of `size` bytes up to its media data, which are zeros: a file of any size is
+    this, then zeros (written sparse, it takes no room on disk)."""
+    timescale = 1000
+    mvhd = struct.pack(
+        ">B3sIIII", 0, b"\0\0\0", 0, 0, timescale, round(seconds * timescale)
+    ) + struct.pack(">IH10s36s24sI", 0x00010000, 0x0100, bytes(10), _IDENTITY, bytes(24), 1)
+    head = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
+    head += _box(b"moov", _box(b"mvhd", mvhd))
+    payload = max(0, size - len(head) - 8)
+    return head + struct.pack(">I4s", 8 + payload, b"mdat")
+
+
+# The unit matrix of a movie header, 16.16 and 2.30 fixed point.
+_IDENTITY = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+_ISO_MEDIA = {".mp4", ".m4v", ".m4a", ".mov"}
+
+
+def _box(kind: bytes, content: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(content), kind) + content
+
+
+def _movie_duration(head: bytes) -> float | None:
+    """Seconds from an ISO media file's `moov/mvhd`, when its first bytes hold it."""
+    pos = 0
+    while pos + 8 <= len(head):
+        size, kind = struct.unpack(">I4s", head[pos : pos + 8])
+        if kind == b"moov":
+            inner = pos + 8
+            while inner + 8 <= min(pos + size, len(head)):
+                box_size, box_kind = struct.unpack(">I4s", head[inner : inner + 8])
+                body = head[inner + 8 : inner + box_size]
+                if box_kind == b"mvhd" and len(body) >= 32:
+                    if body[0] == 1:  # 64-bit times
+                        timescale, duration = struct.unpack(">IQ", body[20:32])
+                    else:
+                        timescale, duration = struct.unpack(">II", body[12:20])
+                    return round(duration / timescale, 3) if timescale else None
+                if box_size < 8:
+                    return None
+                inner += box_size
+        if size < 8:
+            return None
+        pos += size
+    return None
+
+
 def media_kind(name: str) -> str | None:
     """audio, video or image from a file name's extension; None when it tells nothing."""
     suffix = PurePosixPath(name).suffix.lower()
@@ -66,8 +122,11 @@ def read_duration(kind: str, head: bytes, size: int, *, name: str) -> float | No
     """Seconds of media from its first bytes and total size. WAV is read for real."""
     if kind == "image":
         return None
-    if PurePosixPath(name).suffix.lower() == ".wav":
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".wav":
         return _wav_duration(head, size)
+    if suffix in _ISO_MEDIA and (seconds := _movie_duration(head)) is not None:
+        return seconds
     if size <= 0:
         raise UnreadableMediaError("Uploaded file has invalid or unsupported media content")
     return round(size / _NOMINAL_BYTE_RATE[kind], 3)

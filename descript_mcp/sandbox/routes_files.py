@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 from descript_mcp.sandbox import documents
@@ -82,12 +82,46 @@ def _refuse_signed(request: Request, kind: str, target: object | None) -> Respon
     return None
 
 
+# As a bucket configured for uploads from web pages answers: any origin may PUT, without
+# credentials (a signed URL is its own), and read the answer.
+_CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
+_PREFLIGHT = {
+    **_CORS,
+    "Access-Control-Allow-Methods": "PUT",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "3600",
+}
+# The type Descript's upload URLs are signed for ("Use Content-Type: application/octet-stream").
+UPLOAD_CONTENT_TYPE = "application/octet-stream"
+
+
 async def upload(request: Request) -> Response:
-    """PUT to a signed upload URL: streamed, size-checked, then the import proceeds."""
+    """A signed upload URL: PUT (streamed, type- and size-checked, then the import proceeds),
+    and the CORS preflight a browser sends before it."""
+    if request.method == "OPTIONS":
+        allowed = dict(_PREFLIGHT)
+        if request.headers.get("access-control-request-private-network") == "true":
+            allowed["Access-Control-Allow-Private-Network"] = "true"
+        return Response(status_code=200, headers=allowed)
+    response = await _receive(request)
+    response.headers.update(_CORS)
+    return response
+
+
+async def _receive(request: Request) -> Response:
     target = sandbox_of(request).world.uploads.get(request.path_params["ident"])
     if refusal := _refuse_signed(request, "uploads", target):
         return refusal
     assert target is not None
+    content_type = request.headers.get("content-type", "").strip().lower()
+    if content_type != UPLOAD_CONTENT_TYPE:
+        return _storage_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided: "
+            f"this URL is signed for Content-Type: {UPLOAD_CONTENT_TYPE}, not "
+            f"{content_type or 'none'}.",
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared != str(target.declared_size):
         return _storage_error(
@@ -97,12 +131,17 @@ async def upload(request: Request) -> Response:
             f"{target.declared_size}.",
         )
     head, size = bytearray(), 0
-    async for chunk in request.stream():
-        if len(head) < HEAD_BYTES:
-            head += chunk[: HEAD_BYTES - len(head)]
-        size += len(chunk)
-        if size > target.declared_size:
-            return _storage_error(400, "InvalidArgument", "More bytes than the declared file_size.")
+    try:
+        async for chunk in request.stream():
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
+            size += len(chunk)
+            if size > target.declared_size:
+                return _storage_error(
+                    400, "InvalidArgument", "More bytes than the declared file_size."
+                )
+    except ClientDisconnect:  # an upload abandoned mid-way: nothing is kept
+        return _storage_error(400, "IncompleteBody", f"The connection closed after {size} bytes.")
     if size != target.declared_size:
         return _storage_error(
             400, "IncompleteBody", f"Received {size} bytes, expected {target.declared_size}."

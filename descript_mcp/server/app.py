@@ -183,6 +183,11 @@ def build_server(
 
     tools = build_tools(settings)
     bind_job_tools(tools.offered)
+    apps = job_view(settings)
+    if any(tool.name == "upload_media" for tool in tools.offered):
+        from descript_mcp.server.upload_view import add_upload_view  # its page, only if offered
+
+        add_upload_view(apps, tools.offered, settings)
     oauth = None
     if settings.auth == "oauth":
         oauth = build_provider(settings, lambda: server.running_state().history.grants)
@@ -195,7 +200,7 @@ def build_server(
         middleware=[remember_request],
         log_level=LOG_LEVELS[settings.log_level],
         tools=tools.offered,
-        extensions=[job_view(settings)],
+        extensions=[apps],
         auth=auth_settings(settings) if oauth else None,
         auth_server_provider=oauth,
     )

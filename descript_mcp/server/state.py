@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mcp.server import ServerRequestContext
@@ -17,6 +17,7 @@ from descript_mcp.server.http.callbacks import CallbackRegistry
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.oauth.provider import DescriptAuthProvider
 from descript_mcp.server.tracker import JobTracker
+from descript_mcp.server.upload_links import UploadLinks
 from descript_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class ServerState:
     pool: ClientPool
     callbacks: CallbackRegistry
     oauth: DescriptAuthProvider | None = None
+    upload_links: UploadLinks = field(default_factory=UploadLinks)
 
     async def owners(self) -> set[str]:
         """Whose tokens this process holds: those it served, its own, and in the OAuth mode

@@ -39,6 +39,15 @@ class MediaOutcome(Compact):
     error: str | None = Field(default=None, description=f"Why it failed. {FROM_DESCRIPT}")
 
 
+class UploadLink(Compact):
+    """Where the bytes of one media item of an import go, sent by whoever has the file."""
+
+    name: str
+    upload_url: str = Field(description="PUT the file's bytes here, with no Authorization")
+    expires_at: str = Field(description="ISO 8601; after it, the item fails")
+    command: str = Field(description="The command that sends it, run where the file is")
+
+
 class JobSummary(Compact):
     """A job's state; when it has finished, what it did."""
 
@@ -53,6 +62,9 @@ class JobSummary(Compact):
     project_id: str | None = None
     project_url: str | None = None
     media: list[MediaOutcome] | None = None
+    uploads: list[UploadLink] | None = Field(
+        default=None, description="Files the job waits for: send each to its upload_url"
+    )
     created_compositions: list[str] | None = Field(default=None, description=FROM_DESCRIPT)
     agent_response: str | None = Field(
         default=None, description=f"The agent's answer. {FROM_DESCRIPT}"

@@ -176,7 +176,7 @@ async def test_list_jobs_pages_and_cancel_job_cancels(mcp: Client, sandbox: Sand
         (
             "import_media",
             {"add_media": {"a.wav": {"url": SAMPLE, "tracks": [{"media": "x"}]}}},
-            "give exactly one of url, path or tracks",
+            "give exactly one of url, path, tracks or file_size",
         ),
         (
             "import_media",

@@ -79,6 +79,9 @@ async def _exercise(mcp: Client, media: Path) -> list[str]:
         ("get_job", {"job_id": "nope"}),
         ("get_project", {"project_id": "bad"}),
         ("import_media", {"add_media": {"x.wav": {"path": "/etc/passwd"}}}),
+        ("import_media", {"project_name": "Sent", "add_media": {"s.wav": {"file_size": 10}}}),
+        ("start_upload", {"files": [{"name": "p.wav", "file_size": 10}]}),
+        ("upload_media", {"project_name": "Picked"}),
     ]:
         await call(tool, arguments)
     for uri in (
@@ -111,7 +114,11 @@ async def test_no_token_or_signature_anywhere(
     texts: list[str] = []
     for token in (TOKEN, WRONG):
         settings = Settings(
-            api_key=token, api_url=f"{ASGI_BASE}/v1", history_path=history, roots=(media,)
+            api_key=token,
+            api_url=f"{ASGI_BASE}/v1",
+            history_path=history,
+            roots=(media,),
+            toolsets=("default", "uploads"),
         )
         async with Client(
             build_server(settings, client_factory=factory, poll_schedule=FAST_POLL), mode=mode

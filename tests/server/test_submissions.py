@@ -140,7 +140,8 @@ async def test_an_unknown_argument_is_refused_with_the_names_accepted(
             "import_media", {"add_media": {"a.wav": {"urll": SAMPLE}}, "project_name": "X"}
         )
     )
-    assert "add_media.a.wav.urll: unknown field; accepted: url, path, tracks, language" in nested
+    accepted = "accepted: url, path, tracks, file_size, content_type, language"
+    assert f"add_media.a.wav.urll: unknown field; {accepted}" in nested
     assert sandbox.api_requests("POST", "/jobs/publish") == []
     assert len(sandbox.api_requests("POST", IMPORTS)) == 1  # the sample's import only
 

@@ -104,7 +104,7 @@ async def test_reads_and_writes_are_separate_tools(mcp: Client) -> None:
 
 
 async def test_what_the_model_reads_of_the_default_tools_fits_the_budget(mcp: Client) -> None:
-    tools = (await mcp.list_tools()).tools
+    tools = surface.for_model((await mcp.list_tools()).tools)
     assert len(tools) <= surface.MAX_DEFAULT_TOOLS
     counted = surface.tokens(tools)
     print(f"tools/list, model-facing: {len(tools)} tools, {counted} tokens")
@@ -113,6 +113,19 @@ async def test_what_the_model_reads_of_the_default_tools_fits_the_budget(mcp: Cl
         text = surface.model_facing(tool)
         assert '"title":' not in text.split('"inputSchema"')[1], tool.name
         assert '{"type":"null"}' not in text, tool.name
+
+
+async def test_tools_only_a_view_calls_are_kept_from_the_model_and_not_counted(
+    make_server,
+) -> None:
+    async with Client(make_server(toolsets=("default", "uploads"))) as mcp:
+        listed = (await mcp.list_tools()).tools
+    for_model = {tool.name for tool in surface.for_model(listed)}
+    assert {tool.name for tool in listed} - for_model == {"start_upload"}
+    (view_only,) = [tool for tool in listed if tool.name == "start_upload"]
+    assert view_only.meta == {"ui": {"visibility": ["app"]}}
+    assert "upload_media" in for_model
+    assert surface.tokens(surface.for_model(listed)) < surface.tokens(listed)
 
 
 async def test_the_server_wait_is_the_default_the_schema_shows(make_server) -> None:

@@ -10,7 +10,7 @@ from mcp import Client
 
 from descript_mcp.errors import ConfigurationError
 from descript_mcp.sandbox import Sandbox
-from descript_mcp.server.tools import TOOLSETS, chosen_toolsets
+from descript_mcp.server.tools import OPT_IN, TOOLSETS, chosen_toolsets
 from descript_mcp.server.tools.registry import marked
 from descript_mcp.settings import Settings, Toolset
 from tests.server.conftest import SAMPLE, error_text, import_sample, structured
@@ -65,17 +65,18 @@ async def test_toolsets_choose_the_groups_and_name_the_missing_one(make_server) 
     assert "adds publish to --toolsets (DESCRIPT_MCP_TOOLSETS)" in text
 
 
-async def test_the_default_leaves_out_the_experimental_toolset_and_all_brings_it(
+async def test_the_default_leaves_out_the_opt_in_toolsets_and_all_brings_them(
     make_server,
 ) -> None:
     async with Client(make_server()) as default, Client(make_server(toolsets=("all",))) as every:
         offered = {t.name for t in (await default.list_tools()).tools}
         everything = {t.name for t in (await every.list_tools()).tools}
-    experimental = {fn.__name__ for fn in marked(TOOLSETS["experimental"])}
-    assert experimental
-    assert everything - offered == experimental
-    assert chosen_toolsets(("default",)) == [n for n in TOOLSETS if n != "experimental"]
+    opt_in = {fn.__name__ for name in ("experimental", "uploads") for fn in marked(TOOLSETS[name])}
+    assert {"export_timeline", "upload_media", "start_upload"} <= opt_in
+    assert everything - offered == opt_in
+    assert chosen_toolsets(("default",)) == [n for n in TOOLSETS if n not in OPT_IN]
     assert chosen_toolsets(("experimental",)) == ["jobs", "experimental"]
+    assert chosen_toolsets(("default", "uploads")) == [n for n in TOOLSETS if n != "experimental"]
 
 
 def test_toolsets_and_read_only_come_from_the_environment_and_bad_names_are_refused() -> None:

@@ -16,6 +16,7 @@ from descript_mcp.server.tools import (
     media,
     projects,
     publish,
+    uploads,
 )
 from descript_mcp.server.tools.local_files import HTTP_OFF
 from descript_mcp.server.tools.registry import build, marked
@@ -29,9 +30,11 @@ TOOLSETS: dict[str, ModuleType] = {
     "projects": projects,
     "files": files,
     "experimental": experimental,
+    "uploads": uploads,
 }
-# Resting on Descript's undocumented routes: offered only when asked for by name (or "all").
-OPT_IN = frozenset({"experimental"})
+# Offered only when asked for by name (or "all"): experimental rests on Descript's undocumented
+# routes; uploads adds a model-visible tool the default list has no room for.
+OPT_IN = frozenset({"experimental", "uploads"})
 # Every job tool hands back a job id to follow: the job tools come with any toolset.
 ALWAYS = frozenset({"jobs"})
 

@@ -1,13 +1,15 @@
 """The path every job tool takes: submit (exactly once, the same call twice answered with the
 earlier job), send the import's local files, wait a bounded time with progress notifications,
-and summarise, saying how long it waited and when to look again."""
+and summarise, saying how long it waited and when to look again; or, for an import waiting for
+files its caller sends, where to send them."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -29,6 +31,7 @@ from descript_mcp.server.state import ServerState
 from descript_mcp.server.summaries import JobSummary, MediaOutcome, Wait, summarize
 from descript_mcp.server.tools.local_files import LocalMedia, UploadFailure, upload_all
 from descript_mcp.server.tools.progress import CallProgress
+from descript_mcp.server.upload_links import awaiting_bytes, links_of
 
 CreatedT = TypeVar("CreatedT", bound=JobCreatedBase)
 
@@ -96,17 +99,19 @@ async def submit_job(
     tool: str,
     force: bool,
     local_files: Iterable[tuple[tuple[int, int], int]] = (),
+    picked: Sequence[object] = (),
 ) -> Submitted[CreatedT]:
     """Send a job-creating request and record the job Descript accepted, as one step that a
     cancelled tool call cannot split: a call cancelled while the POST is in flight waits for
     its answer (bounded by the client's timeouts), so an accepted job is always in the history.
 
-    Unless `force`, the same call (same token, tool, request and local files) within ten
-    minutes of one Descript accepted is not sent: its job is returned instead. Models
-    repeat calls after a timeout or a dropped connection; that is where a second charge comes
-    from.
+    Unless `force`, the same call (same token, tool, request and local files, or files
+    `picked` in a browser) within ten minutes of one Descript accepted is not sent: its job is
+    returned instead. Models repeat calls after a timeout or a dropped connection; that is
+    where a second charge comes from.
     """
-    key = None if force else DedupeKey(_fingerprint(caller.owner, tool, request, local_files))
+    fingerprint = _fingerprint(caller.owner, tool, request, local_files, picked)
+    key = None if force else DedupeKey(fingerprint)
     with anyio.CancelScope(shield=True):
         try:
             created = await send(request, dedupe=key)
@@ -155,13 +160,14 @@ def _fingerprint(
     tool: str,
     request: RequestModel,
     local_files: Iterable[tuple[tuple[int, int], int]],
+    picked: Sequence[object],
 ) -> str:
     """What makes two calls the same: who, which tool, what it asks of Descript (its callback
     URL aside, which is new each time) and which local files it uploads (by device and inode,
-    and size)."""
+    and size) or which files a browser picked (as it describes them)."""
     body = request.to_body()
     body.pop("callback_url", None)
-    same = [owner, tool, body, sorted(local_files)]
+    same = [owner, tool, body, sorted(local_files)] + ([list(picked)] if picked else [])
     return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()
 
 
@@ -177,8 +183,12 @@ async def submit_and_wait(
     force: bool,
     wait_seconds: float | None,
     local: list[LocalMedia] | None = None,
+    sent_by_caller: Sequence[str] = (),
+    picked: Sequence[object] = (),
 ) -> JobSummary:
-    """A job tool's call, from the request to the summary it returns."""
+    """A job tool's call, from the request to the summary it returns. `sent_by_caller` names
+    the media the caller sends to the answer's upload URLs itself: then the call does not wait
+    for the job, which cannot go on before the bytes arrive, and answers with the links."""
     local = local or []
     submitted = await submit_job(
         state,
@@ -189,6 +199,7 @@ async def submit_and_wait(
         tool=tool,
         force=force,
         local_files=[(media.file.identity, media.size) for media in local],
+        picked=picked,
     )
     progress = CallProgress(ctx)
     created = submitted.created
@@ -205,9 +216,47 @@ async def submit_and_wait(
         await progress.next_phase(upload_bytes)
     # The job's share of this call's progress: as much as the upload, or 100 without one.
     weight = upload_bytes or 100.0
+    if sent_by_caller:
+        return await _for_the_caller_to_send(
+            state, caller, submitted, sent_by_caller, wait_seconds, progress, weight
+        )
     wait = bounded_wait(state, wait_seconds)
     job = await wait_for(state, caller, submitted.job_id, wait, progress, weight)
     return submitted.tell(wait.tell(summarize(job), job))
+
+
+async def _for_the_caller_to_send(
+    state: ServerState,
+    caller: Caller,
+    submitted: Submitted[Any],
+    names: Sequence[str],
+    wait_seconds: float | None,
+    progress: CallProgress,
+    weight: float,
+) -> JobSummary:
+    """The import as it is now, with the links its caller sends the files to: this call's
+    own, or, repeated, those this process gave the earlier call."""
+    created = submitted.created
+    if created is None:
+        links = state.upload_links.get(caller.owner, submitted.job_id)
+    else:
+        targets = getattr(created, "upload_urls", {})
+        links, missing = links_of(targets, names, datetime.now(UTC))
+        if missing:
+            await caller.client.cancel_job(created.job_id)
+            job = await caller.client.get_job(created.job_id)
+            await state.tracker.record(caller.owner, job)
+            reason = "Descript returned no upload URL for it"
+            return _cancelled_for_uploads(job, [UploadFailure(name, reason) for name in missing])
+        state.upload_links.keep(caller.owner, created.job_id, links)
+    requested = state.settings.wait_seconds if wait_seconds is None else wait_seconds
+    why = "the import cannot go on before its files' bytes arrive" if requested else None
+    wait = Wait(requested, 0.0, why)
+    job = await wait_for(state, caller, submitted.job_id, wait, progress, weight)
+    summary = wait.tell(summarize(job), job)
+    if not job.is_terminal:
+        awaiting_bytes(summary, links, names)
+    return submitted.tell(summary)
 
 
 async def _upload(

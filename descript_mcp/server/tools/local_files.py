@@ -34,6 +34,12 @@ HTTP_OFF = (
     "instead; or ask whoever runs the server to start it with --http-local-files, which gives "
     "each user a folder of their own on it."
 )
+# What an import with a path is told over HTTP: the way to send a file from the caller's side.
+HTTP_OFF_FOR_IMPORTS = HTTP_OFF.replace(
+    "Import from a URL instead;",
+    "Import from a URL, or give the item file_size (and content_type) instead of path: the "
+    "answer has the signed URL to send the file to and the command that does it;",
+)
 
 
 async def roots_for(ctx: Context[Any], state: ServerState, caller: Caller) -> Roots:
@@ -43,7 +49,7 @@ async def roots_for(ctx: Context[Any], state: ServerState, caller: Caller) -> Ro
     settings = state.settings
     if caller.over_http:
         if not settings.http_local_files:
-            return Roots((), off=HTTP_OFF)
+            return Roots((), off=HTTP_OFF_FOR_IMPORTS)
         return Roots.of(settings.roots).for_user(caller.owner)
     roots = Roots.of(settings.roots)
     capabilities = ctx.client_capabilities

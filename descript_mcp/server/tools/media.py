@@ -26,10 +26,12 @@ from descript_mcp.server.tools.flow import submit_and_wait
 from descript_mcp.server.tools.local_files import LocalMedia, roots_for
 from descript_mcp.server.tools.registry import CREATES, MEDIA_MINUTES, tool
 from descript_mcp.server.tools.samples import resolved
+from descript_mcp.server.upload_links import sent_by_caller
 
 
 class MediaSource(BaseModel):
-    """Where one media item comes from: a URL, a local file, or other media (a sequence)."""
+    """Where one media item comes from: a URL, a local file, other media (a sequence), or the
+    caller, who sends the file's bytes to the signed URL the answer gives (direct upload)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -44,12 +46,20 @@ class MediaSource(BaseModel):
     tracks: list[SequenceTrack] | None = Field(
         default=None, description="Multitrack: other media of this import or the project"
     )
+    file_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Bytes of a file you send yourself: the answer has its upload URL and command",
+    )
+    content_type: str | None = Field(default=None, description="With file_size: video/mp4")
     language: str | None = Field(default=None, description="ISO 639-1; default: detected")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        if sum(x is not None for x in (self.url, self.path, self.tracks)) != 1:
-            raise ValueError("give exactly one of url, path or tracks")
+        if self.content_type is not None and self.file_size is None:
+            raise ValueError("content_type goes with file_size (a file you send yourself)")
+        if sum(x is not None for x in (self.url, self.path, self.tracks, self.file_size)) != 1:
+            raise ValueError("give exactly one of url, path, tracks or file_size")
         return self
 
 
@@ -71,6 +81,10 @@ async def _plan_media(
         elif source.url is not None:
             url = direct_download_url(resolved(source.url, state.settings.sandbox_media))
             items[name] = UrlMedia(url=url, language=source.language)
+        elif source.file_size is not None:
+            items[name] = sent_by_caller(
+                name, source.file_size, source.content_type, source.language
+            )
         else:
             assert source.path is not None
             roots = roots or await roots_for(ctx, state, caller)
@@ -104,9 +118,10 @@ async def import_media(
     wait_seconds: WaitSeconds = None,
     force: Force = False,
 ) -> JobSummary:
-    """Import audio, video or images (from URLs, local files or multitrack sequences) into a
-    new or existing project, which Descript transcribes. Costs media minutes (their
-    duration). Returns when done or after wait_seconds: then get_job, never import again."""
+    """Import audio, video or images (from URLs, local files, files you send, or multitrack
+    sequences) into a new or existing project, which Descript transcribes. Costs media minutes
+    (their duration). Returns when done or after wait_seconds: then get_job, never import
+    again."""
     state, caller = await caller_of(ctx)
     with ExitStack() as opened:
         items, local = await _plan_media(add_media, ctx, state, caller, opened)
@@ -132,4 +147,5 @@ async def import_media(
             force=force,
             wait_seconds=wait_seconds,
             local=local,
+            sent_by_caller=[n for n, s in add_media.items() if s.file_size is not None],
         )

@@ -57,14 +57,21 @@ class ToolSpec:
     title: str
     annotations: ToolAnnotations
     cost: str
+    app_only: bool = False
 
 
-def tool(*, title: str, annotations: ToolAnnotations, cost: str) -> Callable[[F], F]:
+# MCP Apps: a tool only a view calls; hosts keep it from the model.
+APP_ONLY = {"ui": {"visibility": ["app"]}}
+
+
+def tool(
+    *, title: str, annotations: ToolAnnotations, cost: str, app_only: bool = False
+) -> Callable[[F], F]:
     """Mark a module-level function as a tool, to be built by `build`: the function stays as
-    it was, callable directly."""
+    it was, callable directly. An `app_only` tool is for a view (MCP Apps), not the model."""
 
     def mark(fn: F) -> F:
-        setattr(fn, SPEC, ToolSpec(title, annotations, cost))
+        setattr(fn, SPEC, ToolSpec(title, annotations, cost, app_only))
         return fn
 
     return mark
@@ -99,6 +106,8 @@ def build(fn: Callable[..., Awaitable[Any]], *, wait_default: float | None = Non
     built.fn_metadata.output_model = returns
     built.fn_metadata.output_schema = output_schema(returns)
     built.parameters = lean(built.parameters) | {"additionalProperties": False}  # see CheckedTool
+    if spec.app_only:
+        built.meta = {**(built.meta or {}), **APP_ONLY}
     wait = built.parameters["properties"].get("wait_seconds")
     if wait is not None and "default" not in wait and wait_default is not None:
         wait["default"] = wait_default

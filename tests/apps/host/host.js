@@ -13,7 +13,9 @@ const TOOL = params.get("tool");
 const ARGS = JSON.parse(params.get("args") || "{}");
 const THEME = params.get("theme") || "light";
 const WIDTH = Number(params.get("width") || 560);
-const host = (window.__host = { ready: false, error: null, openedLinks: [], appToolCalls: [] });
+const host = (window.__host = {
+  ready: false, error: null, openedLinks: [], appToolCalls: [], modelContext: [],
+});
 
 // What a host derives from the resource's _meta.ui.csp: nothing from the network but the
 // declared resource origins (the view's script and style are inline).
@@ -50,9 +52,10 @@ async function main() {
   document.body.appendChild(frame);
 
   const bridge = new AppBridge(client, { name: "descript-mcp-test-host", version: "1" },
-    { openLinks: {}, serverTools: {}, logging: {} },
+    { openLinks: {}, serverTools: {}, logging: {}, updateModelContext: { text: {} } },
     { hostContext: { theme: THEME, displayMode: "inline", platform: "web", toolInfo: { tool } } });
   bridge.onopenlink = async ({ url }) => { host.openedLinks.push(url); return {}; };
+  bridge.onupdatemodelcontext = async (context) => { host.modelContext.push(context); return {}; };
   bridge.onsizechange = ({ height }) => { if (height) frame.style.height = `${height}px`; };
   bridge.oninitialized = async () => {
     await bridge.sendToolInput({ arguments: ARGS });
