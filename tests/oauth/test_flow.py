@@ -24,7 +24,7 @@ from mcp.shared.auth import (
 from pydantic import AnyUrl
 
 from descript_mcp.sandbox import Sandbox
-from tests.oauth.conftest import REDIRECT_URI, Hosted, Person, code_of
+from tests.oauth.conftest import REDIRECT_URI, Hosted, Person, redirect_query
 from tests.server.conftest import structured
 
 pytestmark = pytest.mark.anyio
@@ -58,8 +58,8 @@ def sdk_auth(
         sent_back.append(await person.connect(authorize_url))
 
     async def callback_handler() -> AuthorizationCodeResult:
-        code, state = code_of(sent_back.pop())
-        return AuthorizationCodeResult(code=code, state=state)
+        query = redirect_query(sent_back.pop())
+        return AuthorizationCodeResult(code=query["code"], state=query["state"], iss=query["iss"])
 
     metadata = OAuthClientMetadata(
         client_name="Test Assistant",
