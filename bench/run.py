@@ -14,6 +14,7 @@ import sys
 from bench import (
     cluster,
     coldstart,
+    flood,
     history,
     overhead,
     polling,
@@ -41,6 +42,7 @@ def main() -> int:
     rows += subscriptions.run(sessions=20 if args.quick else 150)
     rows += storage.run(repeats=30 if args.quick else 300, quick=args.quick)
     rows += cluster.run(seconds=2.0 if args.quick else 10.0)
+    rows += flood.run(quick=args.quick)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print(f"descript-mcp benchmarks ({'quick' if args.quick else 'full'} run; {machine})")
     width = max(len(name) for name, _ in rows)

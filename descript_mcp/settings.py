@@ -10,11 +10,20 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from descript_mcp.errors import ConfigurationError
 
@@ -67,6 +76,8 @@ ENVIRONMENT: dict[str, str] = {
     "read_only": "DESCRIPT_MCP_READ_ONLY",
     "toolsets": "DESCRIPT_MCP_TOOLSETS",
     "max_wait_seconds": "DESCRIPT_MCP_MAX_WAIT_SECONDS",
+    "trusted_proxies": "DESCRIPT_MCP_TRUSTED_PROXIES",
+    "allowed_drives": "DESCRIPT_MCP_ALLOWED_DRIVES",
 }
 
 
@@ -170,11 +181,37 @@ class Settings(BaseModel):
         description="With --sandbox: where the built-in sandbox serves its sample media, which "
         "tools name by a sandbox: reference (set by the server, not read from the environment)",
     )
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="Over HTTP: the proxies (addresses or CIDRs) whose X-Forwarded-For names the "
+        "client; none: the address a request comes from is the client's",
+    )
+    allowed_drives: tuple[str, ...] = Field(
+        default=(),
+        description="With oauth: the ids of the only drives people may connect (a team's "
+        "own); none: any drive",
+    )
     secret_key_file: Path | None = Field(
         default=None,
         description="With oauth and no secret_key: the key file (default: secret.key beside "
         "the history, created readable by this user only)",
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        """Addresses or CIDRs; a CIDR's host bits are ignored (10.1.2.3/8 is 10.0.0.0/8)."""
+        if not isinstance(value, list | tuple):
+            return value
+        networks = []
+        for entry in value:
+            try:
+                networks.append(ip_network(str(entry).strip(), strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an address or a CIDR (like 10.0.0.0/8 or 192.0.2.7)"
+                ) from None
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _oauth_is_complete(self) -> Settings:
@@ -210,7 +247,7 @@ class Settings(BaseModel):
         }
         if "roots" in values:
             values["roots"] = [p for p in values["roots"].split(os.pathsep) if p.strip()]
-        for listed in ("allowed_hosts", "toolsets"):
+        for listed in ("allowed_hosts", "toolsets", "trusted_proxies", "allowed_drives"):
             if listed in values:
                 values[listed] = [h.strip() for h in values[listed].split(",") if h.strip()]
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -224,7 +261,8 @@ class Settings(BaseModel):
                 raise ConfigurationError(problem["msg"].removeprefix("Value error, ")) from exc
             name = str(problem["loc"][0])
             raise ConfigurationError(
-                f"Invalid setting {name} ({ENVIRONMENT.get(name, name)}): {problem['msg']}"
+                f"Invalid setting {name} ({ENVIRONMENT.get(name, name)}): "
+                f"{problem['msg'].removeprefix('Value error, ')}"
             ) from exc
 
     def token(self) -> str | None:

@@ -1,6 +1,7 @@
-"""The deployment files: HAProxy accepts its configuration, and the Compose file and the
-Kubernetes example set only settings that exist, run two replicas on PostgreSQL with the secret
-key, and check health where the server answers it. (The cluster test runs the same HAProxy
+"""The deployment files: HAProxy accepts its configuration and passes the client's address, and
+the Compose file and the Kubernetes example set only settings that exist, run two replicas on
+PostgreSQL with the secret key, trust their proxy to name the client, and check health where
+the server answers it. (The cluster test runs the same HAProxy
 configuration in front of real replicas.)"""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def test_haproxy_accepts_the_configuration() -> None:
     assert "stick on req.hdr(mcp-session-id)" in config
     assert "stick store-response res.hdr(mcp-session-id)" in config
     assert "option httpchk GET /health" in config
+    assert "option forwardfor" in config  # the client's address, for the budgets per address
 
 
 def test_the_compose_file_runs_two_replicas_on_postgres_behind_haproxy() -> None:
@@ -46,6 +48,7 @@ def test_the_compose_file_runs_two_replicas_on_postgres_behind_haproxy() -> None
     assert environment["DESCRIPT_MCP_AUTH"] == "oauth"
     assert environment["DESCRIPT_MCP_DATABASE_URL"].startswith("postgresql://")
     assert {"DESCRIPT_MCP_SECRET_KEY", "DESCRIPT_MCP_PUBLIC_URL"} <= set(environment)
+    assert environment["DESCRIPT_MCP_TRUSTED_PROXIES"]  # HAProxy, which names the client
     assert (DEPLOY / mcp["build"] / "Dockerfile").exists()
     assert "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in services["haproxy"]["volumes"]
     assert "mcp:8000" in (DEPLOY / "haproxy.cfg").read_text()
@@ -59,6 +62,7 @@ def test_the_kubernetes_example_reads_its_secrets_and_checks_health() -> None:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env: dict[str, Any] = {e["name"]: e for e in container["env"]}
     assert set(env) <= SETTINGS
+    assert env["DESCRIPT_MCP_TRUSTED_PROXIES"]["value"]  # the Ingress, which names the client
     for secret in ("DESCRIPT_MCP_SECRET_KEY", "DESCRIPT_MCP_DATABASE_URL"):
         assert env[secret]["valueFrom"]["secretKeyRef"]["name"] == "descript-mcp"
     assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8000}

@@ -15,6 +15,7 @@ import pytest
 from descript_mcp.client.ledger import DedupeKey, Submission
 from descript_mcp.errors import DuplicateSubmissionError
 from descript_mcp.history import History
+from descript_mcp.history.budgets import Budget, Refusal, Spend
 from descript_mcp.history.grants import CodeRecord, Grant, SignIn, TokenRecord, digest
 from descript_mcp.history.records import owner_of
 
@@ -171,8 +172,36 @@ async def test_sign_ins_are_bounded_and_forgotten_when_expired(
         "t0", "browser"
     )
     assert await other.grants.open_sign_in(sign_in("old", now - 1), now - 10, 100)
-    assert await history.grants.forget_expired(now) == 1
+    assert await history.grants.forget_expired(now, "2000-01-01T00:00:00+00:00") == 1
     assert await history.grants.sign_in("old") is None
+
+
+async def test_a_budget_lets_its_allowance_through_from_two_processes_at_once(
+    history: History, other: History
+) -> None:
+    now = time.time()
+    per_address, everyone = Budget("test/address", 5, 60.0), Budget("test/all", 8, 60.0)
+    outcomes = await race(
+        *(
+            store.budgets.spend(now, Spend(per_address, "192.0.2.1"), Spend(everyone, "all"))
+            for store in (history, other)
+            for _ in range(16)
+        )
+    )
+    assert outcomes.count(None) == 5
+    refusals = [o for o in outcomes if isinstance(o, Refusal)]
+    assert len(refusals) == 27
+    assert {r.budget for r in refusals} == {per_address}
+    assert all(0 < r.wait <= 60 for r in refusals)
+    # A refused attempt was charged to no budget: three are left for everyone else.
+    others = [Spend(per_address, f"192.0.2.{n}") for n in range(2, 6)]
+    granted = [await other.budgets.spend(now, spend, Spend(everyone, "all")) for spend in others]
+    assert granted[:3] == [None] * 3
+    assert isinstance(granted[3], Refusal)
+    assert granted[3].budget == everyone
+    # Past the window the allowance is back; old spends are dropped as new ones come.
+    assert await history.budgets.spend(now + 61, Spend(per_address, "192.0.2.1")) is None
+    assert await history.budgets.forget_before(now + 61) == 8
 
 
 async def test_a_jobs_lease_has_one_holder_until_it_expires(

@@ -1,11 +1,17 @@
 """`descript-mcp auth`: the OAuth mode's grants, from the command line. Lists clients and
-grants (never a secret) and revokes them; reads the same history the server writes."""
+grants (never a secret) and revokes them; reads the same history the server writes.
+
+Apps' and drives' names are chosen by whoever registered the app or named the drive: they are
+printed with their control characters written out (`\x1b`), so a name cannot move the
+cursor, rewrite the screen, set the window's title or the clipboard of the operator's terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,11 +50,20 @@ def run_list(args: argparse.Namespace) -> int:
         grant = summary.grant
         state = f"revoked {grant.revoked_at}" if grant.revoked_at else "live"
         print(
-            f"{grant.grant_id}  {state:<30} {summary.client_name or '(unnamed)'} "
-            f"[{grant.client_id}]  drive: {grant.drive_name or '?'}  owner: {grant.owner}  "
-            f"since {grant.created_at}  live tokens: {summary.live_tokens}"
+            f"{grant.grant_id}  {state:<30} {shown(summary.client_name or '(unnamed)')} "
+            f"[{shown(grant.client_id)}]  drive: {shown(grant.drive_name or '?')}  "
+            f"owner: {grant.owner}  since {grant.created_at}  live tokens: {summary.live_tokens}"
         )
     return 0
+
+
+def shown(text: str) -> str:
+    """`text` with its control and formatting characters (escapes, bidi overrides, line
+    separators) written as Python escapes."""
+    return "".join(
+        ascii(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in text
+    )
 
 
 def run_revoke(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from descript_mcp.history.backends import open_database
+from descript_mcp.history.budgets import BudgetStore
 from descript_mcp.history.database import Database
 from descript_mcp.history.grant_store import GrantStore
 from descript_mcp.history.jobs import JobStore
@@ -18,12 +19,14 @@ from descript_mcp.history.submissions import SubmissionStore
 
 @dataclass
 class History:
-    """The jobs, the submissions, the grants and the leases, in one database."""
+    """The jobs, the submissions, the grants, the leases and the budgets of anonymous requests,
+    in one database."""
 
     jobs: JobStore
     submissions: SubmissionStore
     grants: GrantStore
     leases: LeaseStore
+    budgets: BudgetStore
     database: Database
 
     @classmethod
@@ -35,6 +38,7 @@ class History:
             SubmissionStore(database),
             GrantStore(database),
             LeaseStore(database),
+            BudgetStore(database),
             database,
         )
 

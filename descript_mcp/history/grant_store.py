@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from typing import Any
 
 from descript_mcp.history.database import Database, Statements
@@ -24,6 +25,8 @@ _CODE = "code_hash, grant_id, client_id, redirect_uri, redirect_uri_explicit, co
 _CODE += "scopes_json, resource, expires_at, used_at"
 _TOKEN = "token_hash, kind, grant_id, client_id, scopes_json, resource, expires_at, used_at, "
 _TOKEN += "revoked"
+# A client that never completed a sign-in (registered, then abandoned, or by a stranger).
+_UNUSED = "NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = c.client_id)"
 
 
 class GrantStore:
@@ -32,25 +35,41 @@ class GrantStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def save_client(self, client: RegisteredClient) -> None:
-        await self._write(
-            "INSERT INTO oauth_clients VALUES (?, ?, ?, ?)",
-            (client.client_id, client.info_json, client.sealed_secret, client.registered_at),
-        )
+    async def save_client(self, client: RegisteredClient, unused_at_most: int) -> int:
+        """Register a client; past `unused_at_most` clients that never completed a sign-in,
+        the oldest of those are forgotten (anyone can register one). How many were."""
+        async with self._db.transaction(serialize="clients") as tx:
+            await tx.execute(
+                "INSERT INTO oauth_clients VALUES (?, ?, ?, ?)",
+                (client.client_id, client.info_json, client.sealed_secret, client.registered_at),
+            )
+            counted = await tx.one(
+                f"SELECT count(*) AS unused FROM oauth_clients c WHERE {_UNUSED}"
+            )
+            excess = (counted["unused"] if counted else 0) - unused_at_most
+            if excess <= 0:
+                return 0
+            return await tx.execute(
+                "DELETE FROM oauth_clients WHERE client_id IN (SELECT client_id FROM "
+                f"oauth_clients c WHERE {_UNUSED} ORDER BY registered_at LIMIT ?)",
+                (excess,),
+            )
 
     async def client(self, client_id: str) -> RegisteredClient | None:
         row = await self._one("SELECT * FROM oauth_clients WHERE client_id = ?", (client_id,))
         return RegisteredClient(**row) if row else None
 
     async def open_sign_in(self, sign_in: SignIn, at: float, at_most: int) -> bool:
-        """Record a sign-in, unless `at_most` are open already (anyone can start one)."""
+        """Record a sign-in, unless `at_most` are kept already (anyone can start one): ended
+        ones are dropped to make room, so the table never holds more."""
 
         async with self._db.transaction(serialize="sign-ins") as tx:
-            counted = await tx.one(
-                "SELECT count(*) AS open FROM oauth_sign_ins WHERE expires_at > ?", (at,)
-            )
-            if counted is not None and counted["open"] >= at_most:
-                return False
+            counted = await tx.one("SELECT count(*) AS kept FROM oauth_sign_ins")
+            if counted is not None and counted["kept"] >= at_most:
+                await tx.execute("DELETE FROM oauth_sign_ins WHERE expires_at < ?", (at,))
+                counted = await tx.one("SELECT count(*) AS kept FROM oauth_sign_ins")
+                if counted is not None and counted["kept"] >= at_most:
+                    return False
             await tx.execute(
                 f"INSERT INTO oauth_sign_ins ({_SIGN_IN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -228,12 +247,30 @@ class GrantStore:
             summaries.append(GrantSummary(Grant(**values), info.get("client_name"), live))
         return summaries
 
-    async def forget_expired(self, at: float) -> int:
-        """Drop what can no longer be used: ended sign-ins, spent or expired codes and tokens."""
+    async def live_owners(self, owners: Collection[str]) -> set[str]:
+        """Those of `owners` with a grant that is not revoked."""
+        if not owners:
+            return set()
+        marks = ", ".join("?" * len(owners))
+        rows = await self._db.all(
+            "SELECT DISTINCT owner FROM oauth_grants WHERE revoked_at IS NULL AND "
+            f"owner IN ({marks})",
+            tuple(owners),
+        )
+        return {row["owner"] for row in rows}
+
+    async def forget_expired(self, at: float, unused_clients_before: str) -> int:
+        """Drop what can no longer be used: ended sign-ins, spent or expired codes and tokens,
+        and clients registered before `unused_clients_before` that never completed a sign-in."""
         async with self._db.transaction() as tx:
             count = await tx.execute("DELETE FROM oauth_sign_ins WHERE expires_at < ?", (at,))
             count += await tx.execute("DELETE FROM oauth_codes WHERE expires_at < ?", (at,))
             count += await tx.execute("DELETE FROM oauth_tokens WHERE expires_at < ?", (at,))
+            count += await tx.execute(
+                f"DELETE FROM oauth_clients WHERE registered_at < ? AND client_id IN "
+                f"(SELECT client_id FROM oauth_clients c WHERE {_UNUSED})",
+                (unused_clients_before,),
+            )
             return count
 
     async def _write(self, sql: str, values: tuple[Any, ...]) -> int:

@@ -32,7 +32,10 @@ async def serve_app(
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="auto", date_header=date_header)
+    # The peer's address is the client's: an app that reads past proxies does so itself.
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="auto", date_header=date_header, proxy_headers=False
+    )
     server = _EmbeddedServer(config)
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(server.serve, [sock])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -45,8 +46,10 @@ LOG_LEVELS: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]] = {
     "warning": "WARNING",
     "error": "ERROR",
 }
-# How often expired download links are removed from the history.
+# How often expired download links (and the OAuth mode's ended sign-ins) are removed.
 LINKS_CHECKED_EVERY = 600.0
+# Longer than any budget's window (server/oauth/limits.py).
+BUDGETS_KEPT = 86_400.0
 SAFETY_POLLS = PollSchedule(initial=300.0, factor=1.0, maximum=300.0, steady_for=0.0)
 
 INSTRUCTIONS = """\
@@ -84,12 +87,17 @@ async def resume_unfinished(state: ServerState) -> None:
                 state.tracker.follow(owner, client, job_id)
 
 
-async def forget_expired(history: History) -> None:
+async def forget_expired(history: History, oauth: DescriptAuthProvider | None) -> None:
     """A publish's signed link is kept in the history only while it is valid; sign-ins, codes
-    and tokens only while they can be used."""
+    and tokens only while they can be used; clients that never completed a sign-in a day;
+    budgets' spends while in their window."""
     while True:
         await history.jobs.forget_expired_links()
-        await history.grants.forget_expired(time.time())
+        if oauth is not None:
+            at = time.time()
+            unused_since = datetime.fromtimestamp(at - oauth.limits.unused_client_kept, UTC)
+            await history.grants.forget_expired(at, unused_since.isoformat(timespec="seconds"))
+            await history.budgets.forget_before(at - BUDGETS_KEPT)
         await anyio.sleep(LINKS_CHECKED_EVERY)
 
 
@@ -160,7 +168,16 @@ def build_server(
                 state = ServerState(settings, history, notifier, tracker, pool, callbacks, oauth)
                 server.state = state
                 task_group.start_soon(resume_unfinished, state)
-                task_group.start_soon(forget_expired, history)
+                task_group.start_soon(forget_expired, history, oauth)
+                if oauth is not None:
+                    from descript_mcp.server.revocations import RevocationWatch
+
+                    own = settings.token()
+                    watch = RevocationWatch(
+                        history.grants, history.jobs, pool, tracker, own and owner_of(own)
+                    )
+                    oauth.grant_revoked = watch.revoked
+                    task_group.start_soon(watch.run)
                 if cluster is not None:
                     task_group.start_soon(
                         cluster.run,
@@ -190,7 +207,11 @@ def build_server(
         add_upload_view(apps, tools.offered, settings)
     oauth = None
     if settings.auth == "oauth":
-        oauth = build_provider(settings, lambda: server.running_state().history.grants)
+        oauth = build_provider(
+            settings,
+            lambda: server.running_state().history.grants,
+            lambda: server.running_state().history.budgets,
+        )
     server = DescriptServer(
         "descript-mcp",
         title="Descript",
@@ -227,7 +248,9 @@ def build_server(
         return JSONResponse(answer)
 
     if oauth is not None:
-        connect = ConnectPage(oauth, lambda token: drive_of(factory, token))
+        connect = ConnectPage(
+            oauth, lambda token: drive_of(factory, token), settings.allowed_drives
+        )
         server.custom_route(f"{CONNECT_PATH}/{{request_id}}", methods=["GET", "POST"])(
             connect.handle
         )

@@ -62,6 +62,13 @@ class ClientPool:
         """The clients held, by their token's owner (a replica takes over jobs of these)."""
         return {owner_of(token): client for token, client in self._clients.items()}
 
+    async def drop(self, owner: str) -> bool:
+        """Close the client of this owner's token, if one is held: it sends nothing more."""
+        held = [token for token in self._clients if owner_of(token) == owner]
+        for token in held:
+            await self._clients.pop(token).aclose()
+        return bool(held)
+
     async def aclose(self) -> None:
         while self._clients:
             await self._clients.popitem()[1].aclose()

@@ -293,6 +293,19 @@ class JobTracker:
         if job.is_terminal:
             followed.polling.cancel()
 
+    def owners(self) -> set[str]:
+        """Whose jobs this replica follows."""
+        return {owner for owner, _ in self._followed}
+
+    def stop_following(self, owner: str, why: str) -> list[str]:
+        """Stop following this owner's jobs (their token may no longer be used); those that
+        were followed. Waiting calls are told `why`."""
+        stopped = [f for (whose, _), f in self._followed.items() if whose == owner]
+        for followed in stopped:
+            followed.error = DescriptError(why)
+            followed.polling.cancel()
+        return [f.job_id for f in stopped]
+
     def _remember_ended(self, owner: str, job: Job) -> None:
         self._ended[(owner, job.job_id)] = job
         self._ended.move_to_end((owner, job.job_id))

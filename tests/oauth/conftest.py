@@ -90,12 +90,19 @@ def form_value(html: str, name: str) -> str:
     return found.group(1)
 
 
-class Person:
-    """A browser (an HTTP client with its own cookies) on the connect page."""
+def http_from(address: str | None = None) -> httpx.AsyncClient:
+    """An HTTP client whose connections come from `address` (any of 127.0.0.0/8 is this
+    machine's): to the server, a client at another address."""
+    transport = httpx.AsyncHTTPTransport(local_address=address) if address else None
+    return httpx.AsyncClient(timeout=30, transport=transport)
 
-    def __init__(self, token: str) -> None:
+
+class Person:
+    """A browser (an HTTP client with its own cookies) on the connect page, at `address`."""
+
+    def __init__(self, token: str, address: str | None = None) -> None:
         self.token = token
-        self.http = httpx.AsyncClient(timeout=30)
+        self.http = http_from(address)
         self.pages: list[httpx.Response] = []
 
     async def aclose(self) -> None:
@@ -127,6 +134,20 @@ class Person:
 def code_of(location: str) -> tuple[str, str | None]:
     query = parse_qs(urlsplit(location).query)
     return query["code"][0], query.get("state", [None])[0]
+
+
+def redirect_query(location: str) -> dict[str, str]:
+    """The parameters the app is sent back with (each once)."""
+    return {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
+
+
+def refusal(page: httpx.Response) -> str:
+    """The OAuth error code on a page of this server that refused an authorization request
+    (rather than sending the browser back to the app)."""
+    assert "location" not in page.headers, page.headers["location"]
+    found = re.search(r"<code id=error-code>([a-z_]+)</code>", page.text)
+    assert found, page.text
+    return found.group(1)
 
 
 def pkce() -> tuple[str, str]:

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server.oauth.client_documents import ClientDocuments
-from tests.oauth.conftest import REDIRECT_URI, App, Hosted, Person, code_of, pkce
+from tests.oauth.conftest import REDIRECT_URI, App, Hosted, Person, code_of, pkce, refusal
 from tests.oauth.test_flow import MemoryStorage, connected, sdk_auth
 from tests.server.conftest import structured
 
@@ -133,13 +133,14 @@ async def test_documents_that_do_not_match_are_refused(
     async with httpx.AsyncClient(timeout=30) as http:
         mismatch = await http.get(App(hosted, http, client_id=elsewhere).authorize_url(challenge))
         assert mismatch.status_code == 400
-        assert "not registered" in mismatch.json()["error_description"]
+        assert refusal(mismatch) == "invalid_request"
+        assert "did not register" in mismatch.text
         for client_id in (impostor, secretive, missing):
             refused = await http.get(
                 App(hosted, http, client_id=client_id).authorize_url(challenge)
             )
             assert refused.status_code == 400, client_id
-            assert "not found" in refused.json()["error_description"]
+            assert "not known here" in refused.text
 
 
 async def test_the_default_fetcher_refuses_private_addresses() -> None:

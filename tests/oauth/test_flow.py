@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import httpx2
@@ -24,7 +24,7 @@ from mcp.shared.auth import (
 from pydantic import AnyUrl
 
 from descript_mcp.sandbox import Sandbox
-from tests.oauth.conftest import REDIRECT_URI, Hosted, Person, code_of
+from tests.oauth.conftest import REDIRECT_URI, Hosted, Person, redirect_query
 from tests.server.conftest import structured
 
 pytestmark = pytest.mark.anyio
@@ -49,23 +49,29 @@ class MemoryStorage:
 
 
 def sdk_auth(
-    hosted: Hosted, person: Person, storage: MemoryStorage, **options: Any
+    hosted: Hosted,
+    person: Person,
+    storage: MemoryStorage,
+    auth_method: Literal["none"] | None = None,
+    **options: Any,
 ) -> OAuthClientProvider:
-    """The SDK's OAuth client, whose 'browser' is `person`."""
+    """The SDK's OAuth client, whose 'browser' is `person`; a public client with `auth_method`
+    "none", else one the server gives a secret."""
     sent_back: list[str] = []
 
     async def redirect_handler(authorize_url: str) -> None:
         sent_back.append(await person.connect(authorize_url))
 
     async def callback_handler() -> AuthorizationCodeResult:
-        code, state = code_of(sent_back.pop())
-        return AuthorizationCodeResult(code=code, state=state)
+        query = redirect_query(sent_back.pop())
+        return AuthorizationCodeResult(code=query["code"], state=query["state"], iss=query["iss"])
 
     metadata = OAuthClientMetadata(
         client_name="Test Assistant",
         redirect_uris=[AnyUrl(REDIRECT_URI)],
         grant_types=["authorization_code", "refresh_token"],
         response_types=["code"],
+        token_endpoint_auth_method=auth_method,
     )
     return OAuthClientProvider(
         hosted.mcp_url,
@@ -185,3 +191,28 @@ async def test_each_grant_serves_its_own_drive_and_history(
             assert created["job_id"] not in str(jobs)
         await alice.aclose()
         await bob.aclose()
+
+
+async def test_an_sdk_public_client_connects_and_revokes_with_its_client_id_alone(
+    hosted: Hosted, sandbox: Sandbox
+) -> None:
+    person = Person(sandbox.token)
+    storage = MemoryStorage()
+    async with connected(hosted, sdk_auth(hosted, person, storage, auth_method="none")) as mcp:
+        assert "projects" in structured(await mcp.call_tool("list_projects", {}))
+    await person.aclose()
+    assert storage.client_info is not None
+    assert storage.client_info.client_secret is None
+    assert storage.tokens is not None
+    async with httpx.AsyncClient() as http:
+        revoked = await http.post(
+            f"{hosted.origin}/revoke",
+            data={"token": storage.tokens.access_token, "client_id": storage.client_info.client_id},
+        )
+        assert revoked.status_code == 200, revoked.text
+        after = await http.post(
+            hosted.mcp_url,
+            json={},
+            headers={"Authorization": f"Bearer {storage.tokens.access_token}"},
+        )
+        assert after.status_code == 401

@@ -146,6 +146,21 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         DROP INDEX jobs_by_owner;
         """,
     ),
+    (
+        "004_anonymous_bounds",
+        """
+        CREATE TABLE budget_spends (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX budget_spends_by_key ON budget_spends (kind, key, at);
+        CREATE INDEX budget_spends_by_age ON budget_spends (kind, at);
+        CREATE INDEX oauth_sign_ins_by_expiry ON oauth_sign_ins (expires_at);
+        CREATE INDEX oauth_clients_by_age ON oauth_clients (registered_at);
+        CREATE INDEX oauth_grants_by_owner ON oauth_grants (owner);
+        """,
+    ),
 )
 # Held while migrating, so replicas starting together migrate once.
 MIGRATION_LOCK = 7_235_016_001

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from descript_mcp.server.app import DescriptServer, build_server
+from descript_mcp.server.http.addresses import ForwardedAddresses
 from descript_mcp.server.http.gate import (
     SESSION_IDLE,
     Gate,
@@ -21,7 +22,6 @@ from descript_mcp.server.http.gate import (
     TokenAdmission,
     confirm_with,
 )
-from descript_mcp.server.oauth import metadata_route
 from descript_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -97,18 +97,27 @@ async def start_sandbox(
 
 async def serve_http(server: DescriptServer, settings: Settings) -> None:
     """Serve `server` over the configured HTTP transport (sse or streamable HTTP) until stopped."""
+    behind_proxy = settings.auth == "oauth" and settings.issuer_url().startswith("https://")
+    if behind_proxy and not settings.trusted_proxies:
+        logger.warning(
+            "the public URL is https, so a proxy forwards to this server, but no proxy is "
+            "trusted to name the client (DESCRIPT_MCP_TRUSTED_PROXIES): everyone shares the "
+            "proxy's address, and its budgets of sign-ins and token checks"
+        )
     config = uvicorn.Config(
         http_app(server, settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        proxy_headers=False,  # forwarded addresses are read by ForwardedAddresses, or not at all
     )
     await uvicorn.Server(config).serve()
 
 
 def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
     """The ASGI app for the configured HTTP transport, with DNS-rebinding protection, a body
-    size limit, sessions that expire when idle, and the gate in front (see `gate`)."""
+    size limit, sessions that expire when idle, the gate in front (see `gate`), and the
+    client's address read past trusted proxies (see `addresses`)."""
     allowed = settings.allowed_hosts
     if settings.public_url:  # the name clients reach it by, behind its proxy
         allowed += (urlsplit(settings.public_url).netloc,)
@@ -126,13 +135,17 @@ def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
             max_sessions=MAX_SESSIONS,
         )
     if server.oauth is not None:
-        app.router.routes.insert(0, metadata_route(settings))
+        from descript_mcp.server.oauth import endpoints, metadata_route
+
+        app.router.routes[:0] = [metadata_route(settings), *endpoints.routes(server.oauth)]
         oauth = server.oauth
 
         async def owner_of_access(token: str) -> str | None:
             access = await oauth.load_access_token(token)
             return access.subject if access is not None else None
 
-        return Gate(app, GrantAdmission(owner_of_access))
-    lent = settings.token() if settings.http_token_fallback else None
-    return Gate(app, TokenAdmission(confirm_with(server.client_factory), lent_token=lent))
+        gate = Gate(app, GrantAdmission(owner_of_access))
+    else:
+        lent = settings.token() if settings.http_token_fallback else None
+        gate = Gate(app, TokenAdmission(confirm_with(server.client_factory), lent_token=lent))
+    return ForwardedAddresses(gate, settings.trusted_proxies)

@@ -3,8 +3,9 @@ clients that connect by URL (Claude's custom connectors) can use it. The person 
 their Descript token once, on the connect page; clients only ever hold this server's tokens.
 
 Built on the SDK's authorization support: `auth_settings` configures its routes (metadata,
-registration, authorize, token, revoke) and its bearer checks; the provider and the connect
-page are this package's.
+registration, authorize, token, revoke) and its bearer checks; the provider, the connect page,
+and the routes that stand in front of the SDK's for an open server (`endpoints.py`) are this
+package's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from mcp.server.auth.routes import build_metadata, cors_middleware
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from starlette.routing import Route
 
+from descript_mcp.history.budgets import BudgetStore
 from descript_mcp.history.grant_store import GrantStore
 from descript_mcp.server.oauth.client_documents import ClientDocuments
 from descript_mcp.server.oauth.provider import DescriptAuthProvider
@@ -50,6 +52,7 @@ def vault_for(settings: Settings) -> Vault:
 def build_provider(
     settings: Settings,
     store: Callable[[], GrantStore],
+    budgets: Callable[[], BudgetStore],
     *,
     documents: ClientDocuments | None = None,
 ) -> DescriptAuthProvider:
@@ -60,12 +63,14 @@ def build_provider(
         vault=vault_for(settings),
         documents=documents or ClientDocuments(),
         store=store,
+        budgets=budgets,
     )
 
 
 def metadata_route(settings: Settings) -> Route:
     """The SDK's authorization server metadata, which also says that client ids may be
-    metadata document URLs (the SDK's own route does not)."""
+    metadata document URLs, that public clients (`none`) authenticate by their id alone, and
+    that authorization responses name their issuer (RFC 9207); the SDK's own route does not."""
     auth = auth_settings(settings)
     metadata = build_metadata(
         auth.issuer_url,
@@ -74,6 +79,10 @@ def metadata_route(settings: Settings) -> Route:
         auth.revocation_options or RevocationOptions(),
     )
     metadata.client_id_metadata_document_supported = True
+    methods = ["client_secret_post", "client_secret_basic", "none"]
+    metadata.token_endpoint_auth_methods_supported = methods
+    metadata.revocation_endpoint_auth_methods_supported = methods
+    metadata.authorization_response_iss_parameter_supported = True
     return Route(
         "/.well-known/oauth-authorization-server",
         endpoint=cors_middleware(MetadataHandler(metadata).handle, ["GET", "OPTIONS"]),

@@ -35,8 +35,11 @@ GRANT_TYPES = {"authorization_code", "refresh_token"}
 
 
 def is_document_id(client_id: str) -> bool:
-    parts = urlsplit(client_id)
-    return parts.scheme == "https" and bool(parts.hostname) and parts.path not in ("", "/")
+    try:
+        parts = urlsplit(client_id)
+        return parts.scheme == "https" and bool(parts.hostname) and parts.path not in ("", "/")
+    except ValueError:  # e.g. an unclosed [ of an IPv6 host
+        return False
 
 
 class DocumentRefusedError(Exception):
@@ -61,7 +64,14 @@ class ClientDocuments:
         try:
             client, keep_for = await self._fetch(client_id)
         except DocumentRefusedError as refused:
-            logger.info("client metadata document %s refused: %s", client_id, refused)
+            logger.info("client metadata document %s refused: %s", client_id[:200], refused)
+            client, keep_for = None, REFUSAL_KEPT
+        except Exception as error:  # anyone can name any URL: whatever it does is its failing
+            logger.info(
+                "client metadata document %s could not be read (%s)",
+                client_id[:200],
+                type(error).__name__,
+            )
             client, keep_for = None, REFUSAL_KEPT
         self._kept[client_id] = (client, time.monotonic() + keep_for)
         self._kept.move_to_end(client_id)

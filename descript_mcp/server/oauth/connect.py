@@ -1,8 +1,10 @@
 """The connect page, where /authorize sends the browser: the person gives their Descript token,
 sees the drive it belongs to, and allows or denies the app.
 
-A sign-in is bound to the first browser that opens it (a cookie), each form carries the
-sign-in's CSRF token, and failed tokens are rate-limited per client and address.
+A sign-in is bound to the first browser that opens it (a cookie), and each form carries the
+sign-in's CSRF token. Each token tried is spent from the budgets (`limits.py`) of the sign-in,
+the address, the client and the server before Descript is asked about it. With an allow-list
+of drives, a token of any other drive is refused.
 """
 
 from __future__ import annotations
@@ -11,19 +13,20 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import AuthorizationParams
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from descript_mcp.client.models import DriveStatus
+from descript_mcp.history.budgets import Refusal
 from descript_mcp.history.grants import SignIn, digest
 from descript_mcp.history.records import owner_of
 from descript_mcp.server.oauth import page
-from descript_mcp.server.oauth.attempts import Attempts
 from descript_mcp.server.oauth.client_documents import is_document_id
+from descript_mcp.server.oauth.limits import address_of
 from descript_mcp.server.oauth.provider import DescriptAuthProvider, SignInEndedError
 
 logger = logging.getLogger(__name__)
@@ -43,11 +46,11 @@ class ConnectPage:
         self,
         provider: DescriptAuthProvider,
         check_token: CheckToken,
-        attempts: Attempts | None = None,
+        allowed_drives: Collection[str] = (),
     ) -> None:
         self.provider = provider
         self.check_token = check_token
-        self.attempts = attempts or Attempts()
+        self.allowed_drives = frozenset(allowed_drives)
         self.secure_cookie = provider.issuer.startswith("https://")
 
     async def handle(self, request: Request) -> Response:
@@ -106,10 +109,10 @@ class ConnectPage:
             )
         action = form.get("action")
         if action == "deny":
-            return _redirect(await self.provider.deny(sign_in))
+            return page.redirect(await self.provider.deny(sign_in))
         if action == "confirm":
             try:
-                return _redirect(await self.provider.complete(sign_in))
+                return page.redirect(await self.provider.complete(sign_in))
             except SignInEndedError:
                 return _html(ENDED, 404)
         token = form.get("token")
@@ -119,20 +122,13 @@ class ConnectPage:
         self, request: Request, sign_in: SignIn, params: AuthorizationParams, token: str
     ) -> Response:
         asker = await self._asker(sign_in, params)
-        address = request.client.host if request.client else "unknown"
-        wait = self.attempts.wait_for(sign_in.client_id, address)
-        if wait:
-            minutes = max(1, round(wait / 60))
-            return _html(
-                page.token_form(
-                    asker,
-                    sign_in.csrf,
-                    f"Too many tokens were refused. Try again in {minutes} minute(s).",
-                ),
-                429,
-                params,
-                {"Retry-After": str(int(wait))},
-            )
+        limits = self.provider.limits
+        spends = limits.token_check(sign_in.request_id, address_of(request), sign_in.client_id)
+        refused = await self.provider.budgets.spend(time.time(), *spends)
+        if refused is not None:
+            error = _too_many(refused, refused.budget == limits.checks_per_sign_in)
+            headers = {"Retry-After": str(int(refused.wait))}
+            return _html(page.token_form(asker, sign_in.csrf, error), 429, params, headers)
         token = token.strip()
         plausible = 0 < len(token) <= MAX_TOKEN and token.isascii() and token.isprintable()
         verdict = await self.check_token(token) if plausible else "invalid"
@@ -140,13 +136,20 @@ class ConnectPage:
             error = "Descript could not be reached to check the token. Try again in a minute."
             return _html(page.token_form(asker, sign_in.csrf, error), 503, params)
         if not isinstance(verdict, DriveStatus):
-            self.attempts.failed(sign_in.client_id, address)
             logger.info("a token was refused on the connect page of %s", sign_in.client_id)
             error = (
                 "Descript did not accept this token. Copy it again from Descript "
                 "(Settings → API tokens), or create a new one."
             )
             return _html(page.token_form(asker, sign_in.csrf, error), 400, params)
+        if self.allowed_drives and verdict.drive_id not in self.allowed_drives:
+            drive = f"the drive “{verdict.drive_name}”" if verdict.drive_name else "its drive"
+            error = (
+                f"This token belongs to {drive}, which this server does not connect: it serves "
+                "only its team's own drives. Use a token made in one of those (Descript → "
+                "Settings → API tokens), or ask whoever runs this server."
+            )
+            return _html(page.token_form(asker, sign_in.csrf, error), 403, params)
         sealed = self.provider.vault.seal(token, context=sign_in.request_id)
         await self.provider.store.accept_token(
             sign_in.request_id, sealed, owner_of(token), verdict.drive_name
@@ -185,6 +188,16 @@ def _other_browser() -> Response:
     )
 
 
+def _too_many(refused: Refusal, own_sign_in: bool) -> str:
+    if own_sign_in:
+        return (
+            "Too many tokens were tried in this sign-in. Go back to your app and connect again "
+            "to start a new one."
+        )
+    minutes = max(1, round(refused.wait / 60))
+    return f"Too many tokens are being tried here. Try again in {minutes} minute(s)."
+
+
 def _html(
     body: str,
     status: int,
@@ -192,23 +205,5 @@ def _html(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     # The form posts here, then the answer redirects to the app: both must be allowed.
-    targets = "'self'"
-    if params is not None:
-        parts = urlsplit(str(params.redirect_uri))
-        targets += f" {parts.scheme}://{parts.netloc}" if parts.netloc else f" {parts.scheme}:"
-    return HTMLResponse(
-        body,
-        status_code=status,
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; "
-            f"form-action {targets}; frame-ancestors 'none'; base-uri 'none'",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-            **(headers or {}),
-        },
-    )
-
-
-def _redirect(url: str) -> Response:
-    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    redirect_uri = str(params.redirect_uri) if params is not None else None
+    return page.html(body, status, redirect_uri, headers)

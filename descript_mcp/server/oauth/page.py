@@ -1,10 +1,14 @@
-"""The connect page's HTML: server-rendered, a little CSS, no script; readable on a phone and
-in dark mode. Everything shown that a client or Descript chose is escaped."""
+"""The connect page's HTML, and the pages /authorize shows instead of sending a browser to an
+app it cannot trust: server-rendered, a little CSS, no script; readable on a phone and in dark
+mode. Everything shown that a client or Descript chose is escaped."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import urlsplit
+
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 TOKEN_HELP_URL = "https://descript.com/api"
 
@@ -99,3 +103,42 @@ def confirm_form(asker: Asker, csrf: str, drive_name: str | None) -> str:
 
 def notice(title: str, message: str) -> str:
     return _document(title, f"<h1>{escape(title)}</h1><p id=notice>{escape(message)}</p>")
+
+
+def refusal(title: str, message: str, code: str) -> str:
+    """Why an authorization request cannot go on, with its OAuth error code."""
+    return _document(
+        title,
+        f"<h1>{escape(title)}</h1><p id=notice>{escape(message)}</p>"
+        f"<p class=hint>Error: <code id=error-code>{escape(code)}</code></p>",
+    )
+
+
+def html(
+    body: str,
+    status: int,
+    redirect_uri: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A page that runs no script, cannot be framed, and whose forms post only here (and, once
+    answered, redirect to `redirect_uri`'s origin)."""
+    targets = "'self'"
+    if redirect_uri is not None:
+        parts = urlsplit(redirect_uri)
+        targets += f" {parts.scheme}://{parts.netloc}" if parts.netloc else f" {parts.scheme}:"
+    return HTMLResponse(
+        body,
+        status_code=status,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; "
+            f"form-action {targets}; frame-ancestors 'none'; base-uri 'none'",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            **(headers or {}),
+        },
+    )
+
+
+def redirect(url: str, status: int = 303) -> Response:
+    return RedirectResponse(url, status_code=status, headers={"Cache-Control": "no-store"})

@@ -12,7 +12,6 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import (
     AccessToken,
@@ -21,7 +20,6 @@ from mcp.server.auth.provider import (
     AuthorizeError,
     OAuthAuthorizationServerProvider,
     RefreshToken,
-    RegistrationError,
     TokenError,
     construct_redirect_uri,
 )
@@ -29,6 +27,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 
 from descript_mcp.errors import SealedSecretError
+from descript_mcp.history.budgets import BudgetStore
 from descript_mcp.history.grant_store import GrantStore
 from descript_mcp.history.grants import (
     CodeRecord,
@@ -39,6 +38,8 @@ from descript_mcp.history.grants import (
     digest,
 )
 from descript_mcp.server.oauth.client_documents import ClientDocuments, is_document_id
+from descript_mcp.server.oauth.limits import Limits
+from descript_mcp.server.oauth.registration import check_client
 from descript_mcp.server.oauth.vault import Vault
 
 ACCESS_FOR = 3_600
@@ -47,9 +48,7 @@ CODE_FOR = 300
 SIGN_IN_FOR = 600
 CONNECT_PATH = "/connect"
 # Longer client ids are not looked up: no client has one.
-MAX_CLIENT_ID = 2_000
-# Anyone can start a sign-in: past this many open at once, new ones wait.
-OPEN_SIGN_INS_ALLOWED = 10_000
+MAX_CLIENT_ID = 500
 
 
 class GrantCode(AuthorizationCode):
@@ -85,17 +84,25 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         vault: Vault,
         documents: ClientDocuments,
         store: Callable[[], GrantStore],
+        budgets: Callable[[], BudgetStore],
     ) -> None:
         self.issuer = issuer
         self.resource = resource
         self.vault = vault
         self.documents = documents
         self._store = store
-        self.open_sign_ins_allowed = OPEN_SIGN_INS_ALLOWED
+        self._budgets = budgets
+        self.limits = Limits()
+        # Told when a grant is revoked here, so what it left running ends at once.
+        self.grant_revoked: Callable[[], None] = lambda: None
 
     @property
     def store(self) -> GrantStore:
         return self._store()
+
+    @property
+    def budgets(self) -> BudgetStore:
+        return self._budgets()
 
     # Clients
 
@@ -117,8 +124,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         return client
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
-        for uri in client_info.redirect_uris or []:
-            _check_redirect_uri(str(uri))
+        check_client(client_info)
         client_id = client_info.client_id or ""
         secret = client_info.client_secret
         await self.store.save_client(
@@ -127,7 +133,8 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
                 info_json=client_info.model_dump_json(exclude={"client_secret"}),
                 sealed_secret=self.vault.seal(secret, context=client_id) if secret else None,
                 registered_at=_now_text(),
-            )
+            ),
+            unused_at_most=self.limits.unused_clients,
         )
 
     # Sign-in: /authorize hands over to the connect page
@@ -135,10 +142,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
     async def authorize(
         self, client: OAuthClientInformationFull, params: AuthorizationParams
     ) -> str:
-        if params.resource is not None and not same_resource(params.resource, self.resource):
-            raise AuthorizeError(
-                "invalid_target", f"This server issues tokens only for {self.resource}."
-            )
+        """Open a sign-in (its parameters checked and bounded by `authorize.py`)."""
         request_id = secrets.token_urlsafe(24)
         sign_in = SignIn(
             request_id=request_id,
@@ -147,7 +151,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
             csrf=secrets.token_urlsafe(24),
             expires_at=time.time() + SIGN_IN_FOR,
         )
-        if not await self.store.open_sign_in(sign_in, time.time(), self.open_sign_ins_allowed):
+        if not await self.store.open_sign_in(sign_in, time.time(), self.limits.open_sign_ins):
             raise AuthorizeError(
                 "temporarily_unavailable",
                 "Too many sign-ins are under way on this server. Try again in a few minutes.",
@@ -185,7 +189,9 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
                 expires_at=time.time() + CODE_FOR,
             ),
         )
-        return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state)
+        return construct_redirect_uri(
+            str(params.redirect_uri), code=code, state=params.state, iss=self.issuer
+        )
 
     async def deny(self, sign_in: SignIn) -> str:
         await self.store.close_sign_in(sign_in.request_id)
@@ -195,6 +201,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
             error="access_denied",
             error_description="The person declined to connect their Descript account.",
             state=params.state,
+            iss=self.issuer,
         )
 
     # Codes and tokens
@@ -226,7 +233,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         )
         if not first_use:
             # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
-            await self.store.revoke_grant(authorization_code.grant_id, _now_text())
+            await self._revoke(authorization_code.grant_id)
             raise TokenError(
                 "invalid_grant",
                 "This authorization code was used already, so the tokens issued for it are "
@@ -266,7 +273,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
             digest(refresh_token.token), time.time(), access, refresh
         )
         if not rotated:
-            await self.store.revoke_grant(grant.grant_id, _now_text())
+            await self._revoke(grant.grant_id)
             raise TokenError(
                 "invalid_grant",
                 "This refresh token was used already, so it may have been copied: the "
@@ -290,7 +297,11 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         )
 
     async def revoke_token(self, token: GrantAccess | GrantRefresh) -> None:
-        await self.store.revoke_grant(token.grant_id, _now_text())
+        await self._revoke(token.grant_id)
+
+    async def _revoke(self, grant_id: str) -> None:
+        if await self.store.revoke_grant(grant_id, _now_text()):
+            self.grant_revoked()
 
     # Serving a request
 
@@ -359,17 +370,6 @@ def _new_tokens(
         scope=" ".join(scopes) or None,
     )
     return record(access, "access", ACCESS_FOR), record(refresh, "refresh", REFRESH_FOR), answer
-
-
-def _check_redirect_uri(uri: str) -> None:
-    """OAuth 2.1: https, http only on loopback, or an app's own scheme; never a fragment."""
-    parts = urlsplit(uri)
-    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if parts.fragment or (parts.scheme == "http" and not loopback) or not parts.scheme:
-        raise RegistrationError(
-            "invalid_redirect_uri",
-            f"{uri} is not allowed: use https, http on a loopback address, or an app scheme",
-        )
 
 
 def _now_text() -> str:
