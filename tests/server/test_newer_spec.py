@@ -117,7 +117,7 @@ async def test_mute_says_it_silences_the_whole_script_layer(mcp: Client, sandbox
     tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
     clip = tools["import_media"].input_schema["$defs"]["Clip"]["properties"]["mute"]
     assert "script layer" in clip["description"]
-    assert "those already there too" in clip["description"]
+    assert "existing ones too" in clip["description"]
     project = await import_sample(mcp)
     main = next(
         c for c in (await _project(mcp, project["project_id"]))["compositions"] if c["duration"]

@@ -103,11 +103,20 @@ async def test_reads_and_writes_are_separate_tools(mcp: Client) -> None:
     assert destructive == {"agent_edit", "publish", "cancel_job", "save_file"}
 
 
-async def test_what_the_model_reads_of_the_default_tools_fits_the_budget(mcp: Client) -> None:
-    tools = surface.for_model((await mcp.list_tools()).tools)
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_what_the_model_reads_of_the_default_tools_fits_the_budget(
+    make_server, transport: str
+) -> None:
+    """On this computer and over HTTP, where the upload view takes save_file's place."""
+    async with Client(make_server(transport=transport)) as mcp:
+        tools = surface.for_model((await mcp.list_tools()).tools)
+    names = {tool.name for tool in tools}
+    assert ("save_file" in names, "upload_media" in names) == (
+        (True, False) if transport == "stdio" else (False, True)
+    )
     assert len(tools) <= surface.MAX_DEFAULT_TOOLS
     counted = surface.tokens(tools)
-    print(f"tools/list, model-facing: {len(tools)} tools, {counted} tokens")
+    print(f"tools/list, model-facing, {transport}: {len(tools)} tools, {counted} tokens")
     assert counted <= surface.TOKEN_BUDGET, counted
     for tool in tools:  # the noise the schemas lost stays lost
         text = surface.model_facing(tool)

@@ -77,6 +77,8 @@ async def test_the_default_leaves_out_the_opt_in_toolsets_and_all_brings_them(
     assert chosen_toolsets(("default",)) == [n for n in TOOLSETS if n not in OPT_IN]
     assert chosen_toolsets(("experimental",)) == ["jobs", "experimental"]
     assert chosen_toolsets(("default", "uploads")) == [n for n in TOOLSETS if n != "experimental"]
+    # Callers elsewhere (over HTTP, no local files) have the upload view by default.
+    assert chosen_toolsets(("default",), remote=True) == chosen_toolsets(("default", "uploads"))
 
 
 def test_toolsets_and_read_only_come_from_the_environment_and_bad_names_are_refused() -> None:

@@ -76,8 +76,8 @@ class Clip(RequestModel):
     media: str = Field(min_length=1, description="The name of a media item")
     mute: bool | None = Field(
         default=None,
-        description="A sequence clip: mutes its tracks. Any other clip: mutes the composition's "
-        "script layer, silencing every clip on it, those already there too",
+        description="A sequence clip: mutes its tracks. Any other clip: mutes the whole script "
+        "layer, every clip on it, existing ones too",
     )
 
 

@@ -33,8 +33,12 @@ TOOLSETS: dict[str, ModuleType] = {
     "uploads": uploads,
 }
 # Offered only when asked for by name (or "all"): experimental rests on Descript's undocumented
-# routes; uploads adds a model-visible tool the default list has no room for.
+# routes; uploads adds a model-visible tool the default list has no room for, where a caller
+# can name a file on this computer.
 OPT_IN = frozenset({"experimental", "uploads"})
+# Where callers are not on this computer (over HTTP without local files), the default puts the
+# upload view in the place of save_file, which is off there: their way to bring a file.
+REMOTE_DEFAULT = frozenset({"uploads"})
 # Every job tool hands back a job id to follow: the job tools come with any toolset.
 ALWAYS = frozenset({"jobs"})
 
@@ -47,20 +51,27 @@ class ToolChoice:
     withheld: dict[str, str]
 
 
-def chosen_toolsets(names: tuple[str, ...]) -> list[str]:
-    """The toolsets `names` means, in the order of TOOLSETS."""
+def chosen_toolsets(names: tuple[str, ...], *, remote: bool = False) -> list[str]:
+    """The toolsets `names` means, in the order of TOOLSETS; `remote`: for callers who are not
+    on this computer."""
     wanted = set(names) | ALWAYS
     if "all" in wanted:
         wanted |= set(TOOLSETS)
     if "default" in wanted:
-        wanted |= set(TOOLSETS) - OPT_IN
+        wanted |= set(TOOLSETS) - OPT_IN | (REMOTE_DEFAULT if remote else set())
     return [name for name in TOOLSETS if name in wanted]
+
+
+def remote_callers(settings: Settings) -> bool:
+    """Whether callers are elsewhere than this computer: over HTTP without local files."""
+    return settings.transport != "stdio" and not settings.http_local_files
 
 
 def build_tools(settings: Settings | None = None) -> ToolChoice:
     """The tools `settings` offer (the default toolsets when None), built."""
     settings = settings or Settings()
-    toolsets = chosen_toolsets(settings.toolsets)
+    remote = remote_callers(settings)
+    toolsets = chosen_toolsets(settings.toolsets, remote=remote)
     offered: list[Tool] = []
     withheld: dict[str, str] = {}
     for toolset, module in TOOLSETS.items():
@@ -73,11 +84,7 @@ def build_tools(settings: Settings | None = None) -> ToolChoice:
                     f"(it offers {', '.join(toolsets)}). To use it, whoever runs the server adds "
                     f"{toolset} to --toolsets (DESCRIPT_MCP_TOOLSETS)."
                 )
-            elif (
-                toolset == "files"
-                and settings.transport != "stdio"
-                and not settings.http_local_files
-            ):
+            elif toolset == "files" and remote:
                 withheld[tool.name] = f"{tool.name} is off. {HTTP_OFF}"
             elif settings.read_only and not reads:
                 withheld[tool.name] = (

@@ -37,8 +37,7 @@ class MediaSource(BaseModel):
 
     url: str | None = Field(
         default=None,
-        description="A direct link allowing Range requests, or a Google Drive or Dropbox share "
-        "link open to anyone with it",
+        description="A direct link (Range requests) or a public Google Drive or Dropbox share link",
     )
     path: str | None = Field(
         default=None, description="A file on this computer (absolute path), uploaded"
