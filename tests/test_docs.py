@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from descript_mcp.cli.main import _parser
-from descript_mcp.server.tools import OPT_IN, TOOLSETS
+from descript_mcp.server.tools import OPT_IN, REMOTE_DEFAULT, TOOLSETS
 from descript_mcp.server.tools.registry import SPEC, ToolSpec, build, marked
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,9 @@ def tools_table() -> str:
             if spec.app_only:  # a view's, not a person's or a model's
                 continue
             built = build(fn)
-            group = f"{name} (opt-in)" if name in OPT_IN else name
+            group = name
+            if name in OPT_IN:
+                group += " (HTTP; opt-in on stdio)" if name in REMOTE_DEFAULT else " (opt-in)"
             reads = "yes" if spec.annotations.read_only_hint else "no"
             what = _first_sentence(built.description)
             rows.append(f"| `{built.name}` | {what} | {group} | {reads} | {spec.cost} |")
