@@ -13,14 +13,16 @@ import json
 import sys
 import unicodedata
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from descript_mcp.errors import ConfigurationError
-from descript_mcp.history import History
-from descript_mcp.history.grants import GrantSummary
 from descript_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from descript_mcp.history import History
+    from descript_mcp.history.grants import GrantSummary
 
 
 def add_parser(commands: Any) -> None:
@@ -82,6 +84,8 @@ async def _with_history(work: Any, *args: Any) -> Any:
     except ConfigurationError as error:
         print(f"descript-mcp auth: {error}", file=sys.stderr)
         raise SystemExit(2) from error
+    from descript_mcp.history import History  # when the command runs, not to offer it
+
     history = await History.open(settings.history_path, settings.database())
     try:
         return await work(history, *args)

@@ -27,17 +27,17 @@ from descript_mcp.server.http.callbacks import CALLBACK_PATH, CallbackRegistry, 
 from descript_mcp.server.http.gate import drive_of
 from descript_mcp.server.job_view import bind_job_tools, job_view
 from descript_mcp.server.notify import Notifier
-from descript_mcp.server.oauth import auth_settings, build_provider
-from descript_mcp.server.oauth.connect import ConnectPage
-from descript_mcp.server.oauth.provider import CONNECT_PATH, DescriptAuthProvider
 from descript_mcp.server.state import ServerState, remember_request
 from descript_mcp.server.tools import build_tools
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from mcp.server.auth.settings import AuthSettings
+
     from descript_mcp.client.api import DescriptClient
     from descript_mcp.client.ledger import SubmissionLedger
+    from descript_mcp.server.oauth.provider import DescriptAuthProvider
 
 # The SDK's names of the log levels.
 LOG_LEVELS: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]] = {
@@ -205,13 +205,17 @@ def build_server(
         from descript_mcp.server.upload_view import add_upload_view  # its page, only if offered
 
         add_upload_view(apps, tools.offered, settings)
-    oauth = None
-    if settings.auth == "oauth":
+    oauth: DescriptAuthProvider | None = None
+    auth: AuthSettings | None = None
+    if settings.auth == "oauth":  # the OAuth mode's modules (and their crypto), only here
+        from descript_mcp.server.oauth import auth_settings, build_provider
+
         oauth = build_provider(
             settings,
             lambda: server.running_state().history.grants,
             lambda: server.running_state().history.budgets,
         )
+        auth = auth_settings(settings)
     server = DescriptServer(
         "descript-mcp",
         title="Descript",
@@ -222,7 +226,7 @@ def build_server(
         log_level=LOG_LEVELS[settings.log_level],
         tools=tools.offered,
         extensions=[apps],
-        auth=auth_settings(settings) if oauth else None,
+        auth=auth,
         auth_server_provider=oauth,
     )
     server.client_factory = factory
@@ -248,6 +252,9 @@ def build_server(
         return JSONResponse(answer)
 
     if oauth is not None:
+        from descript_mcp.server.oauth.connect import ConnectPage
+        from descript_mcp.server.oauth.provider import CONNECT_PATH
+
         connect = ConnectPage(
             oauth, lambda token: drive_of(factory, token), settings.allowed_drives
         )

@@ -15,13 +15,13 @@ from descript_mcp.history.records import owner_of
 from descript_mcp.server.callers import Caller, ClientPool, resolve, resolve_grant
 from descript_mcp.server.http.callbacks import CallbackRegistry
 from descript_mcp.server.notify import Notifier
-from descript_mcp.server.oauth.provider import DescriptAuthProvider
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.server.upload_links import UploadLinks
 from descript_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
+    from descript_mcp.server.oauth.provider import DescriptAuthProvider
 
 
 @dataclass

@@ -12,8 +12,8 @@ from pathlib import PurePosixPath
 
 from mcp.server.mcpserver.exceptions import ToolError
 
+from descript_mcp.client.expiry import upload_url_expiry
 from descript_mcp.client.models import UploadMedia, UploadTarget
-from descript_mcp.client.signed import upload_url_expiry
 from descript_mcp.files.transfer import content_type_of
 from descript_mcp.server.summaries import JobSummary, UploadLink
 

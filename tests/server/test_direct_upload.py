@@ -21,7 +21,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from descript_mcp.client.signed import upload_url_expiry
+from descript_mcp.client.expiry import upload_url_expiry
 from descript_mcp.sandbox import Sandbox, serve, serve_app
 from descript_mcp.sandbox.media import synthesize_mp4, synthesize_wav
 from descript_mcp.server import build_server
