@@ -23,6 +23,7 @@ from mcp.shared.auth import (
 )
 from pydantic import AnyUrl
 
+from descript_mcp.history.grant_store import GrantStore
 from descript_mcp.sandbox import Sandbox
 from tests.oauth.conftest import REDIRECT_URI, Hosted, Person, redirect_query
 from tests.server.conftest import structured
@@ -216,3 +217,43 @@ async def test_an_sdk_public_client_connects_and_revokes_with_its_client_id_alon
             headers={"Authorization": f"Bearer {storage.tokens.access_token}"},
         )
         assert after.status_code == 401
+
+
+async def test_a_request_asks_the_store_about_its_access_token_once(
+    hosted: Hosted, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate, the SDK's bearer check and the caller lookup each need the access token's
+    grant: one request, one question to the store. A revocation still ends it at once."""
+    asked: list[str] = []
+    live_access = GrantStore.live_access
+
+    async def counted(store: GrantStore, token_hash: str, at: float) -> Any:
+        asked.append(token_hash)
+        return await live_access(store, token_hash, at)
+
+    monkeypatch.setattr(GrantStore, "live_access", counted)
+    person = Person(sandbox.token)
+    storage = MemoryStorage()
+    async with connected(hosted, sdk_auth(hosted, person, storage)) as mcp:
+        per_call = []
+        for _ in range(3):
+            asked.clear()
+            status = structured(await mcp.call_tool("get_drive_status", {}))
+            assert status["drive_name"]
+            per_call.append(len(asked))
+    # At most once a call (three times before: the gate, the bearer check, the caller); not
+    # again for calls within the second after a read.
+    assert max(per_call) <= 1
+    assert storage.tokens is not None
+    assert hosted.server.oauth is not None
+    access = await hosted.server.oauth.load_access_token(storage.tokens.access_token)
+    assert access is not None
+    await hosted.server.oauth.revoke_token(access)
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(
+            hosted.mcp_url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Authorization": f"Bearer {storage.tokens.access_token}"},
+        )
+    assert refused.status_code == 401  # at once: the revocation cleared what was held
+    await person.aclose()

@@ -37,6 +37,7 @@ from descript_mcp.history.grants import (
     TokenRecord,
     digest,
 )
+from descript_mcp.server.oauth.access_memo import AccessMemo
 from descript_mcp.server.oauth.client_documents import ClientDocuments, is_document_id
 from descript_mcp.server.oauth.limits import Limits
 from descript_mcp.server.oauth.registration import check_client
@@ -93,6 +94,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         self._store = store
         self._budgets = budgets
         self.limits = Limits()
+        self._live = AccessMemo()
         # Told when a grant is revoked here, so what it left running ends at once.
         self.grant_revoked: Callable[[], None] = lambda: None
 
@@ -281,8 +283,16 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
             )
         return tokens
 
+    async def _live_access(self, token: str) -> tuple[TokenRecord, Grant] | None:
+        """The live access token and its grant: asked of the store once per request."""
+        hashed = digest(token)
+        found = await self._live.read(hashed, lambda: self.store.live_access(hashed, time.time()))
+        if found is None or found[0].expires_at < time.time():
+            return None
+        return found
+
     async def load_access_token(self, token: str) -> GrantAccess | None:
-        found = await self.store.live_access(digest(token), time.time())
+        found = await self._live_access(token)
         if found is None:
             return None
         record, grant = found
@@ -301,6 +311,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
 
     async def _revoke(self, grant_id: str) -> None:
         if await self.store.revoke_grant(grant_id, _now_text()):
+            self._live.clear()
             self.grant_revoked()
 
     # Serving a request
@@ -336,7 +347,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
 
     async def descript_token(self, access_token: str) -> str | None:
         """The Descript token an access token stands for, while its grant is live."""
-        found = await self.store.live_access(digest(access_token), time.time())
+        found = await self._live_access(access_token)
         if found is None:
             return None
         record, grant = found
