@@ -6,12 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 
 from descript_mcp import __version__
 from descript_mcp.sandbox import DEFAULT_TOKEN
+from tests.waiting import serving
 
 COMMAND = [sys.executable, "-m", "descript_mcp"]
 
@@ -67,16 +67,8 @@ def test_sandbox_command_serves_the_api_and_its_sample() -> None:
     )
     origin = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status = httpx.get(
-                    f"{origin}/v1/status", headers={"Authorization": "Bearer my-token"}
-                )
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "the sandbox did not start"
-                time.sleep(0.1)
+        serving(port, server)
+        status = httpx.get(f"{origin}/v1/status", headers={"Authorization": "Bearer my-token"})
         assert status.json()["drive_name"] == "Sandbox Drive"
         refused = httpx.get(
             f"{origin}/v1/status", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}

@@ -7,17 +7,16 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from descript_mcp.sandbox import DEFAULT_TOKEN
 from descript_mcp.sandbox.media import synthesize_wav
 from tests.test_cli import _free_port
+from tests.waiting import serving
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +28,7 @@ def api() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/status")
-            break
-        except httpx.ConnectError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    serving(port, server)
     yield url
     server.terminate()
     server.wait(timeout=10)

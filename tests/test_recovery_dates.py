@@ -286,6 +286,7 @@ async def one_run(
     async def teammate_acts(in_flight: Fault) -> None:
         await in_flight.fired()
         theirs.append((await submit(teammate, kind, place)).job_id)
+        in_flight.release()
 
     async with (
         DescriptClient(DEFAULT_TOKEN, base_url=api, transport=edge, retry=JITTERED_LOOK) as me,
@@ -298,7 +299,7 @@ async def one_run(
             posts += 1
         if mate == "in flight":  # the teammate acts while the request waits in the sandbox
             group.start_soon(
-                teammate_acts, sandbox.faults.add(Fault(**mine, kind="latency", latency=0.03))
+                teammate_acts, sandbox.faults.add(Fault(**mine, kind="latency", holds=True))
             )
         sandbox.faults.add(Fault(**mine, **FAILURES[failure]))  # type: ignore[arg-type]
         before = jobs_of(sandbox, DEFAULT_TOKEN)

@@ -199,7 +199,7 @@ async def test_two_jobs_in_the_window_are_both_named_and_neither_claimed(
     project_id = await project()
     before = jobs_of(sandbox, DEFAULT_TOKEN)
     in_flight = sandbox.faults.add(
-        Fault("POST", IMPORTS, kind="latency", latency=3.0, token=DEFAULT_TOKEN)
+        Fault("POST", IMPORTS, kind="latency", holds=True, token=DEFAULT_TOKEN)
     )
     sandbox.faults.add(Fault("POST", IMPORTS, status=502, when="after", token=DEFAULT_TOKEN))
     script = (
@@ -219,6 +219,7 @@ async def test_two_jobs_in_the_window_are_both_named_and_neither_claimed(
         await in_flight.fired()
         done = await anyio.run_process([sys.executable, "-c", script], stderr=subprocess.STDOUT)
         theirs.append(done.stdout.decode().strip())
+        in_flight.release()
 
     async with anyio.create_task_group() as group:
         group.start_soon(teammate_process)
@@ -239,13 +240,14 @@ async def test_the_one_new_job_is_claimed_when_it_is_provably_ours(
     one: neither is the same kind on the same project, so ours is found, theirs left alone."""
     project_id, elsewhere = await project(), await project()
     mine = {"method": "POST", "path": "/jobs/agent", "token": DEFAULT_TOKEN}
-    in_flight = sandbox.faults.add(Fault(**mine, kind="latency", latency=0.5))
+    in_flight = sandbox.faults.add(Fault(**mine, kind="latency", holds=True))
     sandbox.faults.add(Fault(**mine, status=502, when="after"))
 
     async def teammate_acts() -> None:
         await in_flight.fired()
         await teammate.import_project_media(ImportMediaRequest(project_id=project_id))
         await teammate.agent_edit(AgentEditRequest(project_id=elsewhere, prompt="T"))
+        in_flight.release()
 
     async with anyio.create_task_group() as group:
         group.start_soon(teammate_acts)
@@ -298,7 +300,7 @@ async def test_a_new_project_is_matched_by_its_exact_name_and_creation(
 ) -> None:
     """A teammate's new project of another name, created in the same moment, is not ours."""
     mine = {"path": "/jobs/agent", "method": "POST", "token": DEFAULT_TOKEN}
-    in_flight = sandbox.faults.add(Fault(**mine, kind="latency", latency=0.5))
+    in_flight = sandbox.faults.add(Fault(**mine, kind="latency", holds=True))
     sandbox.faults.add(Fault(**mine, status=502, when="after"))
     theirs: list[str] = []
 
@@ -306,6 +308,7 @@ async def test_a_new_project_is_matched_by_its_exact_name_and_creation(
         await in_flight.fired()
         created = await teammate.agent_edit(AgentEditRequest(project_name="Draft", prompt="T"))
         theirs.append(created.job_id)
+        in_flight.release()
 
     async with anyio.create_task_group() as group:
         group.start_soon(teammate_acts)
@@ -347,7 +350,7 @@ async def test_an_upload_import_is_cancelled_only_when_proven_ours(
     assert sandbox.world.jobs[lost.value.job.job_id].state == "cancelled"
 
     in_flight = sandbox.faults.add(
-        Fault("POST", IMPORTS, kind="latency", latency=0.5, token=DEFAULT_TOKEN)
+        Fault("POST", IMPORTS, kind="latency", holds=True, token=DEFAULT_TOKEN)
     )
     sandbox.faults.add(Fault("POST", IMPORTS, status=500, when="after", token=DEFAULT_TOKEN))
 
@@ -360,6 +363,7 @@ async def test_an_upload_import_is_cancelled_only_when_proven_ours(
                     add_media={"b.wav": UploadMedia(content_type="audio/wav", file_size=10)},
                 )
             )
+        in_flight.release()
 
     async with anyio.create_task_group() as group:
         group.start_soon(teammate_acts)
@@ -483,7 +487,7 @@ async def test_a_slow_success_is_never_reported_by_a_failed_call_beside_it(
     B, on the same project, gets a 502 with nothing created. B must not report A's job."""
     project_id = await project()
     late = sandbox.faults.add(
-        Fault("POST", "/jobs/agent", kind="latency", when="after", latency=1.0)
+        Fault("POST", "/jobs/agent", kind="latency", when="after", holds=True)
     )
     answers: dict[str, str] = {}
 
@@ -497,6 +501,7 @@ async def test_a_slow_success_is_never_reported_by_a_failed_call_beside_it(
         sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="before"))
         with pytest.raises(UnconfirmedSubmissionError) as caught:
             await me.agent_edit(AgentEditRequest(project_id=project_id, prompt="B"))
+        late.release()  # A's answer arrives after B has failed
     assert sandbox.world.jobs[answers["A"]].type == "agent"
     assert "in flight" in str(caught.value)
     says_not_to_resubmit(caught.value)
@@ -512,9 +517,18 @@ async def test_a_job_seen_in_the_window_twice_is_claimed_by_one_submission_only(
 
     project_id = await project()
     ledger = InMemoryLedger()
-    sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="after", latency=0.3))
-    sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="before", latency=0.3))
+    # One request makes the job and the other not; both are held until both are in flight.
+    made = sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="after", holds=True))
+    not_made = sandbox.faults.add(
+        Fault("POST", "/jobs/agent", status=502, when="before", holds=True)
+    )
     outcomes: list[BaseException] = []
+
+    async def both_in_flight() -> None:
+        await made.fired()
+        await not_made.fired()
+        made.release()
+        not_made.release()
 
     async def submit(prompt: str) -> None:
         async with DescriptClient(
@@ -526,6 +540,7 @@ async def test_a_job_seen_in_the_window_twice_is_claimed_by_one_submission_only(
                 outcomes.append(error)
 
     async with anyio.create_task_group() as group:
+        group.start_soon(both_in_flight)
         group.start_soon(submit, "A")
         group.start_soon(submit, "B")
     assert len(outcomes) == 2

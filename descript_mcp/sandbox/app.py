@@ -210,7 +210,7 @@ class Sandbox:
         token = bearer(request)
         fault = self.faults.take(request.method, path, "before", token)
         if fault is not None:
-            await anyio.sleep(fault.latency)  # any fault may take its time first
+            await fault.pause()  # any fault may take its time first
             if fault.kind != "latency":
                 return fault.response()
         self._check_rate(request)
@@ -218,7 +218,7 @@ class Sandbox:
         fault = self.faults.take(request.method, path, "after", token)
         if fault is None:
             return response
-        await anyio.sleep(fault.latency)
+        await fault.pause()
         if fault.kind == "latency":
             return response
         if fault.kind == "stuck":

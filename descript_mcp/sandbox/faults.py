@@ -6,7 +6,9 @@ with a probability, a number of times.
 Kinds: `status` (an error answer; 429 carries Retry-After), `latency` (a pause, then the normal
 answer), `drop` (the connection breaks mid-answer), `malformed` (a 2xx whose JSON is cut),
 `stuck` (a job-creating request whose job then never finishes). Any kind waits its `latency`
-first: a 502 after 30 s is a gateway that gave up.
+first: a 502 after 30 s is a gateway that gave up. A fault that `holds` waits, before the
+handler or before the answer, until the test calls `release()`: how a test has another actor
+act while a request is in flight, without guessing how long that takes.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class Fault:
     token: str | None = None  # only requests sent with this token
     hits: int = 0
     _fired: anyio.Event | None = field(default=None, repr=False, compare=False)
+    holds: bool = False  # until release()
+    released: bool = False
+    _release: anyio.Event | None = field(default=None, repr=False, compare=False)
 
     async def fired(self) -> None:
         """Return once the fault has fired (at once if it has already)."""
@@ -51,6 +56,20 @@ class Fault:
         if self._fired is None:
             self._fired = anyio.Event()
         await self._fired.wait()
+
+    def release(self) -> None:
+        """Let the requests the fault holds go on (and any it would hold later)."""
+        self.released = True
+        if self._release is not None:
+            self._release.set()
+
+    async def pause(self) -> None:
+        """What the fault does before it answers: its latency, then its hold."""
+        await anyio.sleep(self.latency)
+        if self.holds and not self.released:
+            if self._release is None:
+                self._release = anyio.Event()
+            await self._release.wait()
 
     def matches(self, method: str, path: str, when: str, token: str | None, chance: float) -> bool:
         return (

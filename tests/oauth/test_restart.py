@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import httpx2
 import pytest
@@ -19,6 +18,7 @@ from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.config import JobTimings
 from tests.oauth.conftest import App, Person
 from tests.server.conftest import structured
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -63,8 +63,6 @@ async def test_a_restart_resumes_the_jobs_of_connected_people(
 
     async with host_oauth(port=hosted.settings.port):
         await job.ended.wait()
-        for _ in range(200):  # the resumed follower's next poll records it
-            if state_in(history, job_id) == "stopped":
-                break
-            await anyio.sleep(0.05)
-    assert state_in(history, job_id) == "stopped"
+        await eventually(  # the resumed follower's next poll records it
+            lambda: state_in(history, job_id) == "stopped", "the resumed job's end recorded"
+        )

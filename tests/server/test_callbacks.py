@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import httpx2
 import pytest
@@ -21,6 +20,7 @@ from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.server.conftest import structured
 from tests.server.test_transports import _free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -63,11 +63,11 @@ async def test_callbacks_are_confirmed_before_they_count(sandbox: Sandbox, tmp_p
             assert callback_url is not None
             assert callback_url.startswith(f"{origin}/callbacks/")
             secret = callback_url.rpartition("/")[2]
-            for _ in range(100):  # 5 s at most; the next poll would be 30 s away
-                if (await _record(mcp, done["job_id"]))["state"] == "stopped":
-                    break
-                await anyio.sleep(0.05)
-            assert (await _record(mcp, done["job_id"]))["state"] == "stopped"
+
+            async def recorded_stopped() -> bool:  # the next poll would be 30 s away
+                return bool((await _record(mcp, done["job_id"]))["state"] == "stopped")
+
+            await eventually(recorded_stopped, "the callback recorded the job's end")
 
             sandbox.config.timings.import_item = 30.0
             running = structured(

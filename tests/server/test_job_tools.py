@@ -244,13 +244,14 @@ async def test_a_call_cancelled_while_its_job_is_submitted_still_records_the_job
 
     monkeypatch.setattr(JobStore, "record_submitted", noted)
     slow = sandbox.faults.add(
-        Fault("POST", "/jobs/import/project_media", kind="latency", when="before", latency=0.5)
+        Fault("POST", "/jobs/import/project_media", kind="latency", when="before", holds=True)
     )
     async with anyio.create_task_group() as group:
         group.start_soon(lambda: import_sample(mcp, name="Slow to answer"))
         with anyio.fail_after(10):
             await slow.fired()  # the POST is in flight: the call is cancelled now
         group.cancel_scope.cancel()
+        slow.release()  # the cancelled call still waits for Descript's answer: here it comes
     with anyio.fail_after(10):
         await recorded.wait()  # the POST ends, and the recording with it
     history = await read_json(mcp, "descript://jobs")

@@ -18,6 +18,7 @@ from mcp.types import ListRootsResult, Root
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.sandbox.media import synthesize_wav
 from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -224,10 +225,12 @@ async def test_cancelling_the_call_mid_upload_cancels_the_import(
         with anyio.fail_after(30):
             await uploading.wait()  # bytes are on their way: now the call is cancelled
         group.cancel_scope.cancel()
-    for _ in range(250):  # the server cancels the job as the call unwinds
-        if sandbox.world.jobs and all(j.state == "cancelled" for j in sandbox.world.jobs.values()):
-            break
-        await anyio.sleep(0.02)
+    await eventually(  # the server cancels the job as the call unwinds
+        lambda: (
+            sandbox.world.jobs and all(j.state == "cancelled" for j in sandbox.world.jobs.values())
+        ),
+        "the import was cancelled",
+    )
     assert [job.state for job in sandbox.world.jobs.values()] == ["cancelled"]
 
 

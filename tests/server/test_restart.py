@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -27,20 +25,9 @@ from mcp.types import ResourceUpdatedNotification
 from descript_mcp.sandbox import DEFAULT_TOKEN
 from tests.server.conftest import structured
 from tests.server.test_transports import _free_port
+from tests.waiting import serving
 
 pytestmark = pytest.mark.anyio
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            assert process.poll() is None, "the process died"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
 
 
 @contextmanager
@@ -54,7 +41,7 @@ def _process(
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port, process)
+        serving(port, process)
         yield process
     finally:
         if process.poll() is None:

@@ -22,8 +22,8 @@ from descript_mcp.server import build_server
 from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
 from tests.server.conftest import ERAS, SAMPLE
-from tests.server.test_restart import _wait_for_port
 from tests.server.test_transports import _free_port
+from tests.waiting import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -174,7 +174,7 @@ anyio.run(main)
 """
     (tmp_path / "b.wav").write_bytes(synthesize_wav(1.0))
     try:
-        _wait_for_port(port, sandbox)
+        serving(port, sandbox)
         run = subprocess.run(
             [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
         )

@@ -30,6 +30,7 @@ from tests.server.conftest import (
     read_json,
     structured,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -183,11 +184,12 @@ async def test_an_import_whose_upload_urls_were_lost_is_recorded_and_cancelled(
         assert "submitting it again is safe" in text
         (job_id,) = sandbox.world.jobs
         assert sandbox.world.jobs[job_id].state == "cancelled"
-        for _ in range(100):  # its follower records the cancellation
-            record = await read_json(mcp, f"descript://jobs/{job_id}")
-            if record["state"] == "cancelled":
-                break
-            await anyio.sleep(0.02)
+
+        async def cancelled() -> dict[str, Any] | None:  # its follower records it
+            record: dict[str, Any] = await read_json(mcp, f"descript://jobs/{job_id}")
+            return record if record["state"] == "cancelled" else None
+
+        record = await eventually(cancelled, "the history recorded the cancellation")
         assert record["tool"] == "import_media"
         assert record["state"] == "cancelled"
         # Cancelled, so the same call is not a repeat: it is sent.
@@ -228,7 +230,7 @@ async def test_a_call_beside_a_slow_success_never_reports_its_job(
         sample = api.removesuffix("/v1") + "/_sandbox/media/sample.wav"
         project = await import_sample(a, add_media={"sample.wav": {"url": sample}})
         late = sandbox.faults.add(
-            Fault("POST", "/jobs/agent", kind="latency", when="after", latency=1.0)
+            Fault("POST", "/jobs/agent", kind="latency", when="after", holds=True)
         )
         answers: dict[str, dict[str, Any]] = {}
 
@@ -248,6 +250,7 @@ async def test_a_call_beside_a_slow_success_never_reports_its_job(
                     "agent_edit", {"project_id": project["project_id"], "prompt": "B"}
                 )
             )
+            late.release()  # A's answer arrives after B has failed
     assert "in flight" in text
     assert "Do not submit it again" in text
     assert answers["A"]["job_id"] in sandbox.world.jobs

@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -25,6 +24,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN
 from tests.server.conftest import error_text, structured
+from tests.waiting import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -117,15 +117,7 @@ def _running(transport: str, tmp_path: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
+    serving(port, process)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -281,14 +273,8 @@ def test_the_images_entry_command_serves_health_and_guards_hosts(tmp_path: Path)
     )
     origin = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx2.get(f"{origin}/health")
-                break
-            except httpx2.ConnectError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
+        serving(port, process)
+        health = httpx2.get(f"{origin}/health")
         assert health.json()["status"] == "ok"
         initialize = {
             "jsonrpc": "2.0",
