@@ -19,7 +19,7 @@ from descript_mcp.server.tools import (
     uploads,
 )
 from descript_mcp.server.tools.local_files import HTTP_OFF
-from descript_mcp.server.tools.registry import build, marked
+from descript_mcp.server.tools.registry import SPEC, ToolSpec, build, marked
 from descript_mcp.settings import Settings
 
 TOOLSETS: dict[str, ModuleType] = {
@@ -68,7 +68,8 @@ def remote_callers(settings: Settings) -> bool:
 
 
 def build_tools(settings: Settings | None = None) -> ToolChoice:
-    """The tools `settings` offer (the default toolsets when None), built."""
+    """The tools `settings` offer (the default toolsets when None), built; those it does not
+    are not built at all (building is most of a start's cost), only named with why."""
     settings = settings or Settings()
     remote = remote_callers(settings)
     toolsets = chosen_toolsets(settings.toolsets, remote=remote)
@@ -76,22 +77,22 @@ def build_tools(settings: Settings | None = None) -> ToolChoice:
     withheld: dict[str, str] = {}
     for toolset, module in TOOLSETS.items():
         for fn in marked(module):
-            tool = build(fn, wait_default=settings.wait_seconds)
-            reads = bool(tool.annotations and tool.annotations.read_only_hint)
+            name = fn.__name__
+            spec: ToolSpec = getattr(fn, SPEC)
             if toolset not in toolsets:
-                withheld[tool.name] = (
-                    f"{tool.name} is in the {toolset} toolset, which this server does not offer "
+                withheld[name] = (
+                    f"{name} is in the {toolset} toolset, which this server does not offer "
                     f"(it offers {', '.join(toolsets)}). To use it, whoever runs the server adds "
                     f"{toolset} to --toolsets (DESCRIPT_MCP_TOOLSETS)."
                 )
             elif toolset == "files" and remote:
-                withheld[tool.name] = f"{tool.name} is off. {HTTP_OFF}"
-            elif settings.read_only and not reads:
-                withheld[tool.name] = (
-                    f"{tool.name} is off: this server runs read-only (--read-only, "
+                withheld[name] = f"{name} is off. {HTTP_OFF}"
+            elif settings.read_only and not spec.annotations.read_only_hint:
+                withheld[name] = (
+                    f"{name} is off: this server runs read-only (--read-only, "
                     "DESCRIPT_MCP_READ_ONLY), so nothing can be started, changed, cancelled or "
                     "saved through it. The read tools still work."
                 )
             else:
-                offered.append(tool)
+                offered.append(build(fn, wait_default=settings.wait_seconds))
     return ToolChoice(offered, withheld)
