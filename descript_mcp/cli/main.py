@@ -117,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
         "each root (off by default)",
     )
     serve.add_argument(
+        "--max-sessions",
+        type=int,
+        help="over HTTP: the sessions held open at once over all users (default 10000)",
+    )
+    serve.add_argument(
         "--auth",
         choices=["token", "oauth"],
         help="over HTTP: token (each request brings a Descript token; default) or oauth "
@@ -254,6 +259,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             callback_url=args.callback_url,
             http_token_fallback=args.http_token_fallback,
             http_local_files=args.http_local_files,
+            max_sessions=args.max_sessions,
             log_level=args.log_level,
             auth=args.auth,
             public_url=args.public_url,
