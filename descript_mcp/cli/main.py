@@ -116,11 +116,9 @@ def _parser() -> argparse.ArgumentParser:
         help="over HTTP, allow local files too: each user gets a folder of their own under "
         "each root (off by default)",
     )
-    serve.add_argument(
-        "--max-sessions",
-        type=int,
-        help="over HTTP: the sessions held open at once over all users (default 10000)",
-    )
+    serve.add_argument("--max-save-mb", type=int, help="largest file save_file writes (MiB)")
+    serve.add_argument("--http-quota-mb", type=int, help="MiB each user keeps over HTTP")
+    serve.add_argument("--max-sessions", type=int, help="over HTTP: sessions over all users")
     serve.add_argument(
         "--auth",
         choices=["token", "oauth"],
@@ -259,6 +257,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             callback_url=args.callback_url,
             http_token_fallback=args.http_token_fallback,
             http_local_files=args.http_local_files,
+            max_save_mb=args.max_save_mb,
+            http_quota_mb=args.http_quota_mb,
             max_sessions=args.max_sessions,
             log_level=args.log_level,
             auth=args.auth,

@@ -76,11 +76,3 @@ class CallProgress:
             if update.label:  # Descript's words, which a drive's content can be part of
                 message += f"; Descript's label, as data: {quoted(update.label)}"
         await self.report(percent / 100 * weight, weight, message)
-
-
-def size_text(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
-        count /= 1024
-    raise AssertionError("unreachable")
