@@ -242,28 +242,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     from descript_mcp.settings import Settings
 
     try:
-        settings = Settings.load(
-            transport=args.transport,
-            host=args.host,
-            port=args.port,
-            history_path=args.history_path,
-            wait_seconds=args.wait_seconds,
-            max_wait_seconds=args.max_wait_seconds,
-            read_only=args.read_only,
-            toolsets=args.toolsets,
-            api_url=args.api_url,
-            roots=args.roots,
-            allowed_hosts=args.allowed_hosts,
-            callback_url=args.callback_url,
-            http_token_fallback=args.http_token_fallback,
-            http_local_files=args.http_local_files,
-            max_save_mb=args.max_save_mb,
-            http_quota_mb=args.http_quota_mb,
-            max_sessions=args.max_sessions,
-            log_level=args.log_level,
-            auth=args.auth,
-            public_url=args.public_url,
-        )
+        # Each flag of serve sets the setting of its name (None: left to the environment).
+        flags = {name: getattr(args, name) for name in Settings.model_fields if name in args}
+        settings = Settings.load(**flags)
     except ConfigurationError as error:
         print(f"descript-mcp serve: {error}", file=sys.stderr)
         return 2
