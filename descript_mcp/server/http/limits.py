@@ -1,35 +1,24 @@
-"""Budgets per client address, for what an anonymous stranger can make this server do: a token
-bucket for each address, the addresses kept in a bounded, least-recently-used book.
-
-IPv6 addresses are counted by their /64 network: one host is given a whole /64 and can pick any
-address in it.
-"""
+"""Budgets per client address, in this process, for what an anonymous stranger can make this
+server do: a token bucket for each address (an IPv6 one by its /64: `addresses.address_key`),
+the addresses kept in a bounded, least-recently-used book."""
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections import OrderedDict
 
 from starlette.types import Scope
+
+from descript_mcp.server.http.addresses import address_key
 
 # The addresses whose budgets are kept; the least recently seen are forgotten first.
 ADDRESSES_KEPT = 10_000
 
 
 def client_address(scope: Scope) -> str:
-    """The address a request came from, as budgets count it (an IPv6 one by its /64)."""
+    """The address a request came from (past trusted proxies), as budgets count it."""
     client = scope.get("client")
-    host = client[0] if client else ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host or "unknown"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    return address_key(client[0]) if client else "unknown"
 
 
 class AddressBudget:

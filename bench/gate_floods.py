@@ -1,10 +1,11 @@
-"""What a stranger's floods cost a server: `descript-mcp serve --transport http` in a process of
-its own, against a sandbox process. 700 `initialize` at once with one token (a token holds at
-most 100 sessions: the rest are refused before they run), and 200 made-up tokens at once from
-one address (a token never seen valid is checked with Descript at 10 a minute per address, the
-rest refused). The server's resident memory is sampled before and after each.
+"""What a stranger's floods cost the gate in the token mode: `descript-mcp serve --transport
+http` in a process of its own, against a sandbox process. 700 `initialize` at once with one
+token (a token holds at most 100 sessions: the rest are refused before they run), and 200
+made-up tokens at once from one address (a token never seen valid is checked with Descript at
+10 a minute per address, the rest refused). The server's resident memory is sampled before and
+after each.
 
-    python -m bench.floods [--initializes 700] [--tokens 200]
+    python -m bench.gate_floods [--initializes 700] [--tokens 200]
 
 Goal: exactly 100 sessions granted; at most 10 made-up tokens asked about; memory that grows
 by what the granted sessions hold, not by what was refused.
