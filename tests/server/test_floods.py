@@ -26,6 +26,7 @@ from descript_mcp.server.notify import STREAMS_PER_TOKEN, URIS_PER_STREAM, Notif
 from descript_mcp.settings import Settings
 from tests.server.conftest import import_sample
 from tests.server.test_hardening import ACCEPT, INITIALIZE, serve_http
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -232,11 +233,7 @@ async def test_a_token_holds_a_few_listen_streams_and_they_go_when_closed(make_s
 
 async def _closed(notifier: Notifier) -> None:
     """Until the server has seen every listen stream end (the client closed them)."""
-    for _ in range(1000):
-        if not notifier.streams():
-            return
-        await anyio.sleep(0.01)
-    raise AssertionError(f"{notifier.streams()} listen streams still open on the server")
+    await eventually(lambda: notifier.streams() == 0, "every listen stream ended on the server")
 
 
 async def test_over_http_a_listen_stream_is_one_of_the_tokens_sessions(
