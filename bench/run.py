@@ -15,6 +15,7 @@ from bench import (
     cluster,
     coldstart,
     flood,
+    gate_floods,
     history,
     overhead,
     polling,
@@ -40,6 +41,7 @@ def main() -> int:
     rows += polling.run()
     rows += scale.run(quick=args.quick)
     rows += subscriptions.run(sessions=20 if args.quick else 150)
+    rows += gate_floods.run(initializes=300 if args.quick else 700)
     rows += storage.run(repeats=30 if args.quick else 300, quick=args.quick)
     rows += cluster.run(seconds=2.0 if args.quick else 10.0)
     rows += flood.run(quick=args.quick)

@@ -1,10 +1,14 @@
 """Subscription memory under attack: `descript-mcp serve --transport http` in a process of its
-own, against a sandbox process. Rounds of sessions each try to subscribe to 400 KB URIs (the
-attack that grew an earlier server by 115 MB a round) and to `descript://jobs`, then end. The
-server's resident memory is sampled before (the baseline, the same server after a warm-up
-round of sessions that only subscribe to `descript://jobs`) and after each round.
+own, against a sandbox process, in both protocol eras.
 
-    python -m bench.subscriptions [--sessions 150] [--rounds 2]
+2025-11-25: rounds of sessions each try to subscribe to 400 KB URIs (the attack that grew an
+earlier server by 115 MB a round) and to `descript://jobs`, then end. 2026-07-28: rounds of
+`subscriptions/listen` streams each naming 95,000 made-up URIs (the attack that grew an earlier
+server from 84 to 990 MiB, for good), and as many streams as a token may hold naming
+`descript://jobs`, held open and closed. The server's resident memory is sampled before (the
+baseline, the same server after a warm-up of what legitimate clients do) and after each round.
+
+    python -m bench.subscriptions [--sessions 150] [--rounds 2] [--streams 20]
 
 Goal: no growth from round to round (within the allocator's noise).
 """
@@ -16,7 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import anyio
 import httpx2
+from mcp import Client, MCPError
+from mcp.client.streamable_http import streamable_http_client
 
 from bench._sandbox import (
     TOKEN,
@@ -28,6 +35,8 @@ from bench._sandbox import (
 )
 
 LONG_URI = "descript://jobs/" + "x" * 400_000
+# What one listen stream of the attack named: within the 1 MiB a request body may hold.
+MADE_UP_URIS = [f"u{n}" for n in range(95_000)]
 HEADERS = {
     "Accept": "application/json, text/event-stream",
     "Content-Type": "application/json",
@@ -80,7 +89,44 @@ def session(http: httpx2.Client, url: str, uris: list[str]) -> int:
     return refused
 
 
-def run(sessions: int = 150, rounds: int = 2) -> list[tuple[str, str]]:
+async def listen_round(url: str, attempts: int, held: int) -> tuple[int, int]:
+    """2026-07-28: `attempts` listen streams naming MADE_UP_URIS, one after another, then
+    `held` streams naming `descript://jobs` open at once until the last is acknowledged, then
+    closed. How many of the attempts were refused, and how many streams were held."""
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": HEADERS["Authorization"]}, timeout=60) as h,
+        Client(streamable_http_client(url, http_client=h), mode="auto") as mcp,
+    ):
+        refused = 0
+        for _ in range(attempts):
+            try:
+                async with mcp.listen(resource_subscriptions=MADE_UP_URIS):
+                    pass
+            except MCPError:
+                refused += 1
+        opened = 0
+        stop = anyio.Event()
+
+        async def hold(ready: anyio.Event) -> None:
+            nonlocal opened
+            try:
+                async with mcp.listen(resource_subscriptions=["descript://jobs"]):
+                    opened += 1
+                    ready.set()
+                    await stop.wait()
+            except MCPError:
+                ready.set()
+
+        async with anyio.create_task_group() as streams:
+            for _ in range(held):
+                ready = anyio.Event()
+                streams.start_soon(hold, ready)
+                await ready.wait()
+            stop.set()
+    return refused, opened
+
+
+def run(sessions: int = 150, rounds: int = 2, streams: int = 20) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as home, sandbox_process() as api:
         port = free_port()
         command = serve_command(port, api, Path(home) / "h.sqlite3")
@@ -89,6 +135,7 @@ def run(sessions: int = 150, rounds: int = 2) -> list[tuple[str, str]]:
             url = f"http://127.0.0.1:{port}/mcp"
             for _ in range(sessions):  # warm-up: what legitimate sessions cost
                 session(http, url, ["descript://jobs"])
+            anyio.run(listen_round, url, 0, 10)
             baseline = rss_mib(server.pid)
             after: list[float] = []
             refused = 0
@@ -96,15 +143,28 @@ def run(sessions: int = 150, rounds: int = 2) -> list[tuple[str, str]]:
                 for _ in range(sessions):
                     refused += session(http, url, [LONG_URI, "descript://jobs", LONG_URI])
                 after.append(rss_mib(server.pid))
+            listened: list[float] = []
+            refused_listens = opened = 0
+            for _ in range(rounds):
+                refused_now, opened_now = anyio.run(listen_round, url, streams, 10)
+                refused_listens += refused_now
+                opened += opened_now
+                listened.append(rss_mib(server.pid))
     growth = ", ".join(f"{mib:.0f} MiB ({mib / baseline:.2f}x)" for mib in after)
+    listen_growth = ", ".join(f"{mib:.0f} MiB ({mib / baseline:.2f}x)" for mib in listened)
     return [
         (
-            f"server RSS after {sessions} sessions subscribing (baseline)",
+            f"server RSS after {sessions} sessions subscribing and 10 listen streams (baseline)",
             f"{baseline:.0f} MiB",
         ),
         (
             f"after each round of {sessions} sessions trying 400 KB URIs",
             f"{growth}; {refused} of {2 * sessions * rounds} long URIs refused",
+        ),
+        (
+            f"after each round of {streams} listen streams naming 95,000 URIs and 10 held",
+            f"{listen_growth}; {refused_listens} of {streams * rounds} refused, "
+            f"{opened} of {10 * rounds} held",
         ),
     ]
 
@@ -115,8 +175,9 @@ def main() -> int:
     )
     parser.add_argument("--sessions", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--streams", type=int, default=20)
     args = parser.parse_args()
-    for name, figure in run(args.sessions, args.rounds):
+    for name, figure in run(args.sessions, args.rounds, args.streams):
         print(f"  {name}: {figure}")
     return 0
 

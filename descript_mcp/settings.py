@@ -78,6 +78,9 @@ ENVIRONMENT: dict[str, str] = {
     "max_wait_seconds": "DESCRIPT_MCP_MAX_WAIT_SECONDS",
     "trusted_proxies": "DESCRIPT_MCP_TRUSTED_PROXIES",
     "allowed_drives": "DESCRIPT_MCP_ALLOWED_DRIVES",
+    "max_sessions": "DESCRIPT_MCP_MAX_SESSIONS",
+    "max_save_mb": "DESCRIPT_MCP_MAX_SAVE_MB",
+    "http_quota_mb": "DESCRIPT_MCP_HTTP_QUOTA_MB",
 }
 
 
@@ -157,6 +160,23 @@ class Settings(BaseModel):
         default=False,
         description="Over HTTP, allow local files too, each user in a folder of their own under "
         "each root (off: HTTP callers are not on this computer)",
+    )
+    max_save_mb: int = Field(
+        default=10_240,
+        ge=1,
+        description="The largest file save_file writes, in MiB (default 10 GiB)",
+    )
+    http_quota_mb: int = Field(
+        default=10_240,
+        ge=1,
+        description="With http_local_files: the most each user's folders may hold, in MiB "
+        "(default 10 GiB)",
+    )
+    max_sessions: int = Field(
+        default=10_000,
+        ge=1,
+        description="Over HTTP: the sessions held open at once over all users (each token "
+        "holds at most 100; an idle one takes about 40 KiB)",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="warning", description="Log level (logs go to stderr)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -85,3 +86,20 @@ def test_serve_refuses_a_bad_setting_with_its_name() -> None:
     result = _run("serve", env={"DESCRIPT_MCP_PORT": "not-a-port"})
     assert result.returncode == 2
     assert "DESCRIPT_MCP_PORT" in result.stderr
+
+
+def test_each_serve_flag_sets_the_setting_of_its_name() -> None:
+    """serve passes its flags to the settings by name: a flag named otherwise would be lost."""
+    from descript_mcp.cli.main import _parser
+    from descript_mcp.settings import Settings
+
+    serve = next(
+        action.choices["serve"]
+        for action in _parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    flags = {action.dest for action in serve._actions} - {"help", "sandbox", "run"}
+    assert flags <= set(Settings.model_fields), flags - set(Settings.model_fields)
+    result = _run("serve", "--max-save-mb", "0")
+    assert result.returncode == 2
+    assert "max_save_mb (DESCRIPT_MCP_MAX_SAVE_MB)" in result.stderr

@@ -1,5 +1,7 @@
 """A file or folder swapped for a link between its check and its use: the swap loops of the
-attack, run for a bounded time, must show zero escapes."""
+attack, run for a bounded time, must show zero escapes. Each runs twice: with folder descriptors
+(POSIX), and with the fallback of platforms without them (Windows), forced here, where names are
+used and checked on the handles they opened."""
 
 from __future__ import annotations
 
@@ -20,6 +22,12 @@ from descript_mcp.files.transfer import write_file
 SECRET = b"SECRET-BYTES-OUTSIDE-THE-ROOT-" * 64
 OURS = b"the-file-inside-the-root-------" * 64
 RUN_FOR = 1.5
+
+
+@pytest.fixture(params=["descriptors", "handles"], autouse=True)
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr("descript_mcp.files.local.SAFE_WALK", request.param == "descriptors")
+    return str(request.param)
 
 
 @contextmanager

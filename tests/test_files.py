@@ -397,3 +397,23 @@ async def test_an_expired_download_link_is_refreshed_and_a_failure_leaves_nothin
             client, job.result.download_url, place, overwrite=False, refresh=refresh
         )
     assert size == (tmp_path / "a.wav").stat().st_size > 0
+
+
+@pytest.mark.anyio
+async def test_where_no_handle_can_be_located_the_fallback_refuses_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without dir_fd, names are used only when the handles they open can be located: a system
+    that cannot say where an open file is gets a clear refusal, not a read or write by name."""
+    monkeypatch.setattr("descript_mcp.files.local.SAFE_WALK", False)
+    monkeypatch.setattr("descript_mcp.files.handles.final_path", lambda fd: None)
+    (tmp_path / "talk.wav").write_bytes(b"RIFF")
+    roots = Roots.of([tmp_path])
+    with pytest.raises(LocalFileError, match="cannot say where an opened file is"):
+        roots.open_readable(str(tmp_path / "talk.wav"))
+    with (
+        roots.open_writable(str(tmp_path / "saved.wav"), overwrite=False) as place,
+        pytest.raises(LocalFileError, match="import from a URL instead"),
+    ):
+        await write_file(place, b"RIFF", overwrite=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["talk.wav"]

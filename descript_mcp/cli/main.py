@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
         help="over HTTP, allow local files too: each user gets a folder of their own under "
         "each root (off by default)",
     )
+    serve.add_argument("--max-save-mb", type=int, help="largest file save_file writes (MiB)")
+    serve.add_argument("--http-quota-mb", type=int, help="MiB each user keeps over HTTP")
+    serve.add_argument("--max-sessions", type=int, help="over HTTP: sessions over all users")
     serve.add_argument(
         "--auth",
         choices=["token", "oauth"],
@@ -239,25 +242,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     from descript_mcp.settings import Settings
 
     try:
-        settings = Settings.load(
-            transport=args.transport,
-            host=args.host,
-            port=args.port,
-            history_path=args.history_path,
-            wait_seconds=args.wait_seconds,
-            max_wait_seconds=args.max_wait_seconds,
-            read_only=args.read_only,
-            toolsets=args.toolsets,
-            api_url=args.api_url,
-            roots=args.roots,
-            allowed_hosts=args.allowed_hosts,
-            callback_url=args.callback_url,
-            http_token_fallback=args.http_token_fallback,
-            http_local_files=args.http_local_files,
-            log_level=args.log_level,
-            auth=args.auth,
-            public_url=args.public_url,
-        )
+        # Each flag of serve sets the setting of its name (None: left to the environment).
+        flags = {name: getattr(args, name) for name in Settings.model_fields if name in args}
+        settings = Settings.load(**flags)
     except ConfigurationError as error:
         print(f"descript-mcp serve: {error}", file=sys.stderr)
         return 2

@@ -7,10 +7,12 @@ a temporary file is created, and renamed into place, relative to that folder's d
 a root, each step of a path is opened relative to the last without following a link
 (`O_NOFOLLOW`), so a link swapped into the path makes the open fail rather than escape.
 
-Where the platform has no `dir_fd` and `O_NOFOLLOW` (Windows), the nearest equivalent is used:
-paths are resolved, the file is opened by its resolved name and its identity compared with what
-was checked, and a save checks its folder again just before the rename; a swap in the moment
-between that check and the rename is not excluded there.
+Where the platform has no `dir_fd` and `O_NOFOLLOW` (Windows), names must be used, and each is
+checked on the handle it opened (`files.handles`): a file read is open where it was checked (its
+identity and the handle's own path); a file saved is created where it should be, moved into place
+by name, and then found by its handle where it was meant to go. A swap at any of those moments
+makes the save fail, and a file made or moved elsewhere by it is removed, not left there; a
+system that cannot say where a handle is refuses local files.
 """
 
 from __future__ import annotations
@@ -20,12 +22,21 @@ import errno
 import os
 import secrets
 import stat
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import anyio
 
 from descript_mcp.errors import LocalFileError
+from descript_mcp.files.handles import (
+    create_new,
+    is_at,
+    open_folder,
+    remove_opened,
+    same_folder,
+)
+from descript_mcp.files.quota import Allowance
 
 # Every call this module needs relative to a folder descriptor, and a way not to follow links.
 # (os.replace, which is os.rename where rename replaces, is not listed itself.)
@@ -39,22 +50,9 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 CHUNK_SIZE = 1024 * 1024
+# Where the file system does not say how long a name may be (Windows: 255 UTF-16 units).
+NAME_MAX = 255
 ByteProgress = Callable[[int, int | None], Awaitable[None]]
-
-
-def open_folder(root: Path, parts: Sequence[str] = ()) -> int:
-    """A descriptor of the folder `root/parts...`, each step opened relative to the last without
-    following a link. Raises OSError (ELOOP, ENOTDIR, ENOENT) when a step is not a folder."""
-    fd = os.open(root, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
-    try:
-        for part in parts:
-            step = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = step
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 class ReadableFile:
@@ -108,10 +106,14 @@ class ReadableFile:
             raise LocalFileError(f"'{shown}' is not a regular file (a device, pipe or socket).")
         flags = os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0)
         opened = cls(os.open(resolved, flags), shown)
-        now = os.fstat(opened.fd)
-        if (now.st_dev, now.st_ino) != (checked.st_dev, checked.st_ino):
+        try:
+            now = os.fstat(opened.fd)
+            same = (now.st_dev, now.st_ino) == (checked.st_dev, checked.st_ino)
+            if not (same and is_at(opened.fd, resolved)):  # not by a folder swapped meanwhile
+                raise LocalFileError(f"'{shown}' changed while it was being checked: try again.")
+        except BaseException:
             opened.close()
-            raise LocalFileError(f"'{shown}' changed while it was being checked: try again.")
+            raise
         return opened
 
     async def chunks(self, on_bytes: ByteProgress | None = None) -> AsyncIterator[bytes]:
@@ -148,7 +150,9 @@ class SavePlace:
     """Where a file will be saved: its folder, held open since it was checked, and a name in it.
     The file is written to a temporary name in that very folder and moved into place there, so
     a folder swapped for a link meanwhile cannot send it elsewhere; just before the move, the
-    folder is checked to be still where it was (`still_there`)."""
+    folder is checked to be still where it was (`still_there`). Without a folder descriptor,
+    each step is checked on the temporary file's own handle instead. `room`, when set, bounds
+    the bytes written (files.quota)."""
 
     def __init__(
         self,
@@ -163,6 +167,9 @@ class SavePlace:
         self.name = name
         self.shown = shown
         self._still_there = still_there
+        self.room: Allowance | None = None
+        self._handle = -1  # the temporary file, while it is written (a descriptor of its own)
+        self._placed = False
 
     @classmethod
     def below(cls, root: Path, parts: Sequence[str], shown: Path, *, overwrite: bool) -> SavePlace:
@@ -180,7 +187,7 @@ class SavePlace:
             folder_path,
             parts[-1],
             shown,
-            lambda: _same_folder(root, folder_parts, folder),
+            lambda: same_folder(root, folder_parts, folder),
         )
         try:
             place._check_name(overwrite)
@@ -230,6 +237,16 @@ class SavePlace:
             return None
 
     def _check_name(self, overwrite: bool) -> None:
+        if sys.platform == "win32":
+            length, unit = len(self.name.encode("utf-16-le")) // 2, "characters"
+        else:
+            length, unit = len(os.fsencode(self.name)), "bytes"
+        longest = self._longest_name()
+        if length > longest:
+            raise LocalFileError(
+                f"The file name '{self.name[:40]}…' is {length} {unit} long, and this file "
+                f"system takes at most {longest}: choose a shorter name."
+            )
         existing = self._stat(self.name)
         if existing is None:
             return
@@ -245,47 +262,110 @@ class SavePlace:
                 "to replace it."
             )
 
+    def _longest_name(self) -> int:
+        if sys.platform == "win32":
+            return NAME_MAX
+        try:
+            if self.folder is not None:
+                return os.fpathconf(self.folder, "PC_NAME_MAX")
+            return os.pathconf(self.folder_path, "PC_NAME_MAX")
+        except (OSError, ValueError):  # a file system that does not say
+            return NAME_MAX
+
     @contextlib.asynccontextmanager
     async def partial(self) -> AsyncIterator[tuple[str, anyio.AsyncFile[bytes]]]:
         """A new temporary file beside the target, open for writing; removed on the way out
         unless `commit` moved it into place."""
-        temporary = f".{self.name}.{secrets.token_hex(4)}.part"
+        temporary = f".{_prefix(self.name)}.{secrets.token_hex(4)}.part"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
-        flags |= getattr(os, "O_BINARY", 0)
-        if self.folder is None:
-            fd = os.open(self.folder_path / temporary, flags, 0o666)
-        else:
-            fd = os.open(temporary, flags, 0o666, dir_fd=self.folder)
+        try:
+            if self.folder is None:
+                fd = create_new(self.folder_path / temporary)
+            else:
+                fd = os.open(temporary, flags, 0o666, dir_fd=self.folder)
+        except OSError as error:
+            raise self._problem(error) from None
+        self._handle = os.dup(fd)
         try:
             async with anyio.wrap_file(os.fdopen(fd, "wb")) as out:
+                if self.folder is None and not is_at(fd, self.folder_path / temporary):
+                    raise self._moved()  # made elsewhere: removed below, by its handle
                 yield temporary, out
+        except OSError as error:
+            raise self._problem(error) from None
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                self._call(os.unlink, temporary)
+            handle, self._handle = self._handle, -1
+            try:
+                if self.folder is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(temporary, dir_fd=self.folder)
+                elif not self._placed:
+                    remove_opened(handle, self.folder_path / temporary)
+            finally:
+                os.close(handle)
 
     def commit(self, temporary: str, *, overwrite: bool) -> None:
         """Move the finished temporary file into place, in the folder held open."""
         if not self._still_there():
-            raise LocalFileError(
-                f"The folder of '{self.shown}' was moved or replaced while the file was being "
-                "saved: nothing was saved."
-            )
+            raise self._moved()
+        if self.folder is None:
+            self._commit_by_name(temporary, overwrite=overwrite)
+            return
         if overwrite:
             self._between(os.replace, temporary, self.name)
             return
         try:  # a link fails if the name was taken meanwhile: it never replaces
             self._between(os.link, temporary, self.name)
         except FileExistsError:
-            raise LocalFileError(
-                f"'{self.shown}' appeared while downloading; it was not replaced."
-            ) from None
+            raise self._appeared() from None
         except OSError as error:
             if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-                raise
+                raise self._problem(error) from None
             if self._stat(self.name) is not None:  # a file system without hard links
                 message = f"'{self.shown}' already exists; it was not replaced."
                 raise LocalFileError(message) from None
             self._between(os.replace, temporary, self.name)
+
+    def _commit_by_name(self, temporary: str, *, overwrite: bool) -> None:
+        """Without a folder descriptor: the temporary file must be where it was made, is
+        renamed by name (on Windows a rename never replaces), and must then be found, by its
+        handle, where it was meant to go; if a swap sent it elsewhere, it is removed from there
+        on the way out of `partial`."""
+        source, target = self.folder_path / temporary, self.folder_path / self.name
+        if not is_at(self._handle, source):
+            raise self._moved()
+        if not overwrite and os.path.lexists(target):
+            raise self._appeared()
+        try:
+            (os.replace if overwrite else os.rename)(source, target)
+        except FileExistsError:
+            raise self._appeared() from None
+        except OSError as error:
+            raise self._problem(error) from None
+        if not is_at(self._handle, target):
+            raise self._moved()
+        self._placed = True
+
+    def _moved(self) -> LocalFileError:
+        return LocalFileError(
+            f"The folder of '{self.shown}' was moved or replaced while the file was being "
+            "saved: nothing was saved."
+        )
+
+    def _appeared(self) -> LocalFileError:
+        return LocalFileError(f"'{self.shown}' appeared while downloading; it was not replaced.")
+
+    def _problem(self, error: OSError) -> LocalFileError:
+        """What to say of an OSError while saving."""
+        if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return LocalFileError(f"No room is left on the disk for '{self.shown}': nothing saved.")
+        if error.errno in (errno.EACCES, errno.EPERM):
+            return LocalFileError(f"'{self.shown}' is not writable by this server.")
+        if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            return self._moved()
+        if error.errno == errno.ENAMETOOLONG:
+            return LocalFileError(f"'{self.shown}' is too long a path for this file system.")
+        return LocalFileError(f"'{self.shown}' could not be saved: {error.strerror}.")
 
     def _call(self, operation: Callable[..., object], name: str) -> None:
         if self.folder is None:
@@ -312,14 +392,6 @@ class SavePlace:
         self.close()
 
 
-def _same_folder(root: Path, parts: Sequence[str], held: int) -> bool:
-    """Whether the folder reached from `root` by `parts` now is the one `held` open."""
-    try:
-        again = open_folder(root, parts)
-    except OSError:
-        return False
-    try:
-        now, then = os.fstat(again), os.fstat(held)
-    finally:
-        os.close(again)
-    return (now.st_dev, now.st_ino) == (then.st_dev, then.st_ino)
+def _prefix(name: str) -> str:
+    """The start of a name, for a temporary file beside it that fits any file system's limit."""
+    return os.fsencode(name)[:40].decode(errors="ignore") if sys.platform != "win32" else name[:40]

@@ -14,13 +14,13 @@ import errno
 import logging
 import os
 import stat
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from descript_mcp.errors import LocalFileError
+from descript_mcp.files.handles import path_key
 from descript_mcp.files.local import ReadableFile, SavePlace
 from descript_mcp.settings import ROOTS_ENV
 
@@ -33,12 +33,6 @@ NO_ROOTS = (
 )
 # Longer than any real path, short enough that no message or log carries a flood.
 MAX_PATH = 4096
-
-
-def _key(path: Path) -> str:
-    """A comparable form of a resolved path, folding case where the file system does."""
-    text = os.path.normcase(str(path))
-    return text.casefold() if sys.platform == "darwin" else text
 
 
 def expand_home(path: str | Path) -> Path:
@@ -57,7 +51,7 @@ def _resolve(path: str | Path) -> Path:
 
 def _depth_within(path: Path, folder: Path) -> int | None:
     """How many leading parts of `path` are `folder`, if `path` is it or lies below it."""
-    key, root = _key(path), _key(folder).rstrip(os.sep) or os.sep
+    key, root = path_key(path), path_key(folder).rstrip(os.sep) or os.sep
     if key == root or key.startswith(root if root.endswith(os.sep) else root + os.sep):
         return len(folder.parts)
     return None
@@ -136,7 +130,7 @@ class Roots:
     def open_readable(self, path: str) -> ReadableFile:
         """A regular file under the roots, open for reading: checked on what was opened."""
         root, parts, shown = self.locate(path)
-        if not parts:
+        if not parts or _names_a_folder(path):
             raise LocalFileError(f"'{path}' is a folder: give the path of a media file in it.")
         try:
             return ReadableFile.below(root, parts, shown)
@@ -147,12 +141,23 @@ class Roots:
         """A place under the roots to write a new file, or to replace one if `overwrite`; its
         folder held open until the place is closed."""
         root, parts, shown = self.locate(path)
+        if _names_a_folder(path):
+            raise LocalFileError(
+                f"'{path}' ends with a separator (or . or ..), so it names a folder: give a "
+                "file name in it, like …/episode.mp4."
+            )
         if not parts:
             raise LocalFileError(f"'{path}' is a folder: give a file name in it.")
         try:
             return SavePlace.below(root, parts, shown, overwrite=overwrite)
         except OSError as error:
             raise _problem(path, error, reading=False) from None
+
+
+def _names_a_folder(path: str) -> bool:
+    """Whether `path` ends as only a folder's path does: a separator, `.` or `..`."""
+    last = path.replace(os.altsep or os.sep, os.sep).rsplit(os.sep, 1)[-1]
+    return last in ("", ".", "..")
 
 
 def _problem(path: str, error: OSError, *, reading: bool) -> LocalFileError:
@@ -167,6 +172,9 @@ def _problem(path: str, error: OSError, *, reading: bool) -> LocalFileError:
         case errno.ELOOP | errno.ENOTDIR:  # a link or a file where a folder was checked
             return LocalFileError(f"'{path}' changed while it was being checked: try again.")
         case errno.ENAMETOOLONG:
-            return LocalFileError("That path is too long for this file system.")
+            return LocalFileError(
+                "A name in that path is longer than this file system allows (often 255 bytes): "
+                "choose a shorter one."
+            )
         case _:
             return LocalFileError(f"'{path}' cannot be used: {error.strerror}.")

@@ -74,7 +74,8 @@ async def download_file(
     on_bytes: ByteProgress | None = None,
     refresh: Refresh | None = None,
 ) -> int:
-    """Stream `url` into a temporary file beside the target, then move it into place.
+    """Stream `url` into a temporary file beside the target, then move it into place; no more
+    than the place's room, if it has one.
 
     An expired link or a dropped connection is retried with a fresh link from `refresh`,
     resuming where it stopped when the server honours Range. Returns the size written.
@@ -88,7 +89,11 @@ async def download_file(
                         await out.seek(0)
                         await out.truncate()
                         written = 0
+                    if place.room is not None:
+                        place.room.expect(download.total)
                     async for chunk in download.chunks:
+                        if place.room is not None:
+                            place.room.check(written + len(chunk))
                         await out.write(chunk)
                         written += len(chunk)
                         if on_bytes is not None:
@@ -107,6 +112,8 @@ async def download_file(
 
 async def write_file(place: SavePlace, content: bytes, *, overwrite: bool) -> None:
     """Write `content` to a temporary file beside the target, then move it into place."""
+    if place.room is not None:
+        place.room.expect(len(content))
     async with place.partial() as (temporary, out):
         await out.write(content)
         await out.flush()

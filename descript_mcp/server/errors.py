@@ -11,6 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
 from descript_mcp import errors
+from descript_mcp.server.summaries import QUOTED_NOTE, quoted
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -22,10 +23,16 @@ PUBLISH = "jobs/publish"
 
 
 def tool_message(error: errors.DescriptError) -> str:
-    if isinstance(error, errors.APIStatusError):
-        meant = _on_route(error)
-        if meant is not None:
-            return meant
+    """A fact and the next step; Descript's own words in it quoted, and said to be data."""
+    meant = _on_route(error) if isinstance(error, errors.APIStatusError) else None
+    text = meant or _message(error)
+    quotes = isinstance(error, errors.APIStatusError) and not isinstance(
+        error, errors.RateLimitError
+    )
+    return f"{text} {QUOTED_NOTE}" if quotes else text
+
+
+def _message(error: errors.DescriptError) -> str:
     match error:
         case errors.ConfigurationError() | errors.LocalFileError():
             return str(error)
@@ -33,14 +40,14 @@ def tool_message(error: errors.DescriptError) -> str:
             return f"{error} list_jobs and list_projects show the ids."
         case errors.AuthenticationError():
             return (
-                f"Descript rejected the API token (401: {_quoted(error.message)}). Create a new "
+                f"Descript rejected the API token (401: {quoted(error.message)}). Create a new "
                 "token in Descript under Settings → API Tokens and configure it as "
                 "DESCRIPT_API_KEY (over HTTP: send it as Authorization: Bearer <token>)."
             )
         case errors.PaymentRequiredError():
             balance = "AI credits" if "credit" in error.message.lower() else "media minutes"
             return (
-                f"Not enough {balance} in the Descript drive (402): {_quoted(error.message)}. "
+                f"Not enough {balance} in the Descript drive (402): {quoted(error.message)}. "
                 "Add more in "
                 "Descript's billing settings, or ask for less."
             )
@@ -55,26 +62,26 @@ def tool_message(error: errors.DescriptError) -> str:
             return f"Descript's rate limit was reached (429). Retry {when}."
         case errors.PermissionDeniedError():
             return (
-                f"Descript refused access (403): {_quoted(error.message)}. The API token is "
+                f"Descript refused access (403): {quoted(error.message)}. The API token is "
                 "scoped to one drive: the project or job may belong to another drive "
                 "(get_drive_status names the token's drive), or your role does not allow this."
             )
         case errors.NotFoundError():
             return (
-                f"Not found (404): {_quoted(error.message)}. Check the id: list_projects, "
+                f"Not found (404): {quoted(error.message)}. Check the id: list_projects, "
                 "list_jobs and search_drive list what exists."
             )
         case errors.UnprocessableEntityError() | errors.BadRequestError():
             details = "; ".join(
-                _quoted(str(d.get("message"))) for d in error.details[1:] if isinstance(d, dict)
+                quoted(str(d.get("message"))) for d in error.details[1:] if isinstance(d, dict)
             )
             more = f" Also: {details}." if details else ""
             return (
                 f"Descript rejected the request ({error.status_code}), saying "
-                f"{_quoted(error.message)}.{more}"
+                f"{quoted(error.message)}.{more}"
             )
         case errors.ConflictError():
-            return f"Not ready (409, {error.state or 'conflict'}): {_quoted(error.message)}."
+            return f"Not ready (409, {error.state or 'conflict'}): {quoted(error.message)}."
         case errors.UnconfirmedSubmissionError():
             return (
                 f"{error.message} To check: get_job on each job named, candidates first, and "
@@ -90,12 +97,14 @@ def tool_message(error: errors.DescriptError) -> str:
             )
         case errors.ServerError():
             return (
-                f"Descript failed ({error.status_code}: {_quoted(error.message)}). Reading calls "
+                f"Descript failed ({error.status_code}: {quoted(error.message)}). Reading calls "
                 "can be retried; for a job that may have started, check list_jobs before "
                 "retrying it."
             )
         case errors.APIConnectionError():
             return f"{error.message} Check the network and DESCRIPT_API_URL, then retry."
+        case errors.APIStatusError():
+            return f"Descript answered {error.status_code}: {quoted(error.message)}."
         case _:
             return str(error)
 
@@ -103,7 +112,7 @@ def tool_message(error: errors.DescriptError) -> str:
 def _on_route(error: errors.APIStatusError) -> str | None:
     """What a status means on the route that answered it, where that is not what it means in
     general (a published page's 401 is not the token's fault)."""
-    said = f"({error.status_code}: {_quoted(error.message)})"
+    said = f"({error.status_code}: {quoted(error.message)})"
     if error.path.startswith(PUBLISHED_PAGE):
         match error:
             case errors.AuthenticationError():
@@ -132,11 +141,6 @@ def _on_route(error: errors.APIStatusError) -> str | None:
             "publish this project."
         )
     return None
-
-
-def _quoted(text: str) -> str:
-    """Descript's words, quoted as such: an error message can echo what a user wrote."""
-    return f"“{text.rstrip('.')}”"
 
 
 def invalid_arguments(error: ValidationError, schema: dict[str, Any] | None = None) -> str:

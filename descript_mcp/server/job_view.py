@@ -6,6 +6,10 @@ definitions, which hosts without Apps ignore."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import re
 from importlib.resources import files
 from urllib.parse import urlsplit
 
@@ -31,13 +35,44 @@ def media_origins(settings: Settings) -> list[str]:
     return origins
 
 
+def view_html(settings: Settings) -> str:
+    """The view's document for these settings: the origins its media may come from and its links
+    may lead to (besides https), and its own content-security policy, which narrows whatever a
+    host allows to those media alone: its one script and one style by their hashes, media from
+    `media_origins`, nothing else (no images, connections, frames, forms or base URL)."""
+    media = media_origins(settings)
+    origins = json.dumps({"media": media, "links": media[1:]}).replace("<", "\\u003c")
+    template = files("descript_mcp.server").joinpath("job_view.html").read_text(encoding="utf-8")
+    html = template.replace("__ORIGINS__", origins)
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {_hash_of(html, 'script')}",
+            f"style-src {_hash_of(html, 'style')}",
+            f"media-src {' '.join(media)}",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+    return html.replace("__POLICY__", policy)
+
+
+def _hash_of(html: str, element: str) -> str:
+    """The CSP source of the document's one inline `element`, by the hash of its text."""
+    (text,) = re.findall(rf"<{element}>(.*?)</{element}>", html, flags=re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
 def job_view(settings: Settings) -> Apps:
     """The extension, with the view's resource: one self-contained HTML document that fetches
-    nothing, allowed media from `media_origins` and nothing else."""
+    nothing, allowed media from `media_origins` and nothing else. The MCP Apps policy has no
+    field for media alone (its resource domains also admit scripts, styles, images and fonts),
+    so the document's own policy (`view_html`) narrows it."""
     apps = Apps()
     apps.add_html_resource(
         JOB_VIEW_URI,
-        files("descript_mcp.server").joinpath("job_view.html").read_text(encoding="utf-8"),
+        view_html(settings),
         name="job-view",
         title="Descript job",
         description="A job's progress and result; a publish's player and share page",

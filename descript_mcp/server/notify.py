@@ -2,17 +2,21 @@
 owner of a job: a user hears about the jobs started with their own token, never another's.
 
 2026-07-28 clients listen through `subscriptions/listen`: each owner has a bus and a listen
-handler of their own. 2025-11-25 clients use `resources/subscribe`, which MCPServer does not
-serve, so its handlers are registered on the low-level server here. Only `descript://jobs` and
-the caller's own `descript://jobs/{job_id}` can be subscribed to, a bounded number per session,
-and a session's subscriptions go with it: they are kept by its connection, weakly.
+handler of their own while they have a stream open. 2025-11-25 clients use
+`resources/subscribe`, which MCPServer does not serve, so its handlers are registered on the
+low-level server here. Either way, only `descript://jobs` and the caller's own
+`descript://jobs/{job_id}` can be named, a bounded number per session or stream; a session's
+subscriptions go with it (they are kept by its connection, weakly), and an owner's bus with
+their last stream. A token holds a few listen streams at most, and over HTTP each counts as
+one of its sessions while it lasts (`budget`, the gate's book).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 from mcp import MCPError
@@ -21,6 +25,7 @@ from mcp.server.connection import Connection
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.types import (
     INVALID_PARAMS,
+    INVALID_REQUEST,
     EmptyResult,
     SubscribeRequestParams,
     SubscriptionsListenRequestParams,
@@ -34,6 +39,17 @@ JOBS_URI = "descript://jobs"
 # Longer than any job's URI (ids are at most MAX_ID characters).
 MAX_URI = 512
 SUBSCRIPTIONS_PER_SESSION = 100
+# Resources one 2026-07-28 listen stream may name, and the streams one token may hold open.
+URIS_PER_STREAM = 100
+STREAMS_PER_TOKEN = 10
+
+
+class SessionBudget(Protocol):
+    """Who counts the sessions a caller holds (over HTTP, the gate's book)."""
+
+    def hold(self, owner: str) -> AbstractContextManager[str | None]:
+        """Holds one while the block runs: None, or why there is no room (holding nothing)."""
+        ...
 
 
 @dataclass
@@ -42,16 +58,29 @@ class _Subscriber:
     uris: set[str] = field(default_factory=set)
 
 
+@dataclass
+class _Listening:
+    """An owner's listen streams: one bus, one handler, while any stream is open."""
+
+    bus: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
+    handler: ListenHandler = field(init=False)
+    streams: int = 0
+
+    def __post_init__(self) -> None:
+        self.handler = ListenHandler(self.bus, max_subscriptions=STREAMS_PER_TOKEN)
+
+
 def job_uri(job_id: str) -> str:
     return f"{JOBS_URI}/{job_id}"
 
 
 class Notifier:
     def __init__(self) -> None:
-        self._owners: dict[str, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
+        self._owners: dict[str, _Listening] = {}
         # Keyed by the client's connection: the request's ServerSession is made anew each time.
         self._subscribers: WeakKeyDictionary[Connection, _Subscriber] = WeakKeyDictionary()
         self._also: set[str] = set()
+        self.budget: SessionBudget | None = None
 
     def allow(self, uri: str) -> None:
         """Let clients subscribe to `uri` too: a resource of a server built on this one."""
@@ -71,26 +100,53 @@ class Notifier:
         self, ctx: ServerRequestContext[Any, Any], params: SubscriptionsListenRequestParams
     ) -> SubscriptionsListenResult:
         owner = await _owner_of(ctx)
-        if owner not in self._owners:
-            bus = InMemorySubscriptionBus()
-            self._owners[owner] = (bus, ListenHandler(bus))
-        return await self._owners[owner][1](ctx, params)
+        named = params.notifications.resource_subscriptions or []
+        if len(named) > URIS_PER_STREAM:
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"A listen stream may name {URIS_PER_STREAM} resources: name fewer, or "
+                f"{JOBS_URI} alone to hear of every job.",
+            )
+        for uri in dict.fromkeys(str(uri) for uri in named):
+            await self._check(ctx, owner, uri)
+        listening = self._owners.get(owner) or self._owners.setdefault(owner, _Listening())
+        if listening.streams >= STREAMS_PER_TOKEN:
+            raise MCPError(
+                code=INVALID_REQUEST,
+                message=f"This token has {STREAMS_PER_TOKEN} listen streams open: end one "
+                f"first (one stream can name {URIS_PER_STREAM} resources).",
+            )
+        listening.streams += 1
+        try:
+            with self.budget.hold(owner) if self.budget else nullcontext(None) as refusal:
+                if refusal is not None:
+                    raise MCPError(code=INVALID_REQUEST, message=refusal)
+                return await listening.handler(ctx, params)
+        finally:
+            listening.streams -= 1
+            if not listening.streams:
+                del self._owners[owner]
+
+    async def _check(self, ctx: ServerRequestContext[Any, Any], owner: str, uri: str) -> None:
+        """Refuse a URI other than the job history's, or one of the owner's own jobs."""
+        if len(uri) > MAX_URI:
+            raise MCPError(code=INVALID_PARAMS, message="That URI is too long to be a job's.")
+        if uri == JOBS_URI or uri in self._also:
+            return
+        job_id = uri.removeprefix(f"{JOBS_URI}/") if uri.startswith(f"{JOBS_URI}/") else ""
+        if not job_id or await ctx.lifespan_context.history.jobs.get(owner, job_id) is None:
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Only {JOBS_URI} and {JOBS_URI}/{{job_id}} of a job in your history "
+                "can be subscribed to.",
+            )
 
     async def _subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
     ) -> EmptyResult:
         uri = str(params.uri)
-        if len(uri) > MAX_URI:
-            raise MCPError(code=INVALID_PARAMS, message="That URI is too long to be a job's.")
         owner = await _owner_of(ctx)
-        if uri != JOBS_URI and uri not in self._also:
-            job_id = uri.removeprefix(f"{JOBS_URI}/") if uri.startswith(f"{JOBS_URI}/") else ""
-            if not job_id or await ctx.lifespan_context.history.jobs.get(owner, job_id) is None:
-                raise MCPError(
-                    code=INVALID_PARAMS,
-                    message=f"Only {JOBS_URI} and {JOBS_URI}/{{job_id}} of a job in your history "
-                    "can be subscribed to.",
-                )
+        await self._check(ctx, owner, uri)
         subscriber = self._subscribers.setdefault(_connection(ctx), _Subscriber(owner))
         if uri not in subscriber.uris and len(subscriber.uris) >= SUBSCRIPTIONS_PER_SESSION:
             raise MCPError(
@@ -109,6 +165,10 @@ class Notifier:
             subscriber.uris.discard(str(params.uri))
         return EmptyResult()
 
+    def streams(self) -> int:
+        """How many listen streams are open, over all owners."""
+        return sum(listening.streams for listening in self._owners.values())
+
     def subscriptions(self) -> int:
         """How many resources/subscribe subscriptions are held, over all sessions."""
         return sum(len(subscriber.uris) for subscriber in self._subscribers.values())
@@ -118,7 +178,7 @@ class Notifier:
         listening = self._owners.get(owner)
         for uri in (job_uri(job_id), JOBS_URI):
             if listening is not None:
-                await listening[0].publish(ResourceUpdated(uri=uri))
+                await listening.bus.publish(ResourceUpdated(uri=uri))
             for connection, subscriber in list(self._subscribers.items()):
                 if subscriber.owner != owner or uri not in subscriber.uris:
                     continue

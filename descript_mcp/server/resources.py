@@ -20,6 +20,7 @@ from descript_mcp.errors import DescriptError, NotFoundError
 from descript_mcp.server.errors import tool_message
 from descript_mcp.server.notify import JOBS_URI
 from descript_mcp.server.state import caller_of, current_caller, state_of
+from descript_mcp.server.summaries import DATA_NOTE
 
 HISTORY_LIMIT = 50
 
@@ -46,6 +47,7 @@ def register(server: MCPServer[Any]) -> None:
         records = await state.history.jobs.recent(caller.owner, HISTORY_LIMIT)
         unsure = await state.history.submissions.newest(caller.owner, "unconfirmed", HISTORY_LIMIT)
         return {
+            "about": DATA_NOTE,
             "jobs": [record.to_json() for record in records],
             "unconfirmed": [
                 {
@@ -71,7 +73,8 @@ def register(server: MCPServer[Any]) -> None:
         record = await state.history.jobs.get(owner, job_id)
         if record is None:
             raise ResourceNotFoundError(f"No job {job_id} in this server's history")
-        return record.to_json() | {"events": await state.history.jobs.events(owner, job_id)}
+        events = await state.history.jobs.events(owner, job_id)
+        return {"about": DATA_NOTE} | record.to_json() | {"events": events}
 
     @server.resource(
         "descript://projects/{project_id}",
@@ -88,7 +91,7 @@ def register(server: MCPServer[Any]) -> None:
             raise ResourceNotFoundError(tool_message(error)) from error
         except DescriptError as error:
             raise ResourceError(tool_message(error)) from error
-        return found.model_dump(mode="json", exclude_none=True)
+        return {"about": DATA_NOTE} | found.model_dump(mode="json", exclude_none=True)
 
     @server.completion()  # type: ignore[untyped-decorator, no-untyped-call]  # the SDK types it not
     async def complete(

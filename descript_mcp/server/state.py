@@ -10,6 +10,7 @@ from mcp.server import ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import Context
 
+from descript_mcp.files.quota import SavesByUser
 from descript_mcp.history import History
 from descript_mcp.history.records import owner_of
 from descript_mcp.server.callers import Caller, ClientPool, resolve, resolve_grant
@@ -34,6 +35,7 @@ class ServerState:
     callbacks: CallbackRegistry
     oauth: DescriptAuthProvider | None = None
     upload_links: UploadLinks = field(default_factory=UploadLinks)
+    saves: SavesByUser = field(default_factory=SavesByUser)  # each user's saves, in turn
 
     async def owners(self) -> set[str]:
         """Whose tokens this process holds: those it served, its own, and in the OAuth mode

@@ -217,6 +217,90 @@ async def test_a_publish_shows_progress_then_plays_and_opens_its_page(
     assert all(path.stat().st_size > 5_000 for path in shots)
 
 
+HOSTILE_LINKS = (
+    "javascript:window.parent.postMessage('hostile', '*')",
+    " JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "http://phish.example/view/abc",
+    "//phish.example/view/abc",
+)
+
+
+async def test_a_hostile_share_or_download_url_is_neither_opened_nor_played(
+    browser: Browser, served: Served, host_bundle: bytes
+) -> None:
+    """A result whose share_url or download_url is not an https link (nor the sandbox's own
+    origin) shows no link, opens nothing and plays nothing; an https share page still opens."""
+    project = await _project(served)
+    for hostile in HOSTILE_LINKS:
+        page, view, requested = await _open_host(
+            browser,
+            served,
+            host_bundle,
+            "publish",
+            {"project_id": project},  # the same call: answered with the first publish's job
+            patch=json.dumps({"share_url": hostile, "download_url": hostile}),
+        )
+        await view.locator("#state", has_text="success").wait_for()
+        assert await view.locator("#share").is_hidden()
+        assert await view.locator("#share-url").get_attribute("href") is None
+        assert await view.locator("#media-player").count() == 0
+        await view.locator("#open").dispatch_event("click")  # even if it were clicked
+        # The view's messages reach the host in order: a link it opens after the click is
+        # the barrier, and nothing may come before it.
+        await view.locator("body").evaluate(
+            "() => request('ui/open-link', {url: 'https://barrier.example/'})"
+        )
+        assert await page.evaluate("window.__host.openedLinks") == ["https://barrier.example/"]
+        fetched = [url.split("?")[0] for url in requested]
+        assert not [url for url in fetched if "phish" in url or url.startswith("data:")]
+        await page.close()
+    share_page = "https://share.descript.com/view/abc123"
+    page, view, _ = await _open_host(
+        browser,
+        served,
+        host_bundle,
+        "publish",
+        {"project_id": project},
+        patch=json.dumps({"share_url": share_page}),
+    )
+    await view.locator("#open").click()
+    await page.wait_for_function("window.__host.openedLinks.length > 0")
+    assert await page.evaluate("window.__host.openedLinks") == [share_page]
+
+
+async def test_the_views_own_policy_allows_media_alone(
+    browser: Browser, served: Served, host_bundle: bytes
+) -> None:
+    """The host allows the declared origins for scripts, styles, images and media alike (the
+    MCP Apps policy has no field for media alone); the view's own policy narrows that to media:
+    an image or a script from the media's own origin is never fetched in the view."""
+    project = await _project(served)
+    page, view, _ = await _open_host(
+        browser, served, host_bundle, "publish", {"project_id": project}
+    )
+    await view.locator("#media-player").wait_for(timeout=30_000)
+    answered: list[str] = []
+    page.on("response", lambda response: answered.append(response.url))
+    async with (
+        page.expect_event("requestfailed", lambda r: "?as=img" in r.url) as img,
+        page.expect_event("requestfailed", lambda r: "?as=script" in r.url) as script,
+    ):
+        await view.locator("body").evaluate(
+            """(body, origin) => ["img", "script"].forEach((tag) => {
+                const element = document.createElement(tag);
+                element.src = `${origin}/_sandbox/media/sample.wav?as=${tag}`;
+                body.appendChild(element);
+            })""",
+            served.api_origin,
+        )
+    assert not [url for url in answered if "?as=" in url]
+    # Refused by a policy, not the network; the host's allows images from that origin.
+    assert ((await img.value).failure, (await script.value).failure) == ("csp", "csp")
+    await page.close()
+
+
 async def test_an_import_lists_its_media_in_a_narrow_frame(
     browser: Browser, served: Served, host_bundle: bytes
 ) -> None:
@@ -308,7 +392,9 @@ async def test_the_view_is_one_document_bound_to_the_job_tools_with_a_narrow_pol
         assert bound == JOB_TOOLS
         assert view.mime_type == "text/html;profile=mcp-app"
         assert view.meta == {"ui": {"csp": {"resourceDomains": origins}}}
-    html = view.text  # type: ignore[union-attr]
+        html = view.text  # type: ignore[union-attr]
+        assert f"media-src {' '.join(origins)};" in html
+    assert "unsafe-inline" not in html
     for fetching in ("fetch(", "XMLHttpRequest", "WebSocket", "import(", "src=", 'href="http'):
         assert fetching not in html
     assert "innerHTML" not in html  # Descript's text is set as text

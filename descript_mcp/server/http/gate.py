@@ -5,8 +5,12 @@ its own. A token is confirmed with Descript (`GET /status`) before anything else
 and the answer kept for a minute: a made-up token learns nothing about this server (not its
 files, not its folders) and opens no session. Sessions are bound to the token that opened them:
 the SDK's transports refuse a session to any other (they compare `scope["user"]`). Each token
-may hold a bounded number of sessions. The health check and job callbacks (whose unguessable
-URL is their credential) stay open.
+may hold a bounded number of sessions, and the server a bounded number over all tokens; a
+session is reserved before the request that opens it runs, so the bounds hold however many
+arrive at once. A token this server has never seen valid is asked about at a bounded rate per
+client address, and a refused one is remembered a little while: made-up tokens do not each
+become a request to Descript. The health check and job callbacks (whose unguessable URL is
+their credential) stay open.
 
 In the OAuth mode the bearer is an access token this server issued; the SDK checks it, and the
 gate only keeps the book of sessions, by the owner of the grant behind the token.
@@ -16,12 +20,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
 
-import anyio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
@@ -35,24 +37,23 @@ from descript_mcp.errors import AuthenticationError, DescriptError, PermissionDe
 from descript_mcp.history.records import owner_of
 from descript_mcp.server.callers import ClientFactory, bearer_token
 from descript_mcp.server.http.callbacks import CALLBACK_PATH
+from descript_mcp.server.http.limits import client_address
+from descript_mcp.server.http.tokens import Ask, TokenCheck, Verdict
 
 logger = logging.getLogger(__name__)
 
-Verdict = Literal["valid", "invalid", "unreachable"]
-Ask = Callable[[str], Awaitable[Verdict]]
 # An admission's answer: the owner to serve, a response that refuses, or None: pass it on.
 Admitted = str | ASGIApp | None
 # Where the MCP transports listen.
 MCP_PATHS = ("/mcp", "/mcp/", "/sse", "/messages", "/messages/")
-# How long Descript's word on a token is kept.
-CONFIRMED_FOR = 60.0
 # Tokens are printable ASCII, and short: anything else is refused without asking Descript.
 MAX_TOKEN = 512
-# Sessions one token may hold open at once, and how long an idle one lives (the SDK's timeout).
+# Sessions one token may hold open at once (well under the server's max_sessions over all
+# tokens), and how long an idle one lives (the SDK's timeout).
 SESSIONS_PER_TOKEN = 100
 SESSION_IDLE = 600.0
-# The sessions of this many tokens are counted; the least recently seen are forgotten first.
-TOKENS_KEPT = 10_000
+# How often, at most, the whole book is swept of idle sessions when it looks full.
+SWEEP_EVERY = 1.0
 
 
 def plausible(token: str) -> bool:
@@ -66,66 +67,119 @@ def user_of(owner: str) -> AuthenticatedUser:
     )
 
 
-class TokenCheck:
-    """Descript's word on tokens, kept for CONFIRMED_FOR, by owner; one question per token at
-    a time, however many requests bring it."""
-
-    def __init__(self) -> None:
-        self._known: OrderedDict[str, tuple[Verdict, float]] = OrderedDict()
-        self._asking: dict[str, anyio.Event] = {}
-
-    async def verdict(self, token: str, ask: Ask) -> Verdict:
-        owner = owner_of(token)
-        while True:
-            known = self._known.get(owner)
-            if known is not None and known[1] > time.monotonic():
-                return known[0]
-            pending = self._asking.get(owner)
-            if pending is None:
-                break
-            await pending.wait()
-        self._asking[owner] = done = anyio.Event()
-        try:
-            verdict = await ask(token)
-        finally:
-            del self._asking[owner]
-            done.set()
-        if verdict != "unreachable":
-            self._known[owner] = (verdict, time.monotonic() + CONFIRMED_FOR)
-            self._known.move_to_end(owner)
-            while len(self._known) > TOKENS_KEPT:
-                self._known.popitem(last=False)
-        return verdict
-
-
 @dataclass
 class _Session:
     seen: float = field(default_factory=time.monotonic)
     in_flight: int = 0
 
 
-class SessionBook:
-    """The sessions each token holds, as this gate sees them pass: opened (an answer carries a
-    new Mcp-Session-Id), used, closed (DELETE), or idle past the SDK's timeout."""
+@dataclass(frozen=True)
+class Full:
+    """Why a session cannot be opened: this token's bound, or the server's."""
 
-    def __init__(self) -> None:
+    status: int
+    error: str
+    message: str
+    retry_after: int
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            {"error": self.error, "message": self.message},
+            status_code=self.status,
+            headers={"Retry-After": str(self.retry_after)},
+        )
+
+
+class SessionBook:
+    """The sessions each token holds, as this gate sees them pass: reserved before the request
+    that opens one runs, opened (its answer carries the new Mcp-Session-Id), used, closed
+    (DELETE), or idle past the SDK's timeout. A stream that lasts a request (an SSE connection,
+    a 2026-07-28 `subscriptions/listen`) is a session while it lasts (`hold`). An owner with
+    no session is forgotten, so the book is never larger than the sessions it counts."""
+
+    def __init__(self, most: int) -> None:
         self.per_token = SESSIONS_PER_TOKEN
+        self.most = most
         self.idle = SESSION_IDLE
-        self._owners: OrderedDict[str, dict[str, _Session]] = OrderedDict()
+        self._owners: dict[str, dict[str, _Session]] = {}
+        self._held = 0
+        self._swept = float("-inf")
+        self._reserved = 0  # numbers the reservations
+
+    def held(self) -> int:
+        """Sessions held (and reserved) over all tokens."""
+        return self._held
 
     def sessions(self, owner: str) -> dict[str, _Session]:
-        sessions = self._owners.setdefault(owner, {})
-        self._owners.move_to_end(owner)
-        while len(self._owners) > TOKENS_KEPT:
-            self._owners.popitem(last=False)
+        """The owner's sessions, those idle past the timeout removed."""
+        sessions = self._owners.get(owner, {})
         now = time.monotonic()
         for session_id, session in list(sessions.items()):
             if not session.in_flight and now - session.seen > self.idle:
-                del sessions[session_id]
+                self._remove(owner, session_id)
         return sessions
 
-    def may_open(self, owner: str) -> bool:
-        return len(self.sessions(owner)) < self.per_token
+    def reserve(self, owner: str) -> str | Full:
+        """A session's place, held before the request that opens it runs: its key, or why
+        there is none."""
+        if len(self.sessions(owner)) >= self.per_token:
+            return Full(
+                429,
+                "too_many_sessions",
+                f"This token has {self.per_token} sessions open: end one (DELETE) or let an "
+                f"idle one expire ({self.idle / 60:g} minutes).",
+                int(self.idle),
+            )
+        if self._held >= self.most and time.monotonic() - self._swept > SWEEP_EVERY:
+            self._swept = time.monotonic()
+            for other in list(self._owners):
+                self.sessions(other)
+        if self._held >= self.most:
+            return Full(
+                503,
+                "server_full",
+                f"This server has the most sessions it holds open for all its users "
+                f"({self.most}). Retry in a minute, as idle sessions end after "
+                f"{self.idle / 60:g} minutes; if this lasts, tell the server's operator "
+                "(DESCRIPT_MCP_MAX_SESSIONS sets the bound).",
+                60,
+            )
+        self._reserved += 1
+        key = f"reserved-{self._reserved}"
+        self._owners.setdefault(owner, {})[key] = _Session(in_flight=1)
+        self._held += 1
+        return key
+
+    def opened(self, owner: str, key: str, session_id: str) -> None:
+        """The reserved place is the session `session_id` now."""
+        sessions = self._owners.get(owner)
+        if sessions is not None and sessions.pop(key, None) is not None:
+            sessions[session_id] = _Session()
+
+    def release(self, owner: str, key: str) -> None:
+        """The session (or reservation) `key` ended."""
+        self._remove(owner, key)
+
+    def _remove(self, owner: str, key: str) -> None:
+        sessions = self._owners.get(owner)
+        if sessions is None or sessions.pop(key, None) is None:
+            return
+        self._held -= 1
+        if not sessions:
+            del self._owners[owner]
+
+    @contextmanager
+    def hold(self, owner: str) -> Iterator[str | None]:
+        """A session held for as long as the block runs: yields None, or, when there is no
+        room, why not (and holds nothing)."""
+        reserved = self.reserve(owner)
+        if isinstance(reserved, Full):
+            yield reserved.message
+            return
+        try:
+            yield None
+        finally:
+            self.release(owner, reserved)
 
 
 class TokenAdmission:
@@ -146,11 +200,14 @@ class TokenAdmission:
         elif token is None or not plausible(token):
             return _unauthorized()
         else:
-            verdict = await self.check.verdict(token, self.ask)
+            address = client_address(scope)
+            verdict = await self.check.verdict(token, self.ask, address)
             if verdict == "invalid":
                 return _unauthorized()
             if verdict == "unreachable":
                 return _unreachable()
+            if verdict == "throttled":
+                return _throttled(self.check.addresses.retry_after(address))
         owner = owner_of(token)
         scope["user"] = user_of(owner)
         return owner
@@ -176,12 +233,18 @@ class GrantAdmission:
 
 class Gate:
     """The ASGI middleware in front of the MCP transports: admits a request (`admission`), and
-    keeps the book of each owner's sessions."""
+    keeps the book of each owner's sessions, at most `most_sessions` over all."""
 
-    def __init__(self, app: ASGIApp, admission: TokenAdmission | GrantAdmission) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        admission: TokenAdmission | GrantAdmission,
+        *,
+        most_sessions: int,
+    ) -> None:
         self.app = app
         self.admission = admission
-        self.book = SessionBook()
+        self.book = SessionBook(most_sessions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.admission.guards(scope["path"]):
@@ -199,26 +262,29 @@ class Gate:
     async def _counted(
         self, owner: str, headers: Headers, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """Pass the request on, keeping the book of the owner's sessions."""
-        sessions = self.book.sessions(owner)
+        """Pass the request on, keeping the book of the owner's sessions: a request that may
+        open one, or an SSE connection (a session while it lasts), reserves its place first."""
         session_id = headers.get("mcp-session-id")
         opens = session_id is None and _opens_session(scope, headers)
-        if opens and not self.book.may_open(owner):
-            await _too_many(self.book)(scope, receive, send)
-            return
-        if session_id is None and scope["method"] == "GET" and scope["path"].endswith("/sse"):
-            session_id = f"sse-{id(scope)}"  # an SSE connection is a session while it lasts
-            sessions[session_id] = _Session()
-        session = sessions.get(session_id) if session_id else None
+        streams = session_id is None and scope["method"] == "GET" and scope["path"].endswith("/sse")
+        reserved = None
+        if opens or streams:
+            place = self.book.reserve(owner)
+            if isinstance(place, Full):
+                await place.response()(scope, receive, send)
+                return
+            reserved = place
+        session = self.book.sessions(owner).get(session_id) if session_id else None
         status = 0
 
         async def watching(message: Message) -> None:
-            nonlocal status
+            nonlocal status, reserved
             if message["type"] == "http.response.start":
                 status = message["status"]
                 opened = Headers(raw=message.get("headers", [])).get("mcp-session-id")
-                if opens and opened and status < 400:
-                    sessions[opened] = _Session()
+                if opens and reserved and opened and status < 400:
+                    self.book.opened(owner, reserved, opened)
+                    reserved = None
             await send(message)
 
         if session is not None:
@@ -226,12 +292,13 @@ class Gate:
         try:
             await self.app(scope, receive, watching)
         finally:
+            if reserved is not None:  # not opened, or a stream that ended
+                self.book.release(owner, reserved)
             if session is not None:
                 session.in_flight -= 1
                 session.seen = time.monotonic()
-                ended = scope["method"] == "DELETE" and status < 400
-                if ended or str(session_id).startswith("sse-"):
-                    sessions.pop(str(session_id), None)
+                if scope["method"] == "DELETE" and status < 400:
+                    self.book.release(owner, str(session_id))
 
 
 async def drive_of(factory: ClientFactory, token: str) -> DriveStatus | Verdict:
@@ -289,13 +356,14 @@ def _unreachable() -> JSONResponse:
     )
 
 
-def _too_many(book: SessionBook) -> JSONResponse:
+def _throttled(retry_after: int) -> JSONResponse:
     return JSONResponse(
         {
-            "error": "too_many_sessions",
-            "message": f"This token has {book.per_token} sessions open: end one (DELETE) or "
-            f"let an idle one expire ({book.idle / 60:g} minutes).",
+            "error": "too_many_unknown_tokens",
+            "message": "Too many tokens this server does not know came from your address. "
+            f"Retry in {retry_after} s with a valid Descript API token (Descript → Settings → "
+            "API Tokens).",
         },
         status_code=429,
-        headers={"Retry-After": str(int(book.idle))},
+        headers={"Retry-After": str(retry_after)},
     )

@@ -28,8 +28,6 @@ logger = logging.getLogger(__name__)
 
 # Tool calls are small; a larger body is refused (413) before it is read.
 MAX_BODY = 1024 * 1024
-# Sessions open at once, over all tokens (each token holds at most gate.SESSIONS_PER_TOKEN).
-MAX_SESSIONS = 2_000
 
 # The sample is named by a reference, not its URL: a client may read these instructions from
 # another process of this server, whose sandbox listens elsewhere (tools/samples.py).
@@ -132,7 +130,7 @@ def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
             host=settings.host,
             max_request_body_size=MAX_BODY,
             session_idle_timeout=SESSION_IDLE,
-            max_sessions=MAX_SESSIONS,
+            max_sessions=settings.max_sessions,
         )
     if server.oauth is not None:
         from descript_mcp.server.oauth import endpoints, metadata_route
@@ -144,8 +142,10 @@ def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
             access = await oauth.load_access_token(token)
             return access.subject if access is not None else None
 
-        gate = Gate(app, GrantAdmission(owner_of_access))
+        admission: TokenAdmission | GrantAdmission = GrantAdmission(owner_of_access)
     else:
         lent = settings.token() if settings.http_token_fallback else None
-        gate = Gate(app, TokenAdmission(confirm_with(server.client_factory), lent_token=lent))
+        admission = TokenAdmission(confirm_with(server.client_factory), lent_token=lent)
+    gate = Gate(app, admission, most_sessions=settings.max_sessions)
+    server.notifier.budget = gate.book  # a 2026-07-28 listen stream is a session while it lasts
     return ForwardedAddresses(gate, settings.trusted_proxies)

@@ -9,11 +9,11 @@ out nobody else. SECURITY.md lists these figures.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv6Address, ip_address, ip_network
 
 from starlette.requests import Request
 
 from descript_mcp.history.budgets import Budget, Spend
+from descript_mcp.server.http.addresses import address_key
 
 MINUTE, HOUR, DAY = 60.0, 3_600.0, 86_400.0
 
@@ -76,15 +76,3 @@ class Limits:
 def address_of(request: Request) -> str:
     """The client's address (see server/http/addresses.py for how a proxy's is read past)."""
     return request.client.host if request.client else "unknown"
-
-
-def address_key(address: str) -> str:
-    """An IPv4 address, or the /64 of an IPv6 one: budgets are kept per machine, not per one
-    of the many addresses an IPv6 machine may use."""
-    try:
-        parsed = ip_address(address)
-    except ValueError:
-        return address[:64]
-    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is None:
-        return str(ip_network(f"{parsed}/64", strict=False))
-    return str(parsed.ipv4_mapped if isinstance(parsed, IPv6Address) else parsed)

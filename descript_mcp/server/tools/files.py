@@ -15,6 +15,8 @@ from descript_mcp.client.models import (
 )
 from descript_mcp.errors import MAX_ID
 from descript_mcp.files.local import SavePlace
+from descript_mcp.files.quota import size_text
+from descript_mcp.files.roots import Roots
 from descript_mcp.files.transfer import write_file
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState, caller_of
@@ -28,8 +30,8 @@ from descript_mcp.server.tools.arguments import (
 )
 from descript_mcp.server.tools.compositions import named_or_first_with_content
 from descript_mcp.server.tools.flow import bounded_wait, wait_for
-from descript_mcp.server.tools.local_files import roots_for, save_job_file
-from descript_mcp.server.tools.progress import CallProgress, size_text
+from descript_mcp.server.tools.local_files import room_to_save, roots_for, save_job_file
+from descript_mcp.server.tools.progress import CallProgress
 from descript_mcp.server.tools.registry import FREE, SAVES, tool
 
 
@@ -82,7 +84,7 @@ async def save_file(
     with roots.open_writable(path, overwrite=overwrite) as destination:
         if job_id is not None:
             return await _save_job_file(
-                ctx, state, caller, job_id, destination, overwrite, wait_seconds
+                ctx, state, caller, roots, job_id, destination, overwrite, wait_seconds
             )
         assert project_id is not None
         exported = await caller.client.export_transcript(
@@ -97,7 +99,9 @@ async def save_file(
                 timecodes=timecodes,
             )
         )
-        await write_file(destination, exported.content, overwrite=overwrite)
+        async with room_to_save(state, caller, roots) as room:
+            destination.room = room
+            await write_file(destination, exported.content, overwrite=overwrite)
         size = len(exported.content)
         return SavedFile(
             saved=True,
@@ -111,6 +115,7 @@ async def _save_job_file(
     ctx: Context[Any],
     state: ServerState,
     caller: Caller,
+    roots: Roots,
     job_id: str,
     destination: SavePlace,
     overwrite: bool,
@@ -132,9 +137,11 @@ async def _save_job_file(
     if summary.outcome != "success" or job.result is None:
         text = f"Nothing saved: {kind} {job_id} did not succeed ({summary.outcome})."
         return SavedFile(saved=False, summary=text, job=summary)
-    size = await save_job_file(
-        caller.client, job, destination, overwrite=overwrite, progress=progress
-    )
+    async with room_to_save(state, caller, roots) as room:
+        destination.room = room
+        size = await save_job_file(
+            caller.client, job, destination, overwrite=overwrite, progress=progress
+        )
     return SavedFile(
         saved=True,
         saved_to=str(destination.shown),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from contextlib import ExitStack
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,12 @@ from descript_mcp.client.models import PublishJob, TimelineExportJob, UploadMedi
 from descript_mcp.errors import DescriptError, LocalFileError
 from descript_mcp.files.local import ReadableFile, SavePlace
 from descript_mcp.files.published import download_published, download_timeline
+from descript_mcp.files.quota import MIB, Allowance, size_text
 from descript_mcp.files.roots import Roots, root_from_uri
 from descript_mcp.files.transfer import content_type_of, upload_file
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState
-from descript_mcp.server.tools.progress import CallProgress, size_text
+from descript_mcp.server.tools.progress import CallProgress
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
@@ -65,6 +67,32 @@ async def roots_for(ctx: Context[Any], state: ServerState, caller: Caller) -> Ro
         return roots
     folders = [folder for r in announced if (folder := root_from_uri(str(r.uri))) is not None]
     return roots.narrowed_to(folders) if folders else roots
+
+
+@asynccontextmanager
+async def room_to_save(
+    state: ServerState, caller: Caller, roots: Roots
+) -> AsyncIterator[Allowance]:
+    """What one save may write: at most the largest file the server saves (max_save_mb); over
+    HTTP also what the caller's folders still hold room for (http_quota_mb), counted with their
+    other saves waiting their turn."""
+    settings = state.settings
+    largest = Allowance(
+        settings.max_save_mb * MIB,
+        f"this server saves files of at most {settings.max_save_mb} MiB ("
+        + (
+            "DESCRIPT_MCP_MAX_SAVE_MB): download it from its link instead, or ask whoever runs "
+            "the server to raise it"
+            if caller.over_http
+            else "DESCRIPT_MCP_MAX_SAVE_MB or --max-save-mb raises it)"
+        ),
+    )
+    if not caller.over_http:
+        yield largest
+        return
+    async with state.saves.one_at_a_time(caller.owner):
+        quota = settings.http_quota_mb * MIB
+        yield await state.saves.allowance(caller.owner, roots.folders, quota, largest)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from descript_mcp.client.waiter import ProgressUpdate
-from descript_mcp.server.summaries import outcome_of
+from descript_mcp.server.summaries import outcome_of, quoted
 
 # At most one notification per interval, unless the phase moved by a step or ended.
 MIN_INTERVAL = 0.25
@@ -67,17 +67,12 @@ class CallProgress:
         job = update.job
         percent = 100 if job.is_terminal else min(update.percent or 0, 99)
         if job.is_terminal:
-            label = f"finished: {outcome_of(job)}"
+            message = f"finished: {outcome_of(job)} ({update.elapsed:.0f} s)"
         else:
-            label = update.label or update.job_state
+            message = update.job_state
             if update.percent is not None:
-                label += f" {update.percent}%"
-        await self.report(percent / 100 * weight, weight, f"{label} ({update.elapsed:.0f} s)")
-
-
-def size_text(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
-        count /= 1024
-    raise AssertionError("unreachable")
+                message += f" {update.percent}%"
+            message += f" ({update.elapsed:.0f} s)"
+            if update.label:  # Descript's words, which a drive's content can be part of
+                message += f"; Descript's label, as data: {quoted(update.label)}"
+        await self.report(percent / 100 * weight, weight, message)

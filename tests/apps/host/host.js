@@ -13,6 +13,8 @@ const TOOL = params.get("tool");
 const ARGS = JSON.parse(params.get("args") || "{}");
 const THEME = params.get("theme") || "light";
 const WIDTH = Number(params.get("width") || 560);
+// Fields to change in the result the view is given: what a hostile answer would carry.
+const PATCH = JSON.parse(params.get("patch") || "{}");
 const host = (window.__host = {
   ready: false, error: null, openedLinks: [], appToolCalls: [], modelContext: [],
 });
@@ -60,6 +62,7 @@ async function main() {
   bridge.oninitialized = async () => {
     await bridge.sendToolInput({ arguments: ARGS });
     host.toolResult = await client.callTool({ name: TOOL, arguments: ARGS });  // the model's call
+    Object.assign(host.toolResult.structuredContent || {}, PATCH);
     await bridge.sendToolResult(host.toolResult);
     host.ready = true;
   };
