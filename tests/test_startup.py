@@ -74,6 +74,7 @@ STDIO_START = {
     "descript_mcp.server.job_view",
     "descript_mcp.server.notify",
     "descript_mcp.server.prompts",
+    "descript_mcp.server.request_reads",
     "descript_mcp.server.resources",
     "descript_mcp.server.state",
     "descript_mcp.server.summaries",

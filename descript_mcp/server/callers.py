@@ -111,12 +111,13 @@ async def resolve(
     return Caller(owner=owner_of(token), client=await pool.get(token), over_http=headers_present)
 
 
-async def resolve_grant(
-    pool: ClientPool, oauth: DescriptAuthProvider, authorization: str | None
-) -> Caller:
-    """In the OAuth mode: the Descript token the request's access token stands for."""
-    access = bearer_token(authorization)
-    token = await oauth.descript_token(access) if access else None
+async def resolve_grant(pool: ClientPool, oauth: DescriptAuthProvider, user: object) -> Caller:
+    """In the OAuth mode: the Descript token of the request's access token, as the SDK's
+    bearer check read it (`user`, the request's authenticated user)."""
+    from descript_mcp.server.oauth.provider import GrantAccess  # loaded in the OAuth mode
+
+    access = getattr(user, "access_token", None)
+    token = oauth.descript_token(access) if isinstance(access, GrantAccess) else None
     if token is None:
         raise ToolError(
             "This connection to Descript has ended (revoked or expired). Reconnect the "

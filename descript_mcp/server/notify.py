@@ -199,7 +199,6 @@ def _connection(ctx: ServerRequestContext[Any, Any]) -> Connection:
 
 async def _owner_of(ctx: ServerRequestContext[Any, Any]) -> str:
     """The fingerprint of the caller's token (HTTP header, else the server's own)."""
-    headers = ctx.request.headers if ctx.request is not None else None
-    caller = await ctx.lifespan_context.caller_for(headers)  # the ServerState's
+    caller = await ctx.lifespan_context.caller_for(ctx.request)  # the ServerState's
     owner: str = caller.owner
     return owner

@@ -69,7 +69,7 @@ def register(server: MCPServer[Any]) -> None:
     )
     async def job(job_id: str, ctx: Context[Any]) -> dict[str, Any]:
         state = state_of(ctx)
-        owner = (await state.caller_for(ctx.headers)).owner
+        owner = (await state.caller_for(ctx.request_context.request)).owner
         record = await state.history.jobs.get(owner, job_id)
         if record is None:
             raise ResourceNotFoundError(f"No job {job_id} in this server's history")

@@ -59,10 +59,11 @@ class ServerState:
             return None
         return await self.pool.get(token)
 
-    async def caller_for(self, headers: Any) -> Caller:
-        """`headers` are the HTTP request's, or None on stdio and in memory."""
+    async def caller_for(self, request: Any) -> Caller:
+        """`request` is the HTTP request's, or None on stdio and in memory."""
+        headers = getattr(request, "headers", None)
         if self.oauth is not None and headers is not None:
-            return await resolve_grant(self.pool, self.oauth, headers.get("authorization"))
+            return await resolve_grant(self.pool, self.oauth, request.scope.get("user"))
         return await resolve(
             self.pool,
             headers is not None,
@@ -79,7 +80,7 @@ def state_of(ctx: Context[Any]) -> ServerState:
 
 async def caller_of(ctx: Context[Any]) -> tuple[ServerState, Caller]:
     state = state_of(ctx)
-    return state, await state.caller_for(ctx.headers)
+    return state, await state.caller_for(ctx.request_context.request)
 
 
 # The request being handled: static resources and completions get no Context from MCPServer.
@@ -104,5 +105,4 @@ async def current_caller() -> tuple[ServerState, Caller]:
     if ctx is None:
         raise RuntimeError("no MCP request is being handled")
     state: ServerState = ctx.lifespan_context
-    headers = ctx.request.headers if ctx.request is not None else None
-    return state, await state.caller_for(headers)
+    return state, await state.caller_for(ctx.request)

@@ -39,6 +39,7 @@ from descript_mcp.server.callers import ClientFactory, bearer_token
 from descript_mcp.server.http.callbacks import CALLBACK_PATH
 from descript_mcp.server.http.limits import client_address
 from descript_mcp.server.http.tokens import Ask, TokenCheck, Verdict
+from descript_mcp.server.request_reads import one_request
 
 logger = logging.getLogger(__name__)
 
@@ -251,13 +252,14 @@ class Gate:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        admitted = await self.admission(scope, headers)
-        if admitted is None:
-            await self.app(scope, receive, send)
-        elif isinstance(admitted, str):
-            await self._counted(admitted, headers, scope, receive, send)
-        else:
-            await admitted(scope, receive, send)
+        with one_request():  # what the admission reads, the SDK's checks behind it reuse
+            admitted = await self.admission(scope, headers)
+            if admitted is None:
+                await self.app(scope, receive, send)
+            elif isinstance(admitted, str):
+                await self._counted(admitted, headers, scope, receive, send)
+            else:
+                await admitted(scope, receive, send)
 
     async def _counted(
         self, owner: str, headers: Headers, scope: Scope, receive: Receive, send: Send

@@ -24,7 +24,7 @@ from mcp.server.auth.provider import (
     construct_redirect_uri,
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
-from pydantic import AnyUrl
+from pydantic import AnyUrl, Field
 
 from descript_mcp.errors import SealedSecretError
 from descript_mcp.history.budgets import BudgetStore
@@ -37,11 +37,11 @@ from descript_mcp.history.grants import (
     TokenRecord,
     digest,
 )
-from descript_mcp.server.oauth.access_memo import AccessMemo
 from descript_mcp.server.oauth.client_documents import ClientDocuments, is_document_id
 from descript_mcp.server.oauth.limits import Limits
 from descript_mcp.server.oauth.registration import check_client
 from descript_mcp.server.oauth.vault import Vault
+from descript_mcp.server.request_reads import read_once
 
 ACCESS_FOR = 3_600
 REFRESH_FOR = 30 * 86_400
@@ -64,6 +64,8 @@ class GrantRefresh(RefreshToken):
 
 class GrantAccess(AccessToken):
     grant_id: str
+    # The grant's Descript token, sealed: what the request it was read for is served with.
+    sealed_token: bytes | None = Field(default=None, repr=False, exclude=True)
 
 
 def same_resource(a: str, b: str) -> bool:
@@ -94,7 +96,6 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         self._store = store
         self._budgets = budgets
         self.limits = Limits()
-        self._live = AccessMemo()
         # Told when a grant is revoked here, so what it left running ends at once.
         self.grant_revoked: Callable[[], None] = lambda: None
 
@@ -283,16 +284,11 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
             )
         return tokens
 
-    async def _live_access(self, token: str) -> tuple[TokenRecord, Grant] | None:
-        """The live access token and its grant: asked of the store once per request."""
-        hashed = digest(token)
-        found = await self._live.read(hashed, lambda: self.store.live_access(hashed, time.time()))
-        if found is None or found[0].expires_at < time.time():
-            return None
-        return found
-
     async def load_access_token(self, token: str) -> GrantAccess | None:
-        found = await self._live_access(token)
+        """The live access token and its grant, asked of the store once per HTTP request (the
+        gate and the SDK's bearer check both ask)."""
+        hashed = digest(token)
+        found = await read_once(hashed, lambda: self.store.live_access(hashed, time.time()))
         if found is None:
             return None
         record, grant = found
@@ -304,6 +300,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
             resource=record.resource,
             subject=grant.owner,
             grant_id=grant.grant_id,
+            sealed_token=grant.sealed_token,
         )
 
     async def revoke_token(self, token: GrantAccess | GrantRefresh) -> None:
@@ -311,7 +308,6 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
 
     async def _revoke(self, grant_id: str) -> None:
         if await self.store.revoke_grant(grant_id, _now_text()):
-            self._live.clear()
             self.grant_revoked()
 
     # Serving a request
@@ -345,15 +341,12 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         """The owners of live grants: whose jobs this server can follow on its own."""
         return {s.grant.owner for s in await self.store.grants() if s.grant.revoked_at is None}
 
-    async def descript_token(self, access_token: str) -> str | None:
-        """The Descript token an access token stands for, while its grant is live."""
-        found = await self._live_access(access_token)
-        if found is None:
+    def descript_token(self, access: GrantAccess) -> str | None:
+        """The Descript token a live access token, as the request's check read it, stands
+        for: opened from its grant's seal, without asking the store again."""
+        if not same_resource(access.resource or "", self.resource) or access.sealed_token is None:
             return None
-        record, grant = found
-        if not same_resource(record.resource, self.resource) or grant.sealed_token is None:
-            return None
-        return self.vault.open(grant.sealed_token, context=grant.grant_id)
+        return self.vault.open(access.sealed_token, context=access.grant_id)
 
 
 def _new_tokens(
