@@ -89,6 +89,7 @@ STDIO_START = {
     "descript_mcp.server.tools.jobs",
     "descript_mcp.server.tools.local_files",
     "descript_mcp.server.tools.media",
+    "descript_mcp.server.tools.media_sources",
     "descript_mcp.server.tools.progress",
     "descript_mcp.server.tools.projects",
     "descript_mcp.server.tools.publish",

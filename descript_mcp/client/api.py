@@ -132,7 +132,7 @@ class DescriptClient:
     ) -> ImportJobCreated:
         """Start an import into a new or existing project (media minutes are spent)."""
         target = Target(
-            "import/project_media",
+            request.job_type,
             request.project_id,
             None if request.project_id else request.project_name,
             needs_upload_urls=_uploads(request.add_media),
@@ -147,7 +147,7 @@ class DescriptClient:
         """Start an import into the drive's media library, in no project (media minutes are
         spent). Undocumented by Descript."""
         target = Target(
-            "import/drive_media",
+            request.job_type,
             None,
             needs_upload_urls=_uploads(request.add_media),
             drive_wide=True,
@@ -160,7 +160,7 @@ class DescriptClient:
         self, request: AgentEditRequest, *, dedupe: DedupeKey | None = None
     ) -> AgentJobCreated:
         """Start an Underlord edit of a project, or a new project from a prompt (AI credits)."""
-        target = Target("agent", request.project_id, request.project_name)
+        target = Target(request.job_type, request.project_id, request.project_name)
         return await self._submitter.submit(
             "jobs/agent", request.to_body(), AgentJobCreated, target, dedupe
         )
@@ -169,7 +169,7 @@ class DescriptClient:
         self, request: PublishRequest, *, dedupe: DedupeKey | None = None
     ) -> JobCreated:
         """Start rendering and publishing a composition. One publish per project at a time."""
-        target = Target("publish", request.project_id)
+        target = Target(request.job_type, request.project_id)
         return await self._submitter.submit(
             "jobs/publish", request.to_body(), JobCreated, target, dedupe
         )
@@ -179,7 +179,7 @@ class DescriptClient:
     ) -> TimelineExportCreated:
         """Start exporting a composition as a timeline file for another editor. Free; the file
         is at the stopped job's download_url. Undocumented by Descript."""
-        target = Target("export/timeline", request.project_id, echo={"format": request.format})
+        target = Target(request.job_type, request.project_id, echo={"format": request.format})
         return await self._submitter.submit(
             "jobs/export/timeline", request.to_body(), TimelineExportCreated, target, dedupe
         )

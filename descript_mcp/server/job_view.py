@@ -16,11 +16,10 @@ from urllib.parse import urlsplit
 from mcp.server.apps import Apps, ResourceCsp
 from mcp.server.mcpserver.tools import Tool
 
+from descript_mcp.server.tools.registry import spec_of
 from descript_mcp.settings import DEFAULT_API_URL, Settings
 
 JOB_VIEW_URI = "ui://descript-mcp/job.html"
-# The tools whose results are a job the view can follow.
-JOB_TOOLS = frozenset({"import_media", "agent_edit", "publish", "get_job"})
 # Where Descript's signed download links point (its spec's examples and live answers).
 DESCRIPT_MEDIA_ORIGIN = "https://storage.googleapis.com"
 
@@ -82,7 +81,7 @@ def job_view(settings: Settings) -> Apps:
 
 
 def bind_job_tools(tools: list[Tool]) -> None:
-    """Point the job tools at the view."""
+    """Point the job tools (declared `job=True`) at the view."""
     for tool in tools:
-        if tool.name in JOB_TOOLS:
+        if spec_of(tool).job:
             tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": JOB_VIEW_URI}}

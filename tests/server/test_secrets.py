@@ -19,6 +19,7 @@ from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
+from descript_mcp.server.tools import build_tools
 from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
 from tests.server.conftest import ERAS, SAMPLE
@@ -39,11 +40,13 @@ def sandbox_config() -> SandboxConfig:
     return config
 
 
-async def _exercise(mcp: Client, media: Path) -> list[str]:
-    """Every tool and resource, happy and failing; returns every text the client saw."""
+async def _exercise(mcp: Client, media: Path, called: set[str]) -> list[str]:
+    """Every tool and resource, happy and failing; returns every text the client saw, and
+    adds the name of each tool called to `called`."""
     seen: list[str] = []
 
     async def call(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        called.add(tool)
         result = await mcp.call_tool(tool, arguments)
         seen.extend(getattr(block, "text", "") for block in result.content)
         seen.append(str(result.structured_content))
@@ -63,7 +66,10 @@ async def _exercise(mcp: Client, media: Path) -> list[str]:
     project = imported["project_id"]
     await call("agent_edit", {"project_id": project, "prompt": "Add captions"})
     published = await call("publish", {"project_id": project})
+    exported = await call("export_timeline", {"project_id": project, "format": "edl"})
     for tool, arguments in [
+        ("save_file", {"job_id": exported["job_id"], "path": str(media / "cut.edl")}),
+        ("import_drive_media", {"add_media": {"lib.wav": {"path": str(media / "talk.wav")}}}),
         ("save_file", {"job_id": published["job_id"], "path": str(media / "out.wav")}),
         ("save_file", {"project_id": project, "format": "txt", "path": str(media / "t.txt")}),
         ("get_published_page", {"share_url": published["share_url"]}),
@@ -112,22 +118,25 @@ async def test_no_token_or_signature_anywhere(
         )
 
     texts: list[str] = []
+    called: set[str] = set()
     for token in (TOKEN, WRONG):
         settings = Settings(
             api_key=token,
             api_url=f"{ASGI_BASE}/v1",
             history_path=history,
             roots=(media,),
-            toolsets=("default", "uploads"),
+            toolsets=("all",),
         )
         async with Client(
             build_server(settings, client_factory=factory, poll_schedule=FAST_POLL), mode=mode
         ) as mcp:
             texts += (
-                await _exercise(mcp, media)
+                await _exercise(mcp, media, called)
                 if token == TOKEN
                 else [str((await mcp.call_tool("list_projects", {})).content)]
             )
+    # Every tool of every toolset was called: a new tool is searched too, or this fails.
+    assert called == {t.name for t in build_tools(Settings(toolsets=("all",))).offered}
     everything = "\n".join([*texts, caplog.text, history.read_bytes().decode("latin-1")])
     assert "Descript rejected the API token (401" in everything  # the failing path ran
     assert "signature=" in caplog.text  # signed URLs were logged, redacted

@@ -141,7 +141,7 @@ async def test_an_unknown_argument_is_refused_with_the_names_accepted(
             "import_media", {"add_media": {"a.wav": {"urll": SAMPLE}}, "project_name": "X"}
         )
     )
-    accepted = "accepted: url, path, tracks, file_size, content_type, language"
+    accepted = "accepted: url, path, file_size, content_type, language, tracks"
     assert f"add_media.a.wav.urll: unknown field; {accepted}" in nested
     assert sandbox.api_requests("POST", "/jobs/publish") == []
     assert len(sandbox.api_requests("POST", IMPORTS)) == 1  # the sample's import only

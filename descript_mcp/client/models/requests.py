@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -104,6 +104,8 @@ class CompositionUpdate(RequestModel):
 class ImportMediaRequest(RequestModel):
     """POST /jobs/import/project_media: a new project unless `project_id` is given."""
 
+    job_type: ClassVar[str] = "import/project_media"  # the job it starts
+
     project_id: str | None = None
     project_name: str | None = None
     team_access: TeamAccess | None = None
@@ -140,6 +142,8 @@ class ImportDriveMediaRequest(RequestModel):
     """POST /jobs/import/drive_media (undocumented): files into the drive's media library, in
     no project. A key `Folder/Name.wav` puts the file in that folder, creating it."""
 
+    job_type: ClassVar[str] = "import/drive_media"  # the job it starts
+
     add_media: dict[str, UrlMedia | UploadMedia]
     folder_id: str | None = Field(
         default=None, description="A media library folder: a search hit's folder_id"
@@ -161,6 +165,8 @@ class ImportDriveMediaRequest(RequestModel):
 
 class AgentEditRequest(RequestModel):
     """POST /jobs/agent: edit `project_id`, or a new project named `project_name`."""
+
+    job_type: ClassVar[str] = "agent"  # the job it starts
 
     prompt: str = Field(min_length=1)
     project_id: str | None = None
@@ -204,6 +210,8 @@ def is_uuid(value: str) -> bool:
 class PublishRequest(RequestModel):
     """POST /jobs/publish: render a composition and publish it to a share page."""
 
+    job_type: ClassVar[str] = "publish"  # the job it starts
+
     project_id: str = Field(min_length=1)
     composition_id: str | None = None
     media_type: MediaType | None = None
@@ -215,6 +223,8 @@ class PublishRequest(RequestModel):
 class ExportTimelineRequest(RequestModel):
     """POST /jobs/export/timeline (undocumented): a composition as a timeline file for another
     editor (media is never bundled). Free. Descript refuses the options a format has not."""
+
+    job_type: ClassVar[str] = "export/timeline"  # the job it starts
 
     project_id: str = Field(min_length=1)
     format: TimelineFormat = Field(
@@ -248,3 +258,13 @@ class ExportTranscriptRequest(RequestModel):
     include_speaker_labels: SpeakerLabels | None = None
     include_markers: bool | None = None
     timecodes: Timecodes | None = None
+
+
+# The requests that start a job: each says which (`job_type`) and takes a `callback_url`.
+JobRequest = (
+    ImportMediaRequest
+    | ImportDriveMediaRequest
+    | AgentEditRequest
+    | PublishRequest
+    | ExportTimelineRequest
+)

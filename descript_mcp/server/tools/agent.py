@@ -27,7 +27,9 @@ class AgentModelList(BaseModel):
     aliases: list[AgentModelInfo]
 
 
-@tool(title="Edit with Descript's agent (Underlord)", annotations=CHANGES, cost=AI_CREDITS)
+@tool(
+    title="Edit with Descript's agent (Underlord)", annotations=CHANGES, cost=AI_CREDITS, job=True
+)
 async def agent_edit(
     prompt: Annotated[
         str,
@@ -51,7 +53,6 @@ async def agent_edit(
     minutes); one edit per project at a time. Returns its answer, or the job id: get_job."""
     state, caller = await caller_of(ctx)
     request = AgentEditRequest(
-        callback_url=state.callbacks.url_for(caller),
         prompt=prompt,
         project_id=project_id,
         project_name=project_name,
@@ -67,8 +68,6 @@ async def agent_edit(
             caller,
             caller.client.agent_edit,
             request,
-            job_type="agent",
-            tool="agent_edit",
             force=force,
             wait_seconds=wait_seconds,
         )

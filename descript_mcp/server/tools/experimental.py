@@ -6,38 +6,25 @@ from contextlib import ExitStack
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from descript_mcp.client.models import (
     ExportTimelineRequest,
     ImportDriveMediaRequest,
     TimelineFormat,
-    UploadMedia,
-    UrlMedia,
 )
-from descript_mcp.files.sharelinks import direct_download_url
 from descript_mcp.server.state import caller_of
 from descript_mcp.server.summaries import JobSummary
 from descript_mcp.server.tools.arguments import CompositionId, Force, ProjectId, WaitSeconds
 from descript_mcp.server.tools.compositions import named_or_first_with_content
 from descript_mcp.server.tools.flow import submit_and_wait
-from descript_mcp.server.tools.local_files import LocalMedia, roots_for
+from descript_mcp.server.tools.media_sources import FileSource, plan_media, sent_by_caller
 from descript_mcp.server.tools.registry import CREATES, FREE, MEDIA_MINUTES, tool
-from descript_mcp.server.tools.samples import resolved
 
 OBSERVED = "Experimental: an undocumented Descript route, as observed; it may change."
 
 
-class DriveMediaSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str | None = Field(default=None, description="A direct or share link")
-    path: str | None = Field(default=None, description="A file on this computer, uploaded")
-    language: str | None = None
-
-
-@tool(title="Export a timeline (experimental)", annotations=CREATES, cost=FREE)
+@tool(title="Export a timeline (experimental)", annotations=CREATES, cost=FREE, job=True)
 async def export_timeline(
     project_id: ProjectId,
     format: Annotated[
@@ -67,7 +54,6 @@ async def export_timeline(
         caller,
         caller.client.export_timeline,
         ExportTimelineRequest(
-            callback_url=state.callbacks.url_for(caller),
             project_id=project_id,
             format=format,
             composition_id=await named_or_first_with_content(
@@ -78,8 +64,6 @@ async def export_timeline(
             snap_frame_rates=snap_frame_rates,
             strip_spaces=strip_spaces,
         ),
-        job_type="export/timeline",
-        tool="export_timeline",
         force=force,
         wait_seconds=wait_seconds,
     )
@@ -91,10 +75,11 @@ async def export_timeline(
     title="Import into the drive's media library (experimental)",
     annotations=CREATES,
     cost=MEDIA_MINUTES,
+    job=True,
 )
 async def import_drive_media(
     add_media: Annotated[
-        dict[str, DriveMediaSource],
+        dict[str, FileSource],
         Field(description="At most 3, by name with extension; Folder/Name.wav makes folders"),
     ],
     ctx: Context[Any],
@@ -107,34 +92,18 @@ async def import_drive_media(
     """Import media into the drive's media library, in no project. Costs media minutes."""
     state, caller = await caller_of(ctx)
     with ExitStack() as opened:
-        items: dict[str, UrlMedia | UploadMedia] = {}
-        local: list[LocalMedia] = []
-        for name, source in add_media.items():
-            if (source.url is None) == (source.path is None):
-                raise ToolError(f"{name}: give exactly one of url or path.")
-            if source.url is not None:
-                url = direct_download_url(resolved(source.url, state.settings.sandbox_media))
-                items[name] = UrlMedia(url=url, language=source.language)
-                continue
-            assert source.path is not None
-            media = LocalMedia.open(name, await roots_for(ctx, state, caller), source.path, opened)
-            items[name] = media.upload(source.language)
-            local.append(media)
+        items, local = await plan_media(add_media, ctx, state, caller, opened)
         summary = await submit_and_wait(
             ctx,
             state,
             caller,
             caller.client.import_drive_media,
-            ImportDriveMediaRequest(
-                callback_url=state.callbacks.url_for(caller),
-                add_media=items,
-                folder_id=folder_id,
-            ),
-            job_type="import/drive_media",
-            tool="import_drive_media",
+            # FileSource makes no sequences: every item is a URL or an upload.
+            ImportDriveMediaRequest(add_media=items, folder_id=folder_id),
             force=force,
             wait_seconds=wait_seconds,
             local=local,
+            sent_by_caller=sent_by_caller(add_media),
         )
     summary.summary = f"{summary.summary} {OBSERVED}"
     return summary

@@ -20,6 +20,7 @@ from descript_mcp.client.models import (
     Job,
     JobCreated,
     JobCreatedBase,
+    JobRequest,
     RequestModel,
     UploadTarget,
 )
@@ -31,6 +32,7 @@ from descript_mcp.server.state import ServerState
 from descript_mcp.server.summaries import JobSummary, MediaOutcome, Wait, summarize
 from descript_mcp.server.tools.local_files import LocalMedia, UploadFailure, upload_all
 from descript_mcp.server.tools.progress import CallProgress
+from descript_mcp.server.tools.registry import running_tool
 from descript_mcp.server.upload_links import awaiting_bytes, links_of
 
 CreatedT = TypeVar("CreatedT", bound=JobCreatedBase)
@@ -93,10 +95,8 @@ async def submit_job(
     state: ServerState,
     caller: Caller,
     send: Callable[..., Awaitable[CreatedT]],
-    request: RequestModel,
+    request: JobRequest,
     *,
-    job_type: str,
-    tool: str,
     force: bool,
     local_files: Iterable[tuple[tuple[int, int], int]] = (),
     picked: Sequence[object] = (),
@@ -110,6 +110,7 @@ async def submit_job(
     returned instead. Models repeat calls after a timeout or a dropped connection; that is
     where a second charge comes from.
     """
+    tool = running_tool()
     fingerprint = _fingerprint(caller.owner, tool, request, local_files, picked)
     key = None if force else DedupeKey(fingerprint)
     with anyio.CancelScope(shield=True):
@@ -139,7 +140,7 @@ async def submit_job(
             await state.history.jobs.record_submitted(
                 caller.owner,
                 accepted,
-                job_type=job_type,
+                job_type=request.job_type,
                 tool=tool,
                 request=redact_urls(request.to_body()),
             )
@@ -148,7 +149,7 @@ async def submit_job(
         await state.history.jobs.record_submitted(
             caller.owner,
             created,
-            job_type=job_type,
+            job_type=request.job_type,
             tool=tool,
             request=redact_urls(request.to_body()),
         )
@@ -176,27 +177,26 @@ async def submit_and_wait(
     state: ServerState,
     caller: Caller,
     send: Callable[..., Awaitable[JobCreatedBase]],
-    request: RequestModel,
+    request: JobRequest,
     *,
-    job_type: str,
-    tool: str,
     force: bool,
     wait_seconds: float | None,
     local: list[LocalMedia] | None = None,
     sent_by_caller: Sequence[str] = (),
     picked: Sequence[object] = (),
 ) -> JobSummary:
-    """A job tool's call, from the request to the summary it returns. `sent_by_caller` names
-    the media the caller sends to the answer's upload URLs itself: then the call does not wait
-    for the job, which cannot go on before the bytes arrive, and answers with the links."""
+    """A job tool's call, from the request to the summary it returns: the request goes with
+    this server's callback URL (when Descript can reach it), recorded as the job its type names
+    and under the tool being called. `sent_by_caller` names the media the caller sends to the
+    answer's upload URLs itself: then the call does not wait for the job, which cannot go on
+    before the bytes arrive, and answers with the links."""
     local = local or []
+    request = request.model_copy(update={"callback_url": state.callbacks.url_for(caller)})
     submitted = await submit_job(
         state,
         caller,
         send,
         request,
-        job_type=job_type,
-        tool=tool,
         force=force,
         local_files=[(media.file.identity, media.size) for media in local],
         picked=picked,

@@ -21,7 +21,7 @@ class JobList(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end")
 
 
-@tool(title="Get a job's status", annotations=READS, cost=FREE)
+@tool(title="Get a job's status", annotations=READS, cost=FREE, job=True)
 async def get_job(job_id: JobId, ctx: Context[Any], wait_seconds: WaitSeconds = 0) -> JobSummary:
     """A job's state and, once finished, its result (media, the agent's answer, share and
     download URLs). With wait_seconds, waits for its end: use it to keep waiting on a job a
@@ -72,7 +72,7 @@ async def list_jobs(
     return JobList(jobs=[summarize(job) for job in page.items], next_cursor=page.next_cursor)
 
 
-@tool(title="Cancel a job", annotations=CANCELS, cost=FREE)
+@tool(title="Cancel a job", annotations=CANCELS, cost=FREE, job=True)
 async def cancel_job(job_id: JobId, ctx: Context[Any]) -> JobSummary:
     """Cancel a queued or running job. Media an import brought in stays; a finished job is
     left as it is."""

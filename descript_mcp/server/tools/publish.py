@@ -61,7 +61,7 @@ class PublishedPage(Compact):
     )
 
 
-@tool(title="Publish a composition", annotations=CHANGES, cost=FREE)
+@tool(title="Publish a composition", annotations=CHANGES, cost=FREE, job=True)
 async def publish(
     project_id: ProjectId,
     ctx: Context[Any],
@@ -86,15 +86,12 @@ async def publish(
         caller,
         caller.client.publish,
         PublishRequest(
-            callback_url=state.callbacks.url_for(caller),
             project_id=project_id,
             composition_id=composition_id,
             media_type=media_type,
             resolution=resolution,
             access_level=access_level,
         ),
-        job_type="publish",
-        tool="publish",
         force=force,
         wait_seconds=wait_seconds,
     )

@@ -9,6 +9,7 @@ import difflib
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
@@ -58,6 +59,7 @@ class ToolSpec:
     annotations: ToolAnnotations
     cost: str
     app_only: bool = False
+    job: bool = False  # its result is a job (a JobSummary) the job view can follow
 
 
 # MCP Apps: a tool only a view calls; hosts keep it from the model.
@@ -65,16 +67,37 @@ APP_ONLY = {"ui": {"visibility": ["app"]}}
 
 
 def tool(
-    *, title: str, annotations: ToolAnnotations, cost: str, app_only: bool = False
+    *,
+    title: str,
+    annotations: ToolAnnotations,
+    cost: str,
+    app_only: bool = False,
+    job: bool = False,
 ) -> Callable[[F], F]:
     """Mark a module-level function as a tool, to be built by `build`: the function stays as
-    it was, callable directly. An `app_only` tool is for a view (MCP Apps), not the model."""
+    it was, callable directly. An `app_only` tool is for a view (MCP Apps), not the model; a
+    `job` tool answers with a job, which the job view follows beside it."""
 
     def mark(fn: F) -> F:
-        setattr(fn, SPEC, ToolSpec(title, annotations, cost, app_only))
+        setattr(fn, SPEC, ToolSpec(title, annotations, cost, app_only, job))
         return fn
 
     return mark
+
+
+def spec_of(built: Tool) -> ToolSpec:
+    """How a built tool was declared (its function's `tool` mark)."""
+    spec: ToolSpec = getattr(built.fn, SPEC)
+    return spec
+
+
+# The tool whose call is being handled, for what the call's code shares (the job tools' path).
+_running: ContextVar[str] = ContextVar("descript_mcp_tool")
+
+
+def running_tool() -> str:
+    """The name of the tool whose call this is."""
+    return _running.get()
 
 
 def marked(module: ModuleType) -> list[Callable[..., Awaitable[Any]]]:
@@ -138,6 +161,7 @@ class CheckedTool(Tool):
                 f"Error executing tool {self.name}: Invalid arguments: "
                 + "; ".join(_unknown(name, accepted) for name in unknown)
             )
+        running = _running.set(self.name)
         try:
             result = await super().run(arguments, context, convert_result)
         except ToolError as error:
@@ -148,6 +172,8 @@ class CheckedTool(Tool):
             raise ToolError(
                 f"Error executing tool {self.name}: Invalid arguments: {problems}"
             ) from cause
+        finally:
+            _running.reset(running)
         if isinstance(result, CallToolResult) and not result.is_error:
             result.content = [
                 block.model_copy(update={"text": DATA_LABEL + block.text})

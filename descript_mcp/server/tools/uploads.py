@@ -112,7 +112,6 @@ async def start_upload(
         clips = [{"media": name} for name in names]
         compositions = [NewComposition.model_validate({"name": composition_name, "clips": clips})]
     request = ImportMediaRequest(
-        callback_url=state.callbacks.url_for(caller),
         project_id=project_id,
         project_name=None if project_id else project_name,
         add_media=items,
@@ -124,8 +123,6 @@ async def start_upload(
         caller,
         caller.client.import_project_media,
         request,
-        job_type="import/project_media",
-        tool="start_upload",
         force=force,
         wait_seconds=0,
         sent_by_caller=names,
