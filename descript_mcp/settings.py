@@ -65,6 +65,9 @@ ENVIRONMENT: dict[str, str] = {
     "port": "DESCRIPT_MCP_PORT",
     "http_token_fallback": "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK",
     "log_level": "DESCRIPT_MCP_LOG_LEVEL",
+    "log_format": "DESCRIPT_MCP_LOG_FORMAT",
+    "metrics_port": "DESCRIPT_MCP_METRICS_PORT",
+    "drain_seconds": "DESCRIPT_MCP_DRAIN_SECONDS",
     "roots": ROOTS_ENV,
     "http_local_files": "DESCRIPT_MCP_HTTP_LOCAL_FILES",
     "allowed_hosts": "DESCRIPT_MCP_ALLOWED_HOSTS",
@@ -180,6 +183,24 @@ class Settings(BaseModel):
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="warning", description="Log level (logs go to stderr)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Logs as text, or as one JSON object a line with each request's id",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Over HTTP: serve Prometheus metrics at /metrics on this port, on the same "
+        "address (the server's own port puts them on its listener); unset: no metrics",
+    )
+    drain_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=3600,
+        description="Over HTTP, after SIGTERM: how long calls in flight may take to finish "
+        "before the server exits (it stops taking new sessions and hands its jobs over at once)",
     )
     auth: HttpAuth = Field(
         default="token",

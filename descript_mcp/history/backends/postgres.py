@@ -1,5 +1,9 @@
 """The history in PostgreSQL, shared by every replica: psycopg 3 (async) and its connection
-pool; append-only migrations, run on start by whichever replica takes the lock first."""
+pool; append-only migrations, run on start by whichever replica takes the lock first.
+
+A database that cannot be reached (restarting, failing over, the connection cut) raises
+HistoryUnavailableError, which callers retry like any passing failure; the pool replaces the
+connections it lost on its own."""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
-from psycopg import AsyncConnection
+import anyio
+from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from descript_mcp.errors import HistoryUnavailableError
 from descript_mcp.history.database import Dialect, Params, Row, Statements
 from descript_mcp.history.records import now
 
@@ -164,6 +170,18 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 # Held while migrating, so replicas starting together migrate once.
 MIGRATION_LOCK = 7_235_016_001
+# The longest a statement waits for a connection of the pool, and a new connection to open:
+# past it the database counts as unreachable.
+CONNECTION_WAIT = 10.0
+CONNECT_TIMEOUT = 5
+# A listening connection quiet this long is asked a question, so one cut without a word (a
+# dropped network, a failover) is noticed; an answer is awaited this long.
+LISTENER_CHECKED_EVERY = 5.0
+LISTENER_ANSWERS_WITHIN = 5.0
+UNREACHABLE = (
+    "The job history's database could not be reached (it is restarting, or the connection was "
+    "cut). Retry in a few seconds."
+)
 _PLACEHOLDER = re.compile(r"\?|:(\w+)|%")
 
 
@@ -190,9 +208,14 @@ class PostgresDatabase:
             url,
             min_size=1,
             max_size=max_connections,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            kwargs={
+                "row_factory": dict_row,
+                "autocommit": True,
+                "connect_timeout": CONNECT_TIMEOUT,
+            },
             connection_class=AsyncConnection[Row],
             open=False,
+            timeout=CONNECTION_WAIT,
         )
 
     async def open(self) -> None:
@@ -213,33 +236,69 @@ class PostgresDatabase:
         await self._pool.close()
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        async with self._pool.connection() as conn:
+        async with _reachable(), self._pool.connection() as conn:
             return await _Connection(conn).execute(sql, params)
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._pool.connection() as conn:
+        async with _reachable(), self._pool.connection() as conn:
             return await _Connection(conn).one(sql, params)
 
     async def all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._pool.connection() as conn:
+        async with _reachable(), self._pool.connection() as conn:
             return await _Connection(conn).all(sql, params)
 
     async def notify(self, channel: str, payload: str) -> None:
         await self.execute("SELECT pg_notify(?, ?)", (channel, payload))
 
-    async def listen(self, channel: str) -> AsyncIterator[str]:
-        """The payloads sent on `channel`, on a connection of its own, until it fails."""
-        async with await AsyncConnection.connect(self.url, autocommit=True) as conn:
-            await conn.execute(f"LISTEN {channel}")  # a constant of ours, not input
-            async for notice in conn.notifies():
-                yield notice.payload
+    async def ping(self) -> None:
+        """Raise HistoryUnavailableError unless the database answers."""
+        await self.one("SELECT 1 AS up")
+
+    async def check(self) -> None:
+        """Test the pool's idle connections, replacing those the database dropped (after a
+        restart each would fail one statement otherwise)."""
+        async with _reachable():
+            await self._pool.check()
+
+    @asynccontextmanager
+    async def listening(self, *channels: str) -> AsyncIterator[AsyncIterator[tuple[str, str]]]:
+        """The notifications sent on `channels`, as (channel, payload), on a connection of its
+        own, listening once entered. Iterating raises HistoryUnavailableError when the
+        connection fails, or when a quiet one no longer answers."""
+        async with _reachable():
+            conn = await AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            )
+        async with conn:
+            async with _reachable():
+                for channel in channels:
+                    await conn.execute(f"LISTEN {channel}")  # constants of ours, not input
+            yield _notices(conn)
 
     @asynccontextmanager
     async def transaction(self, serialize: str | None = None) -> AsyncIterator[Statements]:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with _reachable(), self._pool.connection() as conn, conn.transaction():
             if serialize is not None:
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (serialize,))
             yield _Connection(conn)
+
+
+@asynccontextmanager
+async def _reachable() -> AsyncIterator[None]:
+    """Failures to reach the database, as the history's own error."""
+    try:
+        yield
+    except (OperationalError, OSError, TimeoutError) as error:
+        raise HistoryUnavailableError(UNREACHABLE) from error
+
+
+async def _notices(conn: AsyncConnection[Any]) -> AsyncIterator[tuple[str, str]]:
+    while True:
+        async with _reachable():
+            async for notice in conn.notifies(timeout=LISTENER_CHECKED_EVERY):
+                yield notice.channel, notice.payload
+            with anyio.fail_after(LISTENER_ANSWERS_WITHIN):
+                await conn.execute("SELECT 1")
 
 
 class _Connection:
