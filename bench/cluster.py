@@ -53,7 +53,7 @@ def _replica(
 def _balancer(ports: list[int], home: Path) -> Iterator[int]:
     port = free_port()
     config = CONFIG.read_text().replace("bind :8000", f"bind 127.0.0.1:{port}")
-    servers = "\n".join(f"    server r{n} 127.0.0.1:{p} check" for n, p in enumerate(ports))
+    servers = "\n".join(f"    server r{n} 127.0.0.1:{p}" for n, p in enumerate(ports))
     config = re.sub(r"^\s*server-template .*$", servers, config, flags=re.MULTILINE)
     path = home / f"haproxy-{port}.cfg"
     path.write_text(config)

@@ -46,6 +46,10 @@ class ThrowawayPostgres:
             "--locale=C.UTF-8",
             "-N",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after `halt`)."""
         options = (
             f"-k {self.socket} -c listen_addresses='' -p {PORT} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -61,6 +65,11 @@ class ThrowawayPostgres:
             str(self.root / "log"),
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server as a restart does (fast: every session ends with AdminShutdown),
+        keeping its data for `resume`."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

@@ -99,7 +99,7 @@ class Cluster:
         try:
             await self.leases.release(owner, job_id, self.replica)
         except PASSING as error:
-            logger.warning("the lease of %s is left to lapse: %s", job_id, error)
+            logger.warning("the lease of %s is left to lapse: %s", job_id, _why(error))
 
     async def announce(self, owner: str, job_id: str) -> None:
         """Tell the other replicas the job's record changed; never raises."""
@@ -110,7 +110,7 @@ class Cluster:
                 return
             except PASSING as error:
                 if pause is None:
-                    logger.warning("a change of %s was not announced: %s", job_id, error)
+                    logger.warning("a change of %s was not announced: %s", job_id, _why(error))
                     return
             await anyio.sleep(pause)
 
@@ -147,7 +147,7 @@ class Cluster:
                             await self._changed(payload, heard, notifier)
             except PASSING as error:
                 # Changes missed meanwhile: watchers read the history again on their own.
-                logger.warning("listening for job changes failed (%s); again soon", error)
+                logger.warning("listening for job changes failed (%s); again soon", _why(error))
             finally:
                 self.listening = False
             await anyio.sleep(pause)
@@ -188,7 +188,7 @@ class Cluster:
                     logger.info("taking over job %s", job_id)
                     take(owner, client, job_id)
             except PASSING as error:
-                logger.warning("taking over orphaned jobs failed (%s)", error)
+                logger.warning("taking over orphaned jobs failed (%s)", _why(error))
 
     async def _check_database(self) -> None:
         while True:
@@ -198,7 +198,7 @@ class Cluster:
                 answers = True
             except (*PASSING, TimeoutError) as error:
                 if self.database_answers:
-                    logger.warning("the database does not answer (%s)", error)
+                    logger.warning("the database does not answer (%s)", _why(error))
                 answers = False
             recovered = answers and not self.database_answers
             if recovered:
@@ -209,3 +209,9 @@ class Cluster:
                 with anyio.move_on_after(DATABASE_ANSWERS_WITHIN), suppress(*PASSING):
                     await self.database.check()
             await anyio.sleep(DATABASE_CHECKED_EVERY)
+
+
+def _why(error: BaseException) -> str:
+    """What went wrong, for the log: the database's own words when it gave any."""
+    cause = error.__cause__ or error
+    return str(cause).strip() or type(cause).__name__

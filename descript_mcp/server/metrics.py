@@ -23,6 +23,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -51,6 +52,8 @@ SAMPLED_EVERY = 15.0
 
 class Metrics:
     def __init__(self, server: Served, tools: Collection[str]) -> None:
+        # A `_created` series beside every counter would double the series.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self.tools = frozenset(tools)
         self.tool_calls = Counter(

@@ -8,6 +8,7 @@ connections it lost on its own."""
 from __future__ import annotations
 
 import re
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -236,16 +237,34 @@ class PostgresDatabase:
         await self._pool.close()
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        async with _reachable(), self._pool.connection() as conn:
+        async with _reachable(), self._connection() as conn:
             return await _Connection(conn).execute(sql, params)
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
-        async with _reachable(), self._pool.connection() as conn:
+        async with _reachable(), self._connection() as conn:
             return await _Connection(conn).one(sql, params)
 
     async def all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with _reachable(), self._pool.connection() as conn:
+        async with _reachable(), self._connection() as conn:
             return await _Connection(conn).all(sql, params)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection[Row]]:
+        """A connection of the pool that the server has not closed meanwhile. One it closed
+        (a restart, a terminated backend) has its goodbye waiting to be read: it is put back
+        closed, for the pool to replace, and another taken, so no statement meets it."""
+        for _ in range(self._pool.max_size):
+            conn = await self._pool.getconn()
+            if not _closed_by_server(conn):
+                break
+            await conn.close()
+            await self._pool.putconn(conn)
+        else:  # every one was: the pool is making new ones
+            conn = await self._pool.getconn()
+        try:
+            yield conn
+        finally:
+            await self._pool.putconn(conn)
 
     async def notify(self, channel: str, payload: str) -> None:
         await self.execute("SELECT pg_notify(?, ?)", (channel, payload))
@@ -277,7 +296,7 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self, serialize: str | None = None) -> AsyncIterator[Statements]:
-        async with _reachable(), self._pool.connection() as conn, conn.transaction():
+        async with _reachable(), self._connection() as conn, conn.transaction():
             if serialize is not None:
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (serialize,))
             yield _Connection(conn)
@@ -290,6 +309,14 @@ async def _reachable() -> AsyncIterator[None]:
         yield
     except (OperationalError, OSError, TimeoutError) as error:
         raise HistoryUnavailableError(UNREACHABLE) from error
+
+
+def _closed_by_server(conn: AsyncConnection[Any]) -> bool:
+    """Whether an idle connection has something to read: only the server's goodbye can be."""
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
 
 
 async def _notices(conn: AsyncConnection[Any]) -> AsyncIterator[tuple[str, str]]:
