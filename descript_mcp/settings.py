@@ -255,6 +255,15 @@ class Settings(BaseModel):
         return tuple(networks)
 
     @model_validator(mode="after")
+    def _metrics_over_http(self) -> Settings:
+        if self.metrics_port is not None and self.transport == "stdio":
+            raise ValueError(
+                "metrics are served over HTTP: DESCRIPT_MCP_METRICS_PORT needs --transport http "
+                "(or sse)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _oauth_is_complete(self) -> Settings:
         if self.auth != "oauth":
             return self

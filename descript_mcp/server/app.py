@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from descript_mcp._version import __version__
 from descript_mcp.client import observe as watched_requests
 from descript_mcp.client.waiter import PollSchedule
+from descript_mcp.errors import HistoryUnavailableError
 from descript_mcp.history import History
 from descript_mcp.history.records import owner_of
 from descript_mcp.redact import install_log_redaction
@@ -35,6 +37,8 @@ from descript_mcp.server.supervise import supervised
 from descript_mcp.server.tools import build_tools
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mcp.server.auth.settings import AuthSettings
@@ -97,12 +101,15 @@ async def forget_expired(history: History, oauth: DescriptAuthProvider | None) -
     and tokens only while they can be used; clients that never completed a sign-in a day;
     budgets' spends while in their window."""
     while True:
-        await history.jobs.forget_expired_links()
-        if oauth is not None:
-            at = time.time()
-            unused_since = datetime.fromtimestamp(at - oauth.limits.unused_client_kept, UTC)
-            await history.grants.forget_expired(at, unused_since.isoformat(timespec="seconds"))
-            await history.budgets.forget_before(at - BUDGETS_KEPT)
+        try:
+            await history.jobs.forget_expired_links()
+            if oauth is not None:
+                at = time.time()
+                unused_since = datetime.fromtimestamp(at - oauth.limits.unused_client_kept, UTC)
+                await history.grants.forget_expired(at, unused_since.isoformat(timespec="seconds"))
+                await history.budgets.forget_before(at - BUDGETS_KEPT)
+        except HistoryUnavailableError as error:  # the next round catches up
+            logger.warning("forgetting what expired failed: %s", error)
         await anyio.sleep(LINKS_CHECKED_EVERY)
 
 
@@ -226,7 +233,8 @@ def build_server(
                 yield state
                 task_group.cancel_scope.cancel()
         finally:
-            server.state = None
+            if server.state is not None and server.state.history is history:
+                server.state = None
             if unwatch is not None:
                 unwatch()
             with anyio.CancelScope(shield=True):
@@ -304,7 +312,7 @@ def _observe(server: DescriptServer, settings: Settings, tools: list[str]) -> No
         server.middleware.append(trace_request_ids)
     elif settings.log_format == "json":
         server.middleware.append(request_ids)
-    if settings.metrics_port is not None and settings.transport != "stdio":
+    if settings.metrics_port is not None:  # over HTTP: the settings see to it
         from descript_mcp.server.metrics import Metrics
 
         server.metrics = Metrics(server, tools)

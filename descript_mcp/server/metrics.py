@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Collection, Iterator
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -35,6 +36,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from descript_mcp.client import observe
+from descript_mcp.errors import HistoryUnavailableError
 from descript_mcp.server import supervise
 
 if TYPE_CHECKING:
@@ -162,10 +164,11 @@ class Metrics:
         cluster = state.tracker.cluster
         while True:
             now = time.time()
-            if state.oauth is not None:
-                self.sign_ins_pending.set(await state.history.grants.open_sign_ins(now))
-            if cluster is not None:
-                self.jobs_unowned.set(await state.history.leases.unowned(now - cluster.ttl))
+            with suppress(HistoryUnavailableError):  # kept as last counted until it answers
+                if state.oauth is not None:
+                    self.sign_ins_pending.set(await state.history.grants.open_sign_ins(now))
+                if cluster is not None:
+                    self.jobs_unowned.set(await state.history.leases.unowned(now - cluster.ttl))
             await anyio.sleep(SAMPLED_EVERY)
 
     def app(self) -> ASGIApp:

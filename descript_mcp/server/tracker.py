@@ -128,6 +128,7 @@ class JobTracker:
         try:
             with followed.polling:  # cancelled when a confirmed callback says the job ended
                 while True:
+                    began = anyio.current_time()
                     try:
                         if self.cluster is None:
                             await self._poll(followed, client)
@@ -146,6 +147,8 @@ class JobTracker:
                         if restarts > RESTARTS_AT_MOST:
                             return
                     followed.signal()
+                    if anyio.current_time() - began > RETRY_MOST:  # it ran well for a while
+                        pause = RETRY_FIRST
                     await anyio.sleep(pause)
                     pause = min(pause * 2, RETRY_MOST)
         finally:

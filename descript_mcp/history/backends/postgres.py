@@ -257,8 +257,9 @@ class PostgresDatabase:
             conn = await self._pool.getconn()
             if not _closed_by_server(conn):
                 break
-            await conn.close()
-            await self._pool.putconn(conn)
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+                await self._pool.putconn(conn)
         else:  # every one was: the pool is making new ones
             conn = await self._pool.getconn()
         try:
