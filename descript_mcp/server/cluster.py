@@ -191,24 +191,31 @@ class Cluster:
                 logger.warning("taking over orphaned jobs failed (%s)", _why(error))
 
     async def _check_database(self) -> None:
+        """Ask the database every second whether it answers, on a connection of its own: a
+        pool busy serving calls must not make it look gone."""
         while True:
             try:
-                with anyio.fail_after(DATABASE_ANSWERS_WITHIN):
-                    await self.database.ping()
-                answers = True
+                async with self.database.pinger() as ping:
+                    while True:
+                        with anyio.fail_after(DATABASE_ANSWERS_WITHIN):
+                            await ping()
+                        await self._answered(None)
+                        await anyio.sleep(DATABASE_CHECKED_EVERY)
             except (*PASSING, TimeoutError) as error:
-                if self.database_answers:
-                    logger.warning("the database does not answer (%s)", _why(error))
-                answers = False
-            recovered = answers and not self.database_answers
-            if recovered:
-                logger.warning("the database answers again")
-            self.database_answers = answers
-            if recovered or not answers:
-                # Connections the database dropped are replaced before statements meet them.
-                with anyio.move_on_after(DATABASE_ANSWERS_WITHIN), suppress(*PASSING):
-                    await self.database.check()
+                await self._answered(error)
             await anyio.sleep(DATABASE_CHECKED_EVERY)
+
+    async def _answered(self, error: BaseException | None) -> None:
+        recovered = error is None and not self.database_answers
+        if error is not None and self.database_answers:
+            logger.warning("the database does not answer (%s)", _why(error))
+        elif recovered:
+            logger.warning("the database answers again")
+        self.database_answers = error is None
+        if recovered or error is not None:
+            # Connections the database dropped are replaced before statements meet them.
+            with anyio.move_on_after(DATABASE_ANSWERS_WITHIN), suppress(*PASSING):
+                await self.database.check()
 
 
 def _why(error: BaseException) -> str:

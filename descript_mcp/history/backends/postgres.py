@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import select
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
@@ -270,9 +270,31 @@ class PostgresDatabase:
     async def notify(self, channel: str, payload: str) -> None:
         await self.execute("SELECT pg_notify(?, ?)", (channel, payload))
 
-    async def ping(self) -> None:
-        """Raise HistoryUnavailableError unless the database answers."""
-        await self.one("SELECT 1 AS up")
+    @asynccontextmanager
+    async def pinger(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+        """What asks the database whether it answers (raising HistoryUnavailableError if
+        not), on a connection of its own: a pool busy serving calls is not a database gone."""
+        async with self._own_connection() as conn:
+
+            async def ping() -> None:
+                async with _reachable():
+                    await conn.execute("SELECT 1")
+
+            yield ping
+
+    @asynccontextmanager
+    async def _own_connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A connection outside the pool, closed however the block ends (cancelled too: the
+        connection's own exit would be cancelled before it closes)."""
+        async with _reachable():
+            conn = await AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            )
+        try:
+            yield conn
+        finally:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
 
     async def check(self) -> None:
         """Test the pool's idle connections, replacing those the database dropped (after a
@@ -285,11 +307,7 @@ class PostgresDatabase:
         """The notifications sent on `channels`, as (channel, payload), on a connection of its
         own, listening once entered. Iterating raises HistoryUnavailableError when the
         connection fails, or when a quiet one no longer answers."""
-        async with _reachable():
-            conn = await AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
-            )
-        async with conn:
+        async with self._own_connection() as conn:
             async with _reachable():
                 for channel in channels:
                     await conn.execute(f"LISTEN {channel}")  # constants of ours, not input
