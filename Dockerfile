@@ -4,6 +4,7 @@
 # OAuth: add -e DESCRIPT_MCP_AUTH=oauth -e DESCRIPT_MCP_PUBLIC_URL=https://mcp.example.com
 #        -e DESCRIPT_MCP_SECRET_KEY=<32 random bytes, base64url> (see docs/hosting.md)
 # Sandbox: docker run -p 8000:8000 descript-mcp serve --sandbox
+# Stop:  SIGTERM drains for up to DESCRIPT_MCP_DRAIN_SECONDS (20): give it --stop-timeout 30.
 
 FROM python:3.11-slim AS build
 WORKDIR /src
