@@ -54,6 +54,9 @@ TRANSIENT = (
     HistoryUnavailableError,
 )
 RETRY_FIRST, RETRY_MOST = 0.5, 30.0
+# The history's database is back within seconds (a restart, a failover), or down for everyone:
+# it is tried again at least this often.
+HISTORY_RETRY_MOST = 4.0
 # A follower that fails unexpectedly starts over, at most this many times in a row.
 RESTARTS_AT_MOST = 3
 # Answers about a job that cannot be read, in a row, before following it is given up.
@@ -150,7 +153,7 @@ class JobTracker:
                     if anyio.current_time() - began > RETRY_MOST:  # it ran well for a while
                         pause = RETRY_FIRST
                     await anyio.sleep(pause)
-                    pause = min(pause * 2, RETRY_MOST)
+                    pause = min(pause * 2, _longest_pause(followed.error))
         finally:
             followed.done = True
             self._followed.pop((followed.owner, followed.job_id), None)
@@ -275,7 +278,7 @@ class JobTracker:
                     return
                 logger.info("following %s: %s; again in %.1fs", followed.job_id, error, pause)
                 await anyio.sleep(pause)
-                pause = min(pause * 2, RETRY_MOST)
+                pause = min(pause * 2, _longest_pause(error))
             except DescriptError as error:  # 401, 403, 404: following cannot succeed
                 followed.error = error
                 return
@@ -374,6 +377,10 @@ class JobTracker:
                 return True
             with anyio.move_on_after(remaining if bounded else None):
                 await changed.wait()
+
+
+def _longest_pause(error: DescriptError | None) -> float:
+    return HISTORY_RETRY_MOST if isinstance(error, HistoryUnavailableError) else RETRY_MOST
 
 
 def _reading(job: Job) -> tuple[object, ...]:
