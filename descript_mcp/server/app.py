@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from descript_mcp._version import __version__
-from descript_mcp.client import observe as watched_requests
 from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.errors import HistoryUnavailableError
 from descript_mcp.history import History
@@ -197,7 +196,11 @@ def build_server(
         tracker = JobTracker(history.jobs, notifier, schedule, cluster)
         oauth = server.oauth
         metrics = server.metrics
-        unwatch = watched_requests.watch_requests(metrics) if metrics is not None else None
+        unwatch = None
+        if metrics is not None:
+            from descript_mcp.client.observe import watch_requests
+
+            unwatch = watch_requests(metrics)
         try:
             async with anyio.create_task_group() as task_group:
                 tracker.attach(task_group)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from types import FrameType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -28,8 +28,10 @@ from descript_mcp.server.http.gate import (
     TokenAdmission,
     confirm_with,
 )
-from descript_mcp.server.http.lifecycle import Lifecycle
 from descript_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from descript_mcp.server.http.lifecycle import Lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +186,8 @@ class _Quiet(uvicorn.Server):
 def http_app(server: DescriptServer, settings: Settings) -> Lifecycle:
     """The ASGI app for the configured HTTP transport (`_gated_app`), with in front of all the
     probes, metrics when on this port, and the drain (see `lifecycle`)."""
+    from descript_mcp.server.http.lifecycle import Lifecycle  # over HTTP only
+
     gated = _gated_app(server, settings)
     metrics = server.metrics
     if metrics is None:
