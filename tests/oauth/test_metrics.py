@@ -1,11 +1,12 @@
 """The OAuth mode's metrics: sign-ins under way, and sign-ins refused by reason, as a scrape of
 /metrics sees them after a person opens the connect page, gives a token Descript refuses, and
-one more sign-in finds the server at its bound."""
+one more sign-in finds the server at its bound of sign-ins kept."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -43,8 +44,9 @@ async def test_sign_ins_pending_and_refused_are_counted(
             assert refused.status_code == 400
         finally:
             await person.aclose()
-        assert hosted.server.oauth is not None
-        hosted.server.oauth.open_sign_ins_allowed = 1  # the one under way is the most
+        oauth = hosted.server.oauth
+        assert oauth is not None
+        oauth.limits = replace(oauth.limits, open_sign_ins=1)  # the one under way is the most
         busy = await http.get(app.authorize_url(challenge))
         assert "temporarily_unavailable" in busy.headers["location"]
         with anyio.fail_after(10):
