@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
 from descript_mcp.server import metrics
 from tests.oauth.conftest import App, Person, free_port, pkce
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -49,12 +49,13 @@ async def test_sign_ins_pending_and_refused_are_counted(
         oauth.limits = replace(oauth.limits, open_sign_ins=1)  # the one under way is the most
         busy = await http.get(app.authorize_url(challenge))
         assert "temporarily_unavailable" in busy.headers["location"]
-        with anyio.fail_after(10):
-            while True:
-                scraped = (await http.get(f"{hosted.origin}/metrics")).text
-                if sample(scraped, "descript_mcp_oauth_sign_ins_pending") == 1:
-                    break
-                await anyio.sleep(0.05)
+
+        async def counted() -> str | None:
+            scraped = (await http.get(f"{hosted.origin}/metrics")).text
+            pending = sample(scraped, "descript_mcp_oauth_sign_ins_pending")
+            return scraped if pending == 1 else None
+
+        scraped = await eventually(counted, "the sign-in under way counted")
     refusals = 'descript_mcp_oauth_sign_ins_refused_total{reason="%s"}'
     assert sample(scraped, refusals % "token_rejected") == 1
     assert sample(scraped, refusals % "too_many_open") == 1

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from descript_mcp.sandbox.config import JobTimings
 from tests.postgres import ThrowawayPostgres
 from tests.server.conftest import structured
 from tests.server.test_transports import _as, _free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -315,13 +316,6 @@ async def test_a_session_stays_on_its_replica_and_a_new_one_hears_its_job_end(
     assert record["result"]["status"] == "success"
 
 
-async def until(holds: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
-    """Until `holds()` answers true, asked every 50 ms; fails after `seconds`."""
-    with anyio.fail_after(seconds):
-        while not await holds():  # noqa: ASYNC110  # other processes' state: nothing to await
-            await anyio.sleep(0.05)
-
-
 async def readiness(ports: list[int]) -> list[bool]:
     """Each replica's answer to GET /ready: ready or not (no answer: not)."""
     answers = []
@@ -410,7 +404,9 @@ async def test_replicas_outlive_their_database_and_serve_again_on_their_own(
                 url = f"http://127.0.0.1:{front}/mcp"
                 for port in ports:  # each replica holds the token: any may take a job over
                     await call(f"http://127.0.0.1:{port}/mcp", token, "list_jobs", {"limit": 1})
-                await until(lambda: readiness_all(ports, True))
+                await eventually(
+                    lambda: readiness_all(ports, True), "every replica ready", within=30
+                )
                 started: list[str] = []
 
                 async def start(n: int) -> None:
@@ -431,15 +427,23 @@ async def test_replicas_outlive_their_database_and_serve_again_on_their_own(
                         began = time.monotonic()
                         postgres.halt()
                         # Each replica notices, and the balancer takes them all out.
-                        await until(lambda: readiness_all(ports, False))
-                        await until(lambda: balancer_says(tmp_path, "DOWN"))
+                        await eventually(
+                            lambda: readiness_all(ports, False), "no replica ready", within=30
+                        )
+                        await eventually(
+                            lambda: balancer_says(tmp_path, "DOWN"), "HAProxy: all DOWN"
+                        )
                         postgres.resume()
-                        await until(lambda: readiness_all(ports, True))
-                        await until(lambda: balancer_says(tmp_path, "UP"))
+                        await eventually(
+                            lambda: readiness_all(ports, True), "every replica ready", within=30
+                        )
+                        await eventually(lambda: balancer_says(tmp_path, "UP"), "HAProxy: all UP")
                         windows.append((began, time.monotonic()))
                         began = time.monotonic()
                         assert terminate_backends(database) >= 3  # a listener each at least
-                        await until(lambda: readiness_all(ports, True))
+                        await eventually(
+                            lambda: readiness_all(ports, True), "every replica ready", within=30
+                        )
                         windows.append((began, time.monotonic()))
                     with psycopg.connect(database, autocommit=True) as db:
                         db.execute("NOTIFY descript_mcp_jobs, 'not json'")
@@ -447,7 +451,9 @@ async def test_replicas_outlive_their_database_and_serve_again_on_their_own(
                     for port in ports:
                         await call(f"http://127.0.0.1:{port}/mcp", token, "list_jobs", {"limit": 1})
                     finished = {job_id: await stopped(url, token, job_id) for job_id in started}
-                    await until(lambda: readiness_all(ports, True))
+                    await eventually(
+                        lambda: readiness_all(ports, True), "every replica ready", within=30
+                    )
                 assert all(answer["outcome"] == "success" for answer in finished.values())
                 # Not ready only while it could not serve: every refusal within a disruption.
                 assert refused, "the replicas said they were not ready while the database was down"
@@ -474,7 +480,7 @@ async def readiness_all(ports: list[int], ready: bool) -> bool:
     return all(answer == ready for answer in await readiness(ports))
 
 
-async def balancer_says(home: Path, state: str) -> bool:
+def balancer_says(home: Path, state: str) -> bool:
     """Whether HAProxy has every replica in `state` (UP or DOWN)."""
     return set(server_states(home).values()) == {state}
 
@@ -551,7 +557,7 @@ async def test_a_replica_stopped_with_sigterm_hands_its_jobs_over_at_once(
                 group.start_soon(listen_on_victim)
                 group.start_soon(wait_on_victim)
                 await listening.wait()
-                await until(lambda: in_flight_at_least(metrics, 1))
+                await eventually(lambda: in_flight_at_least(metrics, 1), "the wait in flight")
                 held = leases(database)
                 assert {held[job_id][0] for job_id in started} == {victim_id}
                 lapses = min(held[job_id][1] for job_id in started)
@@ -561,9 +567,11 @@ async def test_a_replica_stopped_with_sigterm_hands_its_jobs_over_at_once(
             (answer,) = answers
             assert answer["state"] in ("queued", "running")
             assert "restarting" in answer["wait_capped"]
-            await until(lambda: moved(database, started, victim_id))
+            await eventually(lambda: moved(database, started, victim_id), "jobs taken over")
             assert time.time() < lapses, "taken over before any lease lapsed: handed over"
-            await until(lambda: exited(victim))
+            await eventually(
+                lambda: victim.poll() is not None, "the stopped replica exits", within=30
+            )
             finished = {job_id: await stopped(url, token, job_id) for job_id in started}
     assert all(answer["outcome"] == "success" for answer in finished.values())
     assert ends_recorded(database) == dict.fromkeys(started, 1)
@@ -589,11 +597,7 @@ async def in_flight_at_least(metrics_port: int, count: int) -> bool:
     return found is not None and float(found[1]) >= count
 
 
-async def moved(database: str, jobs: list[str], victim: str) -> bool:
+def moved(database: str, jobs: list[str], victim: str) -> bool:
     """Every job's lease is held by a replica other than `victim`."""
     held = leases(database)
     return all(job_id in held and held[job_id][0] != victim for job_id in jobs)
-
-
-async def exited(process: subprocess.Popen[bytes]) -> bool:
-    return process.poll() is not None

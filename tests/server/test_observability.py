@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from bench._sandbox import background, wait_listening
+from bench._sandbox import background
 from descript_mcp.client import observe
 from descript_mcp.logs import JsonFormatter
 from descript_mcp.redact import install_log_redaction
@@ -38,6 +38,7 @@ from tests.conftest import FAST_POLL
 from tests.oauth.conftest import free_port
 from tests.server.conftest import error_text, structured
 from tests.server.test_transports import _as
+from tests.waiting import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -281,7 +282,7 @@ async def test_the_command_writes_json_log_lines_with_request_ids(tmp_path: Path
     ]
     log = tmp_path / "stderr"
     with background(command, log=log) as process:
-        wait_listening(port, process, timeout=30)
+        serving(port, process)
         token = re.search(r"Bearer (\S+)", log.read_text())
         assert token is not None
         async with _as(token[1], f"http://127.0.0.1:{port}/mcp", "auto") as mcp:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ from tests.oauth.conftest import App, Hosted, Person, free_port
 from tests.postgres import ThrowawayPostgres
 from tests.server.conftest import structured
 from tests.server.test_transports import _as
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -222,22 +223,16 @@ async def test_in_the_oauth_mode_any_replica_takes_over_from_the_vault(
         assert not job.ended.is_set()
 
 
-async def until(holds: Callable[[], bool], seconds: float = 10) -> None:
-    """Until `holds()` is true, looked at every 20 ms; fails after `seconds`."""
-    with anyio.fail_after(seconds):
-        while not holds():  # noqa: ASYNC110  # a condition of another process: nothing to await
-            await anyio.sleep(0.02)
-
-
 async def until_ready(origin: str, *, ready: bool = True) -> dict[str, Any]:
     """Until the replica's /ready says `ready`; its answer."""
-    async with httpx.AsyncClient() as http:
-        with anyio.fail_after(20):
-            # another server's state: nothing to await but its answer
-            while (answer := await http.get(f"{origin}/ready")).is_success != ready:  # noqa: ASYNC110
-                await anyio.sleep(0.05)
-    checks: dict[str, Any] = answer.json()
-    return checks
+
+    async def answer() -> dict[str, Any] | None:
+        async with httpx.AsyncClient() as http:
+            asked = await http.get(f"{origin}/ready")
+        checks: dict[str, Any] = asked.json()
+        return checks if asked.is_success == ready else None
+
+    return await eventually(answer, f"{origin}/ready says ready: {ready}", within=20)
 
 
 def terminate_backends(database: str) -> int:
@@ -300,7 +295,7 @@ async def test_bad_notifications_and_cut_connections_end_no_replica(
             assert terminate_backends(shared_database) >= 2  # two listeners, and the pools
             for each in (one, two):
                 await until_ready(each.origin)
-                await until(lambda each=each: each.cluster.listening)  # type: ignore[misc]
+                await eventually(lambda each=each: each.cluster.listening, "listening")  # type: ignore[misc]
         # Heard across replicas still: a wait on replica two sees the end replica one polled.
         waited = structured(
             await on_two.call_tool("get_job", {"job_id": job_id, "wait_seconds": 30})
@@ -349,7 +344,7 @@ async def test_a_stopping_replica_hands_its_jobs_over_at_once(
 
             async with anyio.create_task_group() as group:
                 group.start_soon(wait_on_one)
-                await until(lambda: one.app.in_flight > 0)
+                await eventually(lambda: one.app.in_flight > 0, "the wait in flight")
                 held = lease(shared_database, job_id)
                 assert held is not None
                 await one.app.drain(10)
@@ -357,7 +352,10 @@ async def test_a_stopping_replica_hands_its_jobs_over_at_once(
             (answer,) = answers
             assert answer["state"] in ("queued", "running")
             assert "restarting" in answer["wait_capped"]
-            await until(lambda: lease_holder(shared_database, job_id) == two.cluster.replica)
+            await eventually(
+                lambda: lease_holder(shared_database, job_id) == two.cluster.replica,
+                "the lease taken by replica two",
+            )
             assert time.time() < held[1], "taken over before the lease lapsed: handed over"
             checks = await until_ready(one.origin, ready=False)
             assert checks["checks"]["accepting"] is False
