@@ -106,3 +106,30 @@ class ThrowawayPostgres:
             capture_output=True,
             cwd=self.root,
         )
+
+
+def terminate_backends(database: str) -> dict[int, str]:
+    """pg_terminate_backend on every other connection to the database (its pools', listeners',
+    heartbeats'); the ones ended, by pid, with their application names."""
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as db:
+        rows = db.execute(
+            "SELECT pid, application_name, pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {pid: name for pid, name, _ in rows}
+
+
+def connected_again(database: str, ended: dict[int, str]) -> bool:
+    """Whether every connection of its own among `ended` (a listener, a heartbeat: named
+    "descript-mcp <what> <replica>") has a successor of the same name."""
+    import psycopg
+
+    wanted = {name for name in ended.values() if name.count(" ") >= 2}
+    with psycopg.connect(database) as db:
+        rows = db.execute(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchall()
+    now = {name for pid, name in rows if pid not in ended}
+    return wanted <= now

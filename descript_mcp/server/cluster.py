@@ -134,11 +134,15 @@ class Cluster:
             group.start_soon(self._check_database)
 
     async def _listen(self, heard: Heard, notifier: Notifier) -> None:
-        pause = RECONNECT_FIRST
+        """Listen, and listen again at once when the connection drops (its backend ended, say):
+        only when that fails too does this replica count as not listening, and try again with
+        pauses. Changes missed meanwhile: watchers read the history again on their own."""
+        pause = 0.0
         while True:
             try:
-                async with self.database.listening(CHANNEL, HANDOVER_CHANNEL) as notices:
-                    self.listening, pause = True, RECONNECT_FIRST
+                name = f"listener {self.replica}"
+                async with self.database.listening(CHANNEL, HANDOVER_CHANNEL, name=name) as notices:
+                    self.listening, pause = True, 0.0
                     async for channel, payload in notices:
                         if channel == HANDOVER_CHANNEL:
                             if payload != self.replica:
@@ -146,12 +150,14 @@ class Cluster:
                         else:
                             await self._changed(payload, heard, notifier)
             except PASSING as error:
-                # Changes missed meanwhile: watchers read the history again on their own.
                 logger.warning("listening for job changes failed (%s); again soon", _why(error))
-            finally:
+                if pause:  # listening again failed as well
+                    self.listening = False
+            except BaseException:
                 self.listening = False
+                raise
             await anyio.sleep(pause)
-            pause = min(pause * 2, RECONNECT_MOST)
+            pause = min(max(pause * 2, RECONNECT_FIRST), RECONNECT_MOST)
 
     async def _changed(self, payload: str, heard: Heard, notifier: Notifier) -> None:
         """One announcement: a malformed one (anyone allowed to connect may NOTIFY) is logged
@@ -191,16 +197,26 @@ class Cluster:
                 logger.warning("taking over orphaned jobs failed (%s)", _why(error))
 
     async def _check_database(self) -> None:
-        """Ask the database every second whether it answers, on a connection of its own: a
-        pool busy serving calls must not make it look gone."""
+        """Ask the database every second whether it answers, on a connection of its own (a
+        pool busy serving calls must not make it look gone). When that connection fails, a new
+        one is asked at once: only if it fails too has the database stopped answering."""
+        name = f"heartbeat {self.replica}"
         while True:
             try:
-                async with self.database.pinger() as ping:
+                async with self.database.pinger(name) as ping:
                     while True:
                         with anyio.fail_after(DATABASE_ANSWERS_WITHIN):
                             await ping()
                         await self._answered(None)
                         await anyio.sleep(DATABASE_CHECKED_EVERY)
+            except (*PASSING, TimeoutError) as error:
+                if self.database_answers:
+                    logger.info("the database's answer failed (%s); asking anew", _why(error))
+            try:
+                async with self.database.pinger(name) as ping:
+                    with anyio.fail_after(DATABASE_ANSWERS_WITHIN):
+                        await ping()
+                continue  # the connection had failed, not the database
             except (*PASSING, TimeoutError) as error:
                 await self._answered(error)
             await anyio.sleep(DATABASE_CHECKED_EVERY)

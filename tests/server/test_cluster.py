@@ -33,7 +33,7 @@ from mcp.types import ResourceUpdatedNotification
 from bench._sandbox import http_server, wait_listening
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.config import JobTimings
-from tests.postgres import ThrowawayPostgres
+from tests.postgres import ThrowawayPostgres, connected_again, terminate_backends
 from tests.server.conftest import structured
 from tests.server.test_transports import _as, _free_port
 from tests.waiting import eventually
@@ -354,16 +354,6 @@ async def watching_readiness(ports: list[int]) -> AsyncIterator[list[tuple[float
         group.cancel_scope.cancel()
 
 
-def terminate_backends(database: str) -> int:
-    """pg_terminate_backend on every other connection to the database; how many."""
-    with psycopg.connect(database, autocommit=True) as db:
-        rows = db.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return len(rows)
-
-
 def server_states(home: Path) -> dict[str, str]:
     """Each of the balancer's servers and its state (UP, DOWN, ...), from its own table."""
     with socket.socket(socket.AF_UNIX) as stats:
@@ -440,7 +430,12 @@ async def test_replicas_outlive_their_database_and_serve_again_on_their_own(
                         await eventually(lambda: balancer_says(tmp_path, "UP"), "HAProxy: all UP")
                         windows.append((began, time.monotonic()))
                         began = time.monotonic()
-                        assert terminate_backends(database) >= 3  # a listener each at least
+                        ended = terminate_backends(database)
+                        assert len(ended) >= 6  # a listener and a heartbeat each, at least
+                        await eventually(
+                            lambda ended=ended: connected_again(database, ended),  # type: ignore[misc]
+                            "each replica listening and asking again",
+                        )
                         await eventually(
                             lambda: readiness_all(ports, True), "every replica ready", within=30
                         )

@@ -32,7 +32,7 @@ from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
 from tests.oauth.conftest import App, Hosted, Person, free_port
-from tests.postgres import ThrowawayPostgres
+from tests.postgres import ThrowawayPostgres, connected_again, terminate_backends
 from tests.server.conftest import structured
 from tests.server.test_transports import _as
 from tests.waiting import eventually
@@ -235,17 +235,6 @@ async def until_ready(origin: str, *, ready: bool = True) -> dict[str, Any]:
     return await eventually(answer, f"{origin}/ready says ready: {ready}", within=20)
 
 
-def terminate_backends(database: str) -> int:
-    """pg_terminate_backend on every other connection to the database: each replica's pool
-    and listener. How many there were."""
-    with psycopg.connect(database, autocommit=True) as db:
-        rows = db.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return len(rows)
-
-
 def ends_recorded(database: str, job_id: str) -> int:
     with psycopg.connect(database) as db:
         row = db.execute(
@@ -292,10 +281,14 @@ async def test_bad_notifications_and_cut_connections_end_no_replica(
             for payload in ("not json", "[1, 2, 3]", '["a", "b"]', "{}"):
                 db.execute("SELECT pg_notify('descript_mcp_jobs', %s)", (payload,))
         for _ in range(3):
-            assert terminate_backends(shared_database) >= 2  # two listeners, and the pools
+            ended = terminate_backends(shared_database)
+            assert len(ended) >= 4  # a listener and a heartbeat each, and the pools
+            await eventually(
+                lambda ended=ended: connected_again(shared_database, ended),  # type: ignore[misc]
+                "each replica listening and asking again",
+            )
             for each in (one, two):
                 await until_ready(each.origin)
-                await eventually(lambda each=each: each.cluster.listening, "listening")  # type: ignore[misc]
         # Heard across replicas still: a wait on replica two sees the end replica one polled.
         waited = structured(
             await on_two.call_tool("get_job", {"job_id": job_id, "wait_seconds": 30})

@@ -175,6 +175,8 @@ MIGRATION_LOCK = 7_235_016_001
 # past it the database counts as unreachable.
 CONNECTION_WAIT = 10.0
 CONNECT_TIMEOUT = 5
+# How its connections are named in pg_stat_activity (those outside the pool say what for).
+APPLICATION = "descript-mcp"
 # A listening connection quiet this long is asked a question, so one cut without a word (a
 # dropped network, a failover) is noticed; an answer is awaited this long.
 LISTENER_CHECKED_EVERY = 5.0
@@ -212,6 +214,7 @@ class PostgresDatabase:
             kwargs={
                 "row_factory": dict_row,
                 "autocommit": True,
+                "application_name": APPLICATION,
                 "connect_timeout": CONNECT_TIMEOUT,
             },
             connection_class=AsyncConnection[Row],
@@ -271,10 +274,11 @@ class PostgresDatabase:
         await self.execute("SELECT pg_notify(?, ?)", (channel, payload))
 
     @asynccontextmanager
-    async def pinger(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    async def pinger(self, name: str = "heartbeat") -> AsyncIterator[Callable[[], Awaitable[None]]]:
         """What asks the database whether it answers (raising HistoryUnavailableError if
-        not), on a connection of its own: a pool busy serving calls is not a database gone."""
-        async with self._own_connection() as conn:
+        not), on a connection of its own named `name`: a pool busy serving calls is not a
+        database gone."""
+        async with self._own_connection(name) as conn:
 
             async def ping() -> None:
                 async with _reachable():
@@ -283,12 +287,15 @@ class PostgresDatabase:
             yield ping
 
     @asynccontextmanager
-    async def _own_connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        """A connection outside the pool, closed however the block ends (cancelled too: the
-        connection's own exit would be cancelled before it closes)."""
+    async def _own_connection(self, name: str) -> AsyncIterator[AsyncConnection[Any]]:
+        """A connection outside the pool, named for what it is for, closed however the block
+        ends (cancelled too: the connection's own exit would be cancelled before it closes)."""
         async with _reachable():
             conn = await AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+                application_name=f"{APPLICATION} {name}"[:63],
             )
         try:
             yield conn
@@ -303,11 +310,13 @@ class PostgresDatabase:
             await self._pool.check()
 
     @asynccontextmanager
-    async def listening(self, *channels: str) -> AsyncIterator[AsyncIterator[tuple[str, str]]]:
+    async def listening(
+        self, *channels: str, name: str = "listener"
+    ) -> AsyncIterator[AsyncIterator[tuple[str, str]]]:
         """The notifications sent on `channels`, as (channel, payload), on a connection of its
         own, listening once entered. Iterating raises HistoryUnavailableError when the
         connection fails, or when a quiet one no longer answers."""
-        async with self._own_connection() as conn:
+        async with self._own_connection(name) as conn:
             async with _reachable():
                 for channel in channels:
                     await conn.execute(f"LISTEN {channel}")  # constants of ours, not input
