@@ -4,12 +4,13 @@
 # OAuth: add -e DESCRIPT_MCP_AUTH=oauth -e DESCRIPT_MCP_PUBLIC_URL=https://mcp.example.com
 #        -e DESCRIPT_MCP_SECRET_KEY=<32 random bytes, base64url> (see docs/hosting.md)
 # Sandbox: docker run -p 8000:8000 descript-mcp serve --sandbox
+# Stop:  SIGTERM drains for up to DESCRIPT_MCP_DRAIN_SECONDS (20): give it --stop-timeout 30.
 
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY descript_mcp ./descript_mcp
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir '.[postgres]'
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir '.[postgres,metrics,tracing]'
 
 FROM python:3.11-slim
 LABEL org.opencontainers.image.title="descript-mcp" \
@@ -29,7 +30,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 VOLUME /data
 USER descript
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s \
+# Liveness: the process and its lifespan run (readiness, /ready, is the balancer's to ask).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
 ENTRYPOINT ["descript-mcp"]
 CMD ["serve"]

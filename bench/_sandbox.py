@@ -36,17 +36,16 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) 
 
 @contextmanager
 def background(
-    command: list[str], env: dict[str, str] | None = None
+    command: list[str], env: dict[str, str] | None = None, log: Path | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`command` running quietly until the block ends."""
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    """`command` running until the block ends, quietly or writing its stderr to `log`."""
+    with open(log or os.devnull, "wb") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 @contextmanager
@@ -83,12 +82,12 @@ def serve_command(port: int, api: str, history: Path) -> list[str]:
 
 @contextmanager
 def http_server(
-    api: str, home: Path, env: dict[str, str]
+    api: str, home: Path, env: dict[str, str], log: Path | None = None
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """`descript-mcp serve` over streamable HTTP against `api`, on a free port, with `env`
-    added to this environment; yields its port and process."""
+    added to this environment (its stderr to `log`, if given); yields its port and process."""
     port = free_port()
     command = serve_command(port, api, home / f"{port}.sqlite3")
-    with background(command, env={**os.environ, **env}) as process:
+    with background(command, env={**os.environ, **env}, log=log) as process:
         wait_listening(port, process, timeout=30)
         yield port, process

@@ -17,6 +17,7 @@ from bench import (
     flood,
     gate_floods,
     history,
+    observability,
     overhead,
     polling,
     scale,
@@ -37,6 +38,7 @@ def main() -> int:
     rows += upload.run(size_mib=64 if args.quick else 1024, repeats=1 if args.quick else 3)
     rows += coldstart.run(repeats=2 if args.quick else 30)
     rows += overhead.run(repeats=50 if args.quick else 500)
+    rows += observability.run(repeats=50 if args.quick else 500)
     rows += history.run(repeats=5 if args.quick else 50)
     rows += polling.run()
     rows += scale.run(quick=args.quick)

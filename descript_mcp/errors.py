@@ -22,7 +22,8 @@
     │   ├── UploadURLsLostError       its job was made, but the answer with the upload URLs lost
     │   └── ResponseFormatError       a 2xx body that does not match the documented shape
     ├── DuplicateSubmissionError      the same submission was made moments ago: not sent again
-    └── SealedSecretError             a stored secret the server's key cannot open
+    ├── SealedSecretError             a stored secret the server's key cannot open
+    └── HistoryUnavailableError       the history's database could not be reached, for now
 
 Messages state the fact and the next step. They never contain the API token.
 """
@@ -234,6 +235,11 @@ class DuplicateSubmissionError(DescriptError):
 class SealedSecretError(DescriptError):
     """A secret sealed under another key (the secret key changed) or altered in storage: those
     who stored it connect again."""
+
+
+class HistoryUnavailableError(DescriptError):
+    """The shared history's database could not be reached: restarting, failing over, or the
+    connection was cut. The same call works once the database answers again."""
 
 
 class ResponseFormatError(APIError):

@@ -65,6 +65,9 @@ ENVIRONMENT: dict[str, str] = {
     "port": "DESCRIPT_MCP_PORT",
     "http_token_fallback": "DESCRIPT_MCP_HTTP_TOKEN_FALLBACK",
     "log_level": "DESCRIPT_MCP_LOG_LEVEL",
+    "log_format": "DESCRIPT_MCP_LOG_FORMAT",
+    "metrics_port": "DESCRIPT_MCP_METRICS_PORT",
+    "drain_seconds": "DESCRIPT_MCP_DRAIN_SECONDS",
     "roots": ROOTS_ENV,
     "http_local_files": "DESCRIPT_MCP_HTTP_LOCAL_FILES",
     "allowed_hosts": "DESCRIPT_MCP_ALLOWED_HOSTS",
@@ -181,6 +184,24 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="warning", description="Log level (logs go to stderr)"
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Logs as text, or as one JSON object a line with each request's id",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Over HTTP: serve Prometheus metrics at /metrics on this port, on the same "
+        "address (the server's own port puts them on its listener); unset: no metrics",
+    )
+    drain_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=3600,
+        description="Over HTTP, after SIGTERM: how long calls in flight may take to finish "
+        "before the server exits (it stops taking new sessions and hands its jobs over at once)",
+    )
     auth: HttpAuth = Field(
         default="token",
         description="Over HTTP: token (each request brings a Descript token) or oauth (the "
@@ -232,6 +253,15 @@ class Settings(BaseModel):
                     f"{entry!r} is not an address or a CIDR (like 10.0.0.0/8 or 192.0.2.7)"
                 ) from None
         return tuple(networks)
+
+    @model_validator(mode="after")
+    def _metrics_over_http(self) -> Settings:
+        if self.metrics_port is not None and self.transport == "stdio":
+            raise ValueError(
+                "metrics are served over HTTP: DESCRIPT_MCP_METRICS_PORT needs --transport http "
+                "(or sse)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _oauth_is_complete(self) -> Settings:

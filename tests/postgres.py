@@ -46,6 +46,10 @@ class ThrowawayPostgres:
             "--locale=C.UTF-8",
             "-N",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after `halt`)."""
         options = (
             f"-k {self.socket} -c listen_addresses='' -p {PORT} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -61,6 +65,11 @@ class ThrowawayPostgres:
             str(self.root / "log"),
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server as a restart does (fast: every session ends with AdminShutdown),
+        keeping its data for `resume`."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:
@@ -97,3 +106,30 @@ class ThrowawayPostgres:
             capture_output=True,
             cwd=self.root,
         )
+
+
+def terminate_backends(database: str) -> dict[int, str]:
+    """pg_terminate_backend on every other connection to the database (its pools', listeners',
+    heartbeats'); the ones ended, by pid, with their application names."""
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as db:
+        rows = db.execute(
+            "SELECT pid, application_name, pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {pid: name for pid, name, _ in rows}
+
+
+def connected_again(database: str, ended: dict[int, str]) -> bool:
+    """Whether every connection of its own among `ended` (a listener, a heartbeat: named
+    "descript-mcp <what> <replica>") has a successor of the same name."""
+    import psycopg
+
+    wanted = {name for name in ended.values() if name.count(" ") >= 2}
+    with psycopg.connect(database) as db:
+        rows = db.execute(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchall()
+    now = {name for pid, name in rows if pid not in ended}
+    return wanted <= now

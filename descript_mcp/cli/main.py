@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ import anyio
 
 from descript_mcp._version import __version__
 from descript_mcp.cli import auth
+from descript_mcp.logs import configure_logging
 from descript_mcp.settings import ENVIRONMENT
 
 
@@ -21,11 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     args.log_level = args.log_level or os.environ.get(ENVIRONMENT["log_level"]) or "warning"
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # A format other than these is refused by the settings of `serve`.
+    args.log_format = args.log_format or os.environ.get(ENVIRONMENT["log_format"]) or "text"
+    configure_logging(args.log_level, "json" if args.log_format == "json" else "text")
     from descript_mcp.redact import install_log_redaction
 
     install_log_redaction()
@@ -41,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         help="default: DESCRIPT_MCP_LOG_LEVEL, else warning",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="json: a JSON object a line (default: DESCRIPT_MCP_LOG_FORMAT, else text)",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -129,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
         "--public-url",
         metavar="URL",
         help="with --auth oauth: the https URL users reach this server at",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="over HTTP: Prometheus metrics at /metrics on this port (default: none)",
     )
     serve.set_defaults(run=_run_serve)
     auth.add_parser(commands)

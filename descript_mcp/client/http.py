@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 
+from descript_mcp.client import observe
 from descript_mcp.client.clock import ServerClock
 from descript_mcp.client.retry import RetryPolicy, retry_delay
 from descript_mcp.errors import (
@@ -108,6 +109,7 @@ class RequestSender:
                     type(error).__name__,
                     attempt,
                 )
+                observe.waited(error, delay)
                 await self.sleep(delay)
                 attempt += 1
 
@@ -121,10 +123,13 @@ class RequestSender:
         params: Any,
     ) -> httpx.Response:
         sent = time.time()
+        watching = observe.started(method, path)
+        status: int | None = None
         try:
             response = await self._http.request(
                 method, path, headers=headers, json=json, params=params
             )
+            status = response.status_code
         except httpx.TransportError as exc:
             timed_out = isinstance(exc, httpx.TimeoutException)
             cls = APITimeoutError if timed_out else APIConnectionError
@@ -135,6 +140,9 @@ class RequestSender:
                 path=path,
                 may_have_reached_server=not isinstance(exc, _NEVER_SENT),
             ) from exc
+        finally:
+            for ended in watching:
+                ended(status)
         self.server_clock.observe(response.headers.get("date"), sent=sent, received=time.time())
         response = self._without_token(response)
         logger.debug("%s %s -> %d", method, path, response.status_code)

@@ -38,7 +38,7 @@ from descript_mcp.client.clock import in_window
 from descript_mcp.client.http import RequestSender
 from descript_mcp.client.ledger import DRIVE_KEY, Submission, SubmissionLedger, project_key
 from descript_mcp.client.models import Job, Page, Project
-from descript_mcp.errors import APIError, UnconfirmedSubmissionError
+from descript_mcp.errors import APIError, DescriptError, UnconfirmedSubmissionError
 
 logger = logging.getLogger(__name__)
 
@@ -314,4 +314,9 @@ def _raw_id(item: Any) -> str:
 
 
 def _describe(problem: BaseException) -> str:
-    return problem.message if isinstance(problem, APIError) else type(problem).__name__
+    """What failed, in words a caller may read: never an internal exception's name."""
+    if isinstance(problem, APIError):
+        return problem.message
+    if isinstance(problem, DescriptError):  # the history unreachable, say
+        return str(problem)
+    return "an unexpected error on this server"

@@ -259,6 +259,13 @@ class GrantStore:
         )
         return {row["owner"] for row in rows}
 
+    async def open_sign_ins(self, at: float) -> int:
+        """How many sign-ins are under way (started, neither ended nor expired)."""
+        row = await self._one(
+            "SELECT count(*) AS open FROM oauth_sign_ins WHERE expires_at > ?", (at,)
+        )
+        return int(row["open"]) if row else 0
+
     async def forget_expired(self, at: float, unused_clients_before: str) -> int:
         """Drop what can no longer be used: ended sign-ins, spent or expired codes and tokens,
         and clients registered before `unused_clients_before` that never completed a sign-in."""

@@ -33,6 +33,17 @@ class LeaseStore:
             (owner, job_id, holder),
         )
 
+    async def hand_over(self, owner: str, job_id: str, holder: str) -> bool:
+        """Let the job's lease go to the first replica that looks for orphans: expired at once
+        if `holder` has it, made expired if nobody has; False if another holds it."""
+        offered = await self._db.execute(
+            "INSERT INTO job_leases (owner, job_id, holder, expires_at) VALUES (?, ?, ?, 0) "
+            "ON CONFLICT (owner, job_id) DO UPDATE SET expires_at = 0 "
+            "WHERE job_leases.holder = excluded.holder",
+            (owner, job_id, holder),
+        )
+        return offered == 1
+
     async def take_orphans(
         self, holder: str, ttl: float, owners: Collection[str], limit: int = 50
     ) -> list[tuple[str, str]]:
@@ -57,3 +68,11 @@ class LeaseStore:
             (owner, job_id, time.time()),
         )
         return row["holder"] if row else None
+
+    async def unowned(self, lapsed_before: float) -> int:
+        """How many jobs' leases lapsed before `lapsed_before` and were taken by no one since:
+        jobs nobody follows, their owners' tokens held by no running replica."""
+        row = await self._db.one(
+            "SELECT count(*) AS lapsed FROM job_leases WHERE expires_at < ?", (lapsed_before,)
+        )
+        return int(row["lapsed"]) if row else 0

@@ -32,9 +32,15 @@ async def serve_app(
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    # The peer's address is the client's: an app that reads past proxies does so itself.
+    # The peer's address is the client's: an app that reads past proxies does so itself. Logging
+    # stays the host's too: its handlers and format, not uvicorn's.
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="auto", date_header=date_header, proxy_headers=False
+        app,
+        log_level="warning",
+        log_config=None,
+        lifespan="auto",
+        date_header=date_header,
+        proxy_headers=False,
     )
     server = _EmbeddedServer(config)
     async with anyio.create_task_group() as task_group:

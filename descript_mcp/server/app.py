@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from descript_mcp._version import __version__
 from descript_mcp.client.waiter import PollSchedule
+from descript_mcp.errors import HistoryUnavailableError
 from descript_mcp.history import History
 from descript_mcp.history.records import owner_of
 from descript_mcp.redact import install_log_redaction
@@ -27,16 +30,21 @@ from descript_mcp.server.http.callbacks import CALLBACK_PATH, CallbackRegistry, 
 from descript_mcp.server.http.gate import drive_of
 from descript_mcp.server.job_view import bind_job_tools, job_view
 from descript_mcp.server.notify import Notifier
+from descript_mcp.server.observability import request_ids, tracing_requested
 from descript_mcp.server.state import ServerState, remember_request
+from descript_mcp.server.supervise import supervised
 from descript_mcp.server.tools import build_tools
 from descript_mcp.server.tracker import JobTracker
 from descript_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mcp.server.auth.settings import AuthSettings
 
     from descript_mcp.client.api import DescriptClient
     from descript_mcp.client.ledger import SubmissionLedger
+    from descript_mcp.server.metrics import Metrics
     from descript_mcp.server.oauth.provider import DescriptAuthProvider
 
 # The SDK's names of the log levels.
@@ -92,25 +100,31 @@ async def forget_expired(history: History, oauth: DescriptAuthProvider | None) -
     and tokens only while they can be used; clients that never completed a sign-in a day;
     budgets' spends while in their window."""
     while True:
-        await history.jobs.forget_expired_links()
-        if oauth is not None:
-            at = time.time()
-            unused_since = datetime.fromtimestamp(at - oauth.limits.unused_client_kept, UTC)
-            await history.grants.forget_expired(at, unused_since.isoformat(timespec="seconds"))
-            await history.budgets.forget_before(at - BUDGETS_KEPT)
+        try:
+            await history.jobs.forget_expired_links()
+            if oauth is not None:
+                at = time.time()
+                unused_since = datetime.fromtimestamp(at - oauth.limits.unused_client_kept, UTC)
+                await history.grants.forget_expired(at, unused_since.isoformat(timespec="seconds"))
+                await history.budgets.forget_before(at - BUDGETS_KEPT)
+        except HistoryUnavailableError as error:  # the next round catches up
+            logger.warning("forgetting what expired failed: %s", error)
         await anyio.sleep(LINKS_CHECKED_EVERY)
 
 
 class DescriptServer(MCPServer[ServerState]):
     """The MCP server, and for what serves HTTP outside MCP handlers (the gate that admits
-    callers, job callbacks, the OAuth mode's pages): the state it runs on (`state`, once it
-    runs), how it makes a client for a token (`client_factory`), who tells subscribers of
-    changes (`notifier`), and in the OAuth mode its authorization server (`oauth`)."""
+    callers, job callbacks, the OAuth mode's pages, the probes): the state it runs on (`state`,
+    while its lifespan runs), how it makes a client for a token (`client_factory`), who tells
+    subscribers of changes (`notifier`), in the OAuth mode its authorization server (`oauth`),
+    its metrics when on, and whether it is stopping (`draining`)."""
 
     state: ServerState | None = None
     client_factory: ClientFactory
     notifier: Notifier
     oauth: DescriptAuthProvider | None = None
+    metrics: Metrics | None = None
+    draining: bool = False
     # The tools this server does not offer (read-only, toolsets), and why: said when called.
     withheld: dict[str, str]
 
@@ -118,6 +132,26 @@ class DescriptServer(MCPServer[ServerState]):
         if self.state is None:
             raise RuntimeError("the server is not running")
         return self.state
+
+    def ready_parts(self) -> dict[str, bool]:
+        """What serving needs, each true or not: the lifespan runs, the server is not
+        stopping, and among replicas the database answers and the listener listens."""
+        parts = {"lifespan": self.state is not None, "accepting": not self.draining}
+        cluster = self.state.tracker.cluster if self.state is not None else None
+        if cluster is not None:
+            parts |= cluster.ready_parts()
+        return parts
+
+    def drain(self) -> None:
+        """Stop leading jobs (their leases are handed over) and end the waits of calls."""
+        self.draining = True
+        if self.state is not None:
+            self.state.tracker.drain()
+
+    def sessions_open(self) -> int:
+        """Streamable HTTP sessions open (none before its app is made)."""
+        manager = self._lowlevel_server._session_manager
+        return len(manager._server_instances) if manager is not None else 0
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[ServerState, Any] | None = None
@@ -161,14 +195,24 @@ def build_server(
             cluster = Cluster.of(history)
         tracker = JobTracker(history.jobs, notifier, schedule, cluster)
         oauth = server.oauth
+        metrics = server.metrics
+        unwatch = None
+        if metrics is not None:
+            from descript_mcp.client.observe import watch_requests
+
+            unwatch = watch_requests(metrics)
         try:
             async with anyio.create_task_group() as task_group:
                 tracker.attach(task_group)
                 callbacks = CallbackRegistry(settings.callback_url if callbacks_on else None)
                 state = ServerState(settings, history, notifier, tracker, pool, callbacks, oauth)
-                server.state = state
-                task_group.start_soon(resume_unfinished, state)
-                task_group.start_soon(forget_expired, history, oauth)
+                server.state, server.draining = state, False
+                # Background work outlives its failures: one bad moment of the database or
+                # the network must not end the lifespan (`supervise`).
+                task_group.start_soon(supervised, "resume", lambda: resume_unfinished(state))
+                task_group.start_soon(
+                    supervised, "clean-up", lambda: forget_expired(history, oauth)
+                )
                 if oauth is not None:
                     from descript_mcp.server.revocations import RevocationWatch
 
@@ -177,21 +221,25 @@ def build_server(
                         history.grants, history.jobs, pool, tracker, own and owner_of(own)
                     )
                     oauth.grant_revoked = watch.revoked
-                    task_group.start_soon(watch.run)
+                    task_group.start_soon(supervised, "revocations", watch.run)
                 if cluster is not None:
-                    task_group.start_soon(
-                        cluster.run,
-                        tracker.heard,
-                        tracker.follow,
-                        notifier,
-                        state.owners,
-                        state.client_of,
-                    )
+                    replicas = cluster  # named for the closure: a new run at each start
+
+                    def run_cluster() -> Awaitable[None]:
+                        return replicas.run(
+                            tracker.heard, tracker.take, notifier, state.owners, state.client_of
+                        )
+
+                    task_group.start_soon(supervised, "cluster", run_cluster)
+                if metrics is not None:
+                    task_group.start_soon(supervised, "metrics", lambda: metrics.sample(state))
                 yield state
-                if server.state is state:
-                    server.state = None
                 task_group.cancel_scope.cancel()
         finally:
+            if server.state is not None and server.state.history is history:
+                server.state = None
+            if unwatch is not None:
+                unwatch()
             with anyio.CancelScope(shield=True):
                 await pool.aclose()
                 if oauth is not None:
@@ -234,22 +282,13 @@ def build_server(
     server.oauth = oauth
     server.notifier = notifier
     notifier.install(server)
+    _observe(server, settings, [tool.name for tool in tools.offered])
 
     @server.custom_route(f"{CALLBACK_PATH}/{{secret}}", methods=["POST"])  # type: ignore[untyped-decorator]  # the SDK types it not
     async def callback(request: Request) -> Response:
         if server.state is None:
             return JSONResponse({"error": "not ready"}, status_code=503)
         return await receive_callback(request, server.state)
-
-    @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]  # the SDK types it not
-    async def health(_request: Request) -> JSONResponse:
-        """For load balancers and container health checks: the process answers (and, among
-        replicas, says which it is)."""
-        answer = {"status": "ok", "version": __version__}
-        cluster = server.state.tracker.cluster if server.state is not None else None
-        if cluster is not None:
-            answer["replica"] = cluster.replica
-        return JSONResponse(answer)
 
     if oauth is not None:
         from descript_mcp.server.oauth.connect import ConnectPage
@@ -265,3 +304,21 @@ def build_server(
     resources.register(server)
     prompts.register(server)
     return server
+
+
+def _observe(server: DescriptServer, settings: Settings, tools: list[str]) -> None:
+    """Switch on what the settings and the OTEL_* environment ask for (`observability`)."""
+    if tracing_requested(os.environ):
+        from descript_mcp.server.tracing import install_tracing, trace_request_ids
+
+        install_tracing(os.environ)
+        server.middleware.append(trace_request_ids)
+    elif settings.log_format == "json":
+        server.middleware.append(request_ids)
+    if settings.metrics_port is not None:  # over HTTP: the settings see to it
+        from descript_mcp.server.metrics import Metrics
+
+        server.metrics = Metrics(server, tools)
+        server.middleware.append(server.metrics.count_tool_calls)
+        if server.oauth is not None:
+            server.oauth.refused = server.metrics.sign_in_refused

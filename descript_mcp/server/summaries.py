@@ -115,7 +115,7 @@ OTHER_REMAINING = 15.0
 SOONEST_CHECK, LATEST_CHECK = 3.0, 300.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Wait:
     """A bounded wait: what a call asked, what it was allowed, and why less, if less."""
 

@@ -4,15 +4,19 @@ A loop keeps going after the waiting tool call returned (or was cancelled), so t
 current and subscribers hear when the job ends. It stops when the job does.
 
 With replicas (`cluster.py`), a replica polls a job only while it holds the job's lease; the
-others watch the history, woken by the changes the leader announces.
+others watch the history, woken by the changes the leader announces. A replica that stops
+(`drain`) hands its leases over and watches until it is gone.
+
+A follower outlives what passes: Descript failing, the history's database unreachable (both
+retried, pausing longer each time), even an error of its own (it starts over, a few times).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -24,11 +28,13 @@ from descript_mcp.client.waiter import PollSchedule, ProgressUpdate, wait_for_jo
 from descript_mcp.errors import (
     APIConnectionError,
     DescriptError,
+    HistoryUnavailableError,
     RateLimitError,
     ResponseFormatError,
     ServerError,
 )
 from descript_mcp.history.jobs import JobStore, job_of
+from descript_mcp.server.followed import Followed
 from descript_mcp.server.notify import Notifier
 
 if TYPE_CHECKING:
@@ -40,54 +46,25 @@ logger = logging.getLogger(__name__)
 # A job still running after this long is left alone until someone asks about it again.
 FOLLOW_AT_MOST = 6 * 3600.0
 # Failures that pass: the follower waits (doubling from the first pause) and reads again.
-TRANSIENT = (ServerError, APIConnectionError, ResponseFormatError, RateLimitError)
+TRANSIENT = (
+    ServerError,
+    APIConnectionError,
+    ResponseFormatError,
+    RateLimitError,
+    HistoryUnavailableError,
+)
 RETRY_FIRST, RETRY_MOST = 0.5, 30.0
+# The history's database is back within seconds (a restart, a failover), or down for everyone:
+# it is tried again at least this often.
+HISTORY_RETRY_MOST = 4.0
+# A follower that fails unexpectedly starts over, at most this many times in a row.
+RESTARTS_AT_MOST = 3
 # Answers about a job that cannot be read, in a row, before following it is given up.
 UNREADABLE_AT_MOST = 5
-# A waiter arriving when the last reading is older than this asks the follower for a fresh one,
-# so a job whose callback was lost, or that is polled rarely by now, is not reported stale.
-FRESH_FOR = 2.0
 # Jobs seen to end, kept to answer without a request: a stopped or cancelled job never changes,
 # but a publish's download link expires, and one about to is read again.
 ENDED_KEPT = 2_000
 LINK_MARGIN = timedelta(minutes=5)
-
-
-@dataclass
-class Followed:
-    job_id: str
-    owner: str
-    latest: ProgressUpdate | None = None
-    error: DescriptError | None = None
-    done: bool = False
-    changed: anyio.Event = field(default_factory=anyio.Event)
-    polling: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    read_at: float | None = None  # anyio's clock, when the last poll ended
-    poked: anyio.Event = field(default_factory=anyio.Event)
-    heard: anyio.Event = field(default_factory=anyio.Event)  # another replica changed it
-    leading: bool = False  # this replica holds the job's lease and polls it
-
-    @property
-    def job(self) -> Job | None:
-        return self.latest.job if self.latest else None
-
-    def signal(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
-
-    async def until_next_poll(self, seconds: float) -> None:
-        """The pause after a poll: over when it has passed, or when a waiter pokes."""
-        self.read_at, self.poked = anyio.current_time(), anyio.Event()
-        with anyio.move_on_after(seconds):
-            await self.poked.wait()
-
-    def hear(self) -> None:
-        self.heard.set()
-        self.heard = anyio.Event()
-
-    def refresh_if_stale(self) -> None:
-        if self.read_at is not None and anyio.current_time() - self.read_at > FRESH_FOR:
-            self.poked.set()
 
 
 class JobTracker:
@@ -105,6 +82,7 @@ class JobTracker:
         self._task_group: TaskGroup | None = None
         self._followed: dict[tuple[str, str], Followed] = {}
         self._ended: OrderedDict[tuple[str, str], Job] = OrderedDict()
+        self.draining = False
 
     def attach(self, task_group: TaskGroup) -> None:
         self._task_group = task_group
@@ -121,22 +99,61 @@ class JobTracker:
             if self._task_group is None:
                 raise RuntimeError("the job tracker is not running")
             followed = self._followed[key] = Followed(job_id, owner)
-            self._task_group.start_soon(self._run, followed, client)
+            # In a context of its own: the follower outlives the request that started it, and
+            # neither its trace nor its id belongs to it.
+            contextvars.Context().run(self._task_group.start_soon, self._run, followed, client)
         return followed
 
+    def take(self, owner: str, client: DescriptClient, job_id: str) -> None:
+        """This replica took the job's lease over: follow it, leading at once."""
+        followed = self.follow(owner, client, job_id)
+        if not followed.done and not followed.leading:
+            followed.lead_now()
+
+    def followed(self) -> list[Followed]:
+        """The jobs followed now."""
+        return list(self._followed.values())
+
+    def drain(self) -> None:
+        """The replica stops: hand every lease over at once (the followers watch from now
+        on), and end the waits of calls with what is known."""
+        self.draining = True
+        if self.cluster is not None:
+            self.cluster.draining = True
+        for followed in self._followed.values():
+            if followed.leadership is not None:
+                followed.leadership.cancel()
+            followed.signal()
+
     async def _run(self, followed: Followed, client: DescriptClient) -> None:
+        restarts = 0
+        pause = RETRY_FIRST
         try:
             with followed.polling:  # cancelled when a confirmed callback says the job ended
-                if self.cluster is None:
-                    await self._poll(followed, client)
-                else:
-                    await self._lead_or_watch(followed, client, self.cluster)
-        except Exception as error:  # a follower runs in the server's task group: never fatal
-            logger.exception("following %s failed", followed.job_id)
-            followed.error = DescriptError(
-                f"Following job {followed.job_id} failed ({type(error).__name__}); "
-                "call get_job again to read it."
-            )
+                while True:
+                    began = anyio.current_time()
+                    try:
+                        if self.cluster is None:
+                            await self._poll(followed, client)
+                        else:
+                            await self._lead_or_watch(followed, client, self.cluster)
+                        return
+                    except HistoryUnavailableError as error:  # the database is back soon
+                        followed.error = error
+                    except Exception:  # never fatal: the job is followed again, a few times
+                        logger.exception("following %s failed", followed.job_id)
+                        restarts += 1
+                        followed.error = DescriptError(
+                            f"Following job {followed.job_id} failed on this server; call "
+                            "get_job again to read it."
+                        )
+                        if restarts > RESTARTS_AT_MOST:
+                            return
+                    followed.signal()
+                    if anyio.current_time() - began > RETRY_MOST:  # it ran well for a while
+                        pause = RETRY_FIRST
+                    await anyio.sleep(pause)
+                    pause = min(pause * 2, _longest_pause(followed.error))
         finally:
             followed.done = True
             self._followed.pop((followed.owner, followed.job_id), None)
@@ -149,31 +166,43 @@ class JobTracker:
         does, trying for the lease now and then, in case its holder died."""
         while True:
             if await cluster.lead(followed.owner, followed.job_id):
-                lost = False
-
-                async def renew(polling: anyio.CancelScope) -> None:
-                    nonlocal lost
-                    while True:
-                        await anyio.sleep(cluster.ttl / 3)
-                        if not await cluster.lead(followed.owner, followed.job_id):
-                            lost = True
-                            polling.cancel()
-                            return
-
-                followed.leading = True
-                try:
-                    async with anyio.create_task_group() as group:
-                        group.start_soon(renew, group.cancel_scope)
-                        await self._poll(followed, client)
-                        group.cancel_scope.cancel()
-                finally:
-                    followed.leading = False
-                if not lost:
+                if await self._lead(followed, client, cluster):
                     with anyio.CancelScope(shield=True):
                         await cluster.release(followed.owner, followed.job_id)
                     return
             elif await self._watch(followed, cluster.ttl / 2):
                 return
+
+    async def _lead(self, followed: Followed, client: DescriptClient, cluster: Cluster) -> bool:
+        """Poll the job while the lease holds: True once following it is over, False if the
+        lease was lost or handed over. A renewal the database does not answer is tried again
+        while the lease surely holds."""
+        ended = False
+
+        async def renew(polling: anyio.CancelScope) -> None:
+            held_until = anyio.current_time() + cluster.ttl
+            while True:
+                await anyio.sleep(cluster.ttl / 3)
+                try:
+                    if not await cluster.lead(followed.owner, followed.job_id):
+                        break
+                    held_until = anyio.current_time() + cluster.ttl
+                except TRANSIENT:
+                    if anyio.current_time() + cluster.ttl / 3 >= held_until:
+                        break  # it may lapse before the next try: stop before another polls
+            polling.cancel()
+
+        followed.leading = True
+        try:
+            async with anyio.create_task_group() as group:
+                followed.leadership = group.cancel_scope
+                group.start_soon(renew, group.cancel_scope)
+                await self._poll(followed, client)
+                ended = True
+                group.cancel_scope.cancel()
+        finally:
+            followed.leading, followed.leadership = False, None
+        return ended
 
     async def _watch(self, followed: Followed, seconds: float) -> bool:
         """Follow the job through the history for `seconds`: True if it ended meanwhile."""
@@ -182,6 +211,9 @@ class JobTracker:
                 heard = followed.heard
                 if await self._read_back(followed):
                     return True
+                if followed.lease_taken:
+                    followed.lease_taken = False
+                    return False
                 await heard.wait()
         return False
 
@@ -214,8 +246,11 @@ class JobTracker:
             self._task_group.start_soon(self._end_if_recorded, followed)
 
     async def _end_if_recorded(self, followed: Followed) -> None:
-        if not followed.done and await self._read_back(followed):
-            followed.polling.cancel()
+        try:
+            if not followed.done and await self._read_back(followed):
+                followed.polling.cancel()
+        except HistoryUnavailableError as error:  # its leader's next poll sees the end anyway
+            logger.info("reading %s back failed: %s", followed.job_id, error)
 
     async def _poll(self, followed: Followed, client: DescriptClient) -> None:
         deadline = anyio.current_time() + FOLLOW_AT_MOST
@@ -243,7 +278,7 @@ class JobTracker:
                     return
                 logger.info("following %s: %s; again in %.1fs", followed.job_id, error, pause)
                 await anyio.sleep(pause)
-                pause = min(pause * 2, RETRY_MOST)
+                pause = min(pause * 2, _longest_pause(error))
             except DescriptError as error:  # 401, 403, 404: following cannot succeed
                 followed.error = error
                 return
@@ -317,8 +352,9 @@ class JobTracker:
         followed: Followed,
         max_wait: float,
         on_update: Callable[[ProgressUpdate], Awaitable[None]],
-    ) -> None:
-        """Pass each new update to `on_update` until the job ends or `max_wait` passes.
+    ) -> bool:
+        """Pass each new update to `on_update` until the job ends or `max_wait` passes; True
+        if the wait was cut short because the server is stopping.
 
         Always waits for the first answer about the job, even with `max_wait` 0.
         """
@@ -331,14 +367,20 @@ class JobTracker:
                 reported = followed.latest
                 await on_update(reported)
             if followed.done or (reported is not None and reported.job.is_terminal):
-                return
+                return False
             remaining = deadline - anyio.current_time()
             # Without any answer yet, wait for one; unless the follower is failing meanwhile.
             bounded = reported is not None or followed.error is not None
             if bounded and remaining <= 0:
-                return
+                return False
+            if bounded and self.draining:  # the caller asks again, of another replica
+                return True
             with anyio.move_on_after(remaining if bounded else None):
                 await changed.wait()
+
+
+def _longest_pause(error: DescriptError | None) -> float:
+    return HISTORY_RETRY_MOST if isinstance(error, HistoryUnavailableError) else RETRY_MOST
 
 
 def _reading(job: Job) -> tuple[object, ...]:

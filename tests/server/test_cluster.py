@@ -1,11 +1,14 @@
-"""The hosted shape, for real: PostgreSQL, two `descript-mcp serve` processes and HAProxy (with
-the shipped deploy/haproxy.cfg) in front, on loopback. Fifty jobs start through the balancer;
-then one replica is killed with SIGKILL while fifty calls wait on the jobs. The clients retry
+"""The hosted shape, for real: PostgreSQL, `descript-mcp serve` processes and HAProxy (with the
+shipped deploy/haproxy.cfg) in front, on loopback. Fifty jobs start through the balancer; then
+one replica is killed with SIGKILL while fifty calls wait on the jobs. The clients retry
 through HAProxy, the survivor takes the dead replica's jobs over, every job ends in the history
-exactly once, listeners hear of them, and no job-creating request is ever sent twice."""
+exactly once, listeners hear of them, and no job-creating request is ever sent twice. Three
+replicas outlive PostgreSQL restarting, their connections terminated and a malformed NOTIFY,
+ready again on their own; a replica stopped with SIGTERM hands its jobs over at once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -30,9 +33,10 @@ from mcp.types import ResourceUpdatedNotification
 from bench._sandbox import http_server, wait_listening
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.config import JobTimings
-from tests.postgres import ThrowawayPostgres
+from tests.postgres import ThrowawayPostgres, connected_again, terminate_backends
 from tests.server.conftest import structured
 from tests.server.test_transports import _as, _free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -63,9 +67,12 @@ def database(postgres: ThrowawayPostgres | None) -> str:
 
 
 @contextmanager
-def replica(api: str, database: str, home: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def replica(
+    api: str, database: str, home: Path, log: Path | None = None, **env: str
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`descript-mcp serve` over HTTP on the shared database, as a process of its own."""
-    with http_server(api, home, {"DESCRIPT_MCP_DATABASE_URL": database}) as (port, process):
+    env |= {"DESCRIPT_MCP_DATABASE_URL": database, "DESCRIPT_MCP_DRAIN_SECONDS": "10"}
+    with http_server(api, home, env, log) as (port, process):
         yield process, port
 
 
@@ -74,9 +81,7 @@ def balancer(ports: list[int], home: Path) -> Iterator[int]:
     """HAProxy with the shipped configuration, its servers and port set for loopback."""
     port = _free_port()
     config = DEPLOY.read_text().replace("bind :8000", f"bind 127.0.0.1:{port}")
-    servers = "\n".join(
-        f"    server r{n} 127.0.0.1:{p} check inter 1s fall 2 rise 1" for n, p in enumerate(ports)
-    )
+    servers = "\n".join(f"    server r{n} 127.0.0.1:{p}" for n, p in enumerate(ports))
     config = re.sub(r"^\s*server-template .*$", servers, config, flags=re.MULTILINE)
     # The test reads who has requests open from HAProxy's own counters.
     config = config.replace("global\n", f"global\n    stats socket {home / 'haproxy.sock'}\n", 1)
@@ -309,3 +314,285 @@ async def test_a_session_stays_on_its_replica_and_a_new_one_hears_its_job_end(
                         record = json.loads(contents[0].text)  # type: ignore[union-attr]
                         await anyio.sleep(0.1)
     assert record["result"]["status"] == "success"
+
+
+async def readiness(ports: list[int]) -> list[bool]:
+    """Each replica's answer to GET /ready: ready or not (no answer: not)."""
+    answers = []
+    async with httpx.AsyncClient(timeout=2) as http:
+        for port in ports:
+            try:
+                answers.append((await http.get(f"http://127.0.0.1:{port}/ready")).is_success)
+            except httpx.HTTPError:
+                answers.append(False)
+    return answers
+
+
+@asynccontextmanager
+async def watching_readiness(ports: list[int]) -> AsyncIterator[list[tuple[float, int, str]]]:
+    """Asks each replica's /ready every 100 ms while the block runs; yields every answer that
+    was not ready: when it was asked, of which port, and what it said."""
+    refused: list[tuple[float, int, str]] = []
+
+    async def watch(port: int) -> None:
+        async with httpx.AsyncClient(timeout=2) as http:
+            while True:
+                asked = time.monotonic()
+                try:
+                    answer = await http.get(f"http://127.0.0.1:{port}/ready")
+                    ready, said = answer.is_success, answer.text
+                except httpx.HTTPError as error:
+                    ready, said = False, repr(error)
+                if not ready:
+                    refused.append((asked, port, said))
+                await anyio.sleep(0.1)
+
+    async with anyio.create_task_group() as group:
+        for port in ports:
+            group.start_soon(watch, port)
+        yield refused
+        group.cancel_scope.cancel()
+
+
+def server_states(home: Path) -> dict[str, str]:
+    """Each of the balancer's servers and its state (UP, DOWN, ...), from its own table."""
+    with socket.socket(socket.AF_UNIX) as stats:
+        stats.connect(str(home / "haproxy.sock"))
+        stats.sendall(b"show stat\n")
+        table = b""
+        while chunk := stats.recv(65536):
+            table += chunk
+    return {
+        fields[1]: fields[17]
+        for line in table.decode().splitlines()
+        if (fields := line.split(","))[0] == "replicas" and fields[1].startswith("r")
+    }
+
+
+CHAOS_JOBS = 12
+
+
+async def test_replicas_outlive_their_database_and_serve_again_on_their_own(
+    sandbox: Sandbox, postgres: ThrowawayPostgres, database: str, tmp_path: Path
+) -> None:
+    """Three replicas follow jobs while PostgreSQL is restarted twice, every connection to it
+    is terminated twice, and a malformed NOTIFY arrives. No replica is restarted: each says it
+    is not ready while it cannot serve (and HAProxy takes it out), and ready again on its own
+    once it can; every job ends, recorded once, from one POST each."""
+    sandbox.config.timings = JobTimings(queued=0.2, agent_step=5.0, progress_steps=4)
+    token = sandbox.token
+    logs = [tmp_path / f"replica-{n}.log" for n in range(3)]
+    async with serve(sandbox) as api:
+        with (
+            replica(api, database, tmp_path, logs[0]) as (first, port_one),
+            replica(api, database, tmp_path, logs[1]) as (second, port_two),
+            replica(api, database, tmp_path, logs[2]) as (third, port_three),
+        ):
+            ports = [port_one, port_two, port_three]
+            processes = [first, second, third]
+            with balancer(ports, tmp_path) as front:
+                url = f"http://127.0.0.1:{front}/mcp"
+                for port in ports:  # each replica holds the token: any may take a job over
+                    await call(f"http://127.0.0.1:{port}/mcp", token, "list_jobs", {"limit": 1})
+                await eventually(
+                    lambda: readiness_all(ports, True), "every replica ready", within=30
+                )
+                started: list[str] = []
+
+                async def start(n: int) -> None:
+                    job = await call(
+                        url,
+                        token,
+                        "agent_edit",
+                        {"prompt": f"Intro {n}", "project_name": f"Blip {n}", "wait_seconds": 0},
+                    )
+                    started.append(job["job_id"])
+
+                async with anyio.create_task_group() as group:
+                    for n in range(CHAOS_JOBS):
+                        group.start_soon(start, n)
+                windows: list[tuple[float, float]] = []
+                async with watching_readiness(ports) as refused:
+                    for _ in range(2):
+                        began = time.monotonic()
+                        postgres.halt()
+                        # Each replica notices, and the balancer takes them all out.
+                        await eventually(
+                            lambda: readiness_all(ports, False), "no replica ready", within=30
+                        )
+                        await eventually(
+                            lambda: balancer_says(tmp_path, "DOWN"), "HAProxy: all DOWN"
+                        )
+                        postgres.resume()
+                        await eventually(
+                            lambda: readiness_all(ports, True), "every replica ready", within=30
+                        )
+                        await eventually(lambda: balancer_says(tmp_path, "UP"), "HAProxy: all UP")
+                        windows.append((began, time.monotonic()))
+                        began = time.monotonic()
+                        ended = terminate_backends(database)
+                        assert len(ended) >= 6  # a listener and a heartbeat each, at least
+                        await eventually(
+                            lambda ended=ended: connected_again(database, ended),  # type: ignore[misc]
+                            "each replica listening and asking again",
+                        )
+                        await eventually(
+                            lambda: readiness_all(ports, True), "every replica ready", within=30
+                        )
+                        windows.append((began, time.monotonic()))
+                    with psycopg.connect(database, autocommit=True) as db:
+                        db.execute("NOTIFY descript_mcp_jobs, 'not json'")
+                    # Calls are answered again, through the balancer and by each replica.
+                    for port in ports:
+                        await call(f"http://127.0.0.1:{port}/mcp", token, "list_jobs", {"limit": 1})
+                    finished = {job_id: await stopped(url, token, job_id) for job_id in started}
+                    await eventually(
+                        lambda: readiness_all(ports, True), "every replica ready", within=30
+                    )
+                assert all(answer["outcome"] == "success" for answer in finished.values())
+                # Not ready only while it could not serve: every refusal within a disruption.
+                assert refused, "the replicas said they were not ready while the database was down"
+                outside = [
+                    (at, port, said)
+                    for at, port, said in refused
+                    if not any(a <= at <= b for a, b in windows)
+                ]
+                assert outside == [], f"disruptions: {windows}"
+                # Never restarted: the same processes, alive.
+                assert [process.poll() for process in processes] == [None, None, None]
+    assert ends_recorded(database) == dict.fromkeys(started, 1)
+    creates = sandbox.api_requests("POST", "/jobs/agent")
+    assert len(creates) == CHAOS_JOBS
+    assert len({request.request_id for request in creates}) == CHAOS_JOBS
+    for log in logs:
+        text = log.read_text()
+        assert "skipped a malformed notification" in text
+        assert "Task group is not initialized" not in text
+        assert "ExceptionGroup" not in text
+
+
+async def readiness_all(ports: list[int], ready: bool) -> bool:
+    return all(answer == ready for answer in await readiness(ports))
+
+
+def balancer_says(home: Path, state: str) -> bool:
+    """Whether HAProxy has every replica in `state` (UP or DOWN)."""
+    return set(server_states(home).values()) == {state}
+
+
+async def stopped(url: str, token: str, job_id: str) -> dict[str, Any]:
+    """The job once it stopped, waited on with get_job through the balancer (asked again
+    while a replica is out)."""
+    while True:
+        answer = await call(url, token, "get_job", {"job_id": job_id, "wait_seconds": 60}, 8)
+        if answer["state"] == "stopped":
+            return answer
+
+
+def leases(database: str) -> dict[str, tuple[str, float]]:
+    """Each job's lease: its holder and when it lapses (time.time())."""
+    with psycopg.connect(database) as db:
+        rows = db.execute("SELECT job_id, holder, expires_at FROM job_leases").fetchall()
+    return {job_id: (holder, expires_at) for job_id, holder, expires_at in rows}
+
+
+async def test_a_replica_stopped_with_sigterm_hands_its_jobs_over_at_once(
+    sandbox: Sandbox, database: str, tmp_path: Path
+) -> None:
+    """SIGTERM (a deploy, a scale-down): the replica answers a waiting call with the job as it
+    is, closes its listeners' streams, frees its leases, and exits once its calls are done.
+    The other replica takes every job over before any lease could have lapsed, and follows
+    them to their end; none is polled by both."""
+    sandbox.config.timings = JobTimings(queued=0.2, agent_step=4.0, progress_steps=4)
+    token = sandbox.token
+    metrics = _free_port()
+    async with serve(sandbox) as api_one, serve(sandbox) as api_two:
+        with (
+            replica(api_one, database, tmp_path, DESCRIPT_MCP_METRICS_PORT=str(metrics)) as (
+                victim,
+                port_one,
+            ),
+            replica(api_two, database, tmp_path) as (_survivor, port_two),
+            balancer([port_one, port_two], tmp_path) as front,
+        ):
+            url = f"http://127.0.0.1:{front}/mcp"
+            on_victim = f"http://127.0.0.1:{port_one}/mcp"
+            await call(f"http://127.0.0.1:{port_two}/mcp", token, "list_jobs", {"limit": 1})
+            victim_id = (await health(port_one))["replica"]
+            started = [
+                (
+                    await call(
+                        on_victim,
+                        token,
+                        "agent_edit",
+                        {"prompt": f"Intro {n}", "project_name": f"Moved {n}", "wait_seconds": 0},
+                    )
+                )["job_id"]
+                for n in range(4)
+            ]
+            answers: list[dict[str, Any]] = []
+            listening, stream_closed = anyio.Event(), anyio.Event()
+
+            async def wait_on_victim() -> None:
+                arguments = {"job_id": started[0], "wait_seconds": 60}
+                answers.append(await call(on_victim, token, "get_job", arguments))
+
+            async def listen_on_victim() -> None:
+                async with (
+                    _as(token, on_victim, "auto") as mcp,
+                    mcp.listen(resource_subscriptions=["descript://jobs"]) as events,
+                ):
+                    listening.set()
+                    with contextlib.suppress(Exception):  # ended by the server, either way
+                        async for _event in events:
+                            pass
+                stream_closed.set()
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(listen_on_victim)
+                group.start_soon(wait_on_victim)
+                await listening.wait()
+                await eventually(lambda: in_flight_at_least(metrics, 1), "the wait in flight")
+                held = leases(database)
+                assert {held[job_id][0] for job_id in started} == {victim_id}
+                lapses = min(held[job_id][1] for job_id in started)
+                os.kill(victim.pid, signal.SIGTERM)
+                with anyio.fail_after(30):
+                    await stream_closed.wait()
+            (answer,) = answers
+            assert answer["state"] in ("queued", "running")
+            assert "restarting" in answer["wait_capped"]
+            await eventually(lambda: moved(database, started, victim_id), "jobs taken over")
+            assert time.time() < lapses, "taken over before any lease lapsed: handed over"
+            await eventually(
+                lambda: victim.poll() is not None, "the stopped replica exits", within=30
+            )
+            finished = {job_id: await stopped(url, token, job_id) for job_id in started}
+    assert all(answer["outcome"] == "success" for answer in finished.values())
+    assert ends_recorded(database) == dict.fromkeys(started, 1)
+    assert len(sandbox.api_requests("POST", "/jobs/agent")) == len(started)
+    victim_host, survivor_host = api_one.split("/")[2], api_two.split("/")[2]
+    for job_id in started:
+        gets = sandbox.api_requests("GET", f"/jobs/{job_id}")
+        first_by_survivor = min(r.at for r in gets if r.host == survivor_host)
+        assert all(r.at < first_by_survivor for r in gets if r.host == victim_host)
+
+
+async def health(port: int) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        answer: dict[str, Any] = (await http.get(f"http://127.0.0.1:{port}/health")).json()
+    return answer
+
+
+async def in_flight_at_least(metrics_port: int, count: int) -> bool:
+    """Whether the replica serving metrics on `metrics_port` answers `count` requests now."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    found = re.search(r"^descript_mcp_requests_in_flight (\S+)$", text, re.MULTILINE)
+    return found is not None and float(found[1]) >= count
+
+
+def moved(database: str, jobs: list[str], victim: str) -> bool:
+    """Every job's lease is held by a replica other than `victim`."""
+    held = leases(database)
+    return all(job_id in held and held[job_id][0] != victim for job_id in jobs)

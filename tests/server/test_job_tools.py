@@ -11,7 +11,7 @@ from mcp import Client
 
 from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Fault, Sandbox
-from descript_mcp.server import tracker
+from descript_mcp.server import followed
 from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
 
 pytestmark = pytest.mark.anyio
@@ -265,7 +265,7 @@ async def test_a_waiter_gets_a_fresh_reading_of_a_rarely_polled_job(
     """With callbacks on, a job is polled only every few minutes in case its callback is lost:
     a get_job call then asks for a fresh reading instead of reporting an old one. (Any reading
     counts as old here, rather than one over 2 s: the test need not wait for it to age.)"""
-    monkeypatch.setattr(tracker, "FRESH_FOR", 0.0)
+    monkeypatch.setattr(followed, "FRESH_FOR", 0.0)
     sandbox.config.timings.import_item = 0.5
     rarely = PollSchedule(initial=300, factor=1, maximum=300, steady_for=0)
     async with Client(make_server(schedule=rarely)) as mcp:

@@ -1,18 +1,25 @@
 """The history in PostgreSQL, shared by every replica: psycopg 3 (async) and its connection
-pool; append-only migrations, run on start by whichever replica takes the lock first."""
+pool; append-only migrations, run on start by whichever replica takes the lock first.
+
+A database that cannot be reached (restarting, failing over, the connection cut) raises
+HistoryUnavailableError, which callers retry like any passing failure; the pool replaces the
+connections it lost on its own."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+import select
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
-from psycopg import AsyncConnection
+import anyio
+from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from descript_mcp.errors import HistoryUnavailableError
 from descript_mcp.history.database import Dialect, Params, Row, Statements
 from descript_mcp.history.records import now
 
@@ -164,6 +171,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 # Held while migrating, so replicas starting together migrate once.
 MIGRATION_LOCK = 7_235_016_001
+# The longest a statement waits for a connection of the pool, and a new connection to open:
+# past it the database counts as unreachable.
+CONNECTION_WAIT = 10.0
+CONNECT_TIMEOUT = 5
+# How its connections are named in pg_stat_activity (those outside the pool say what for).
+APPLICATION = "descript-mcp"
+# A listening connection quiet this long is asked a question, so one cut without a word (a
+# dropped network, a failover) is noticed; an answer is awaited this long.
+LISTENER_CHECKED_EVERY = 5.0
+LISTENER_ANSWERS_WITHIN = 5.0
+UNREACHABLE = (
+    "The job history's database could not be reached (it is restarting, or the connection was "
+    "cut). Retry in a few seconds."
+)
 _PLACEHOLDER = re.compile(r"\?|:(\w+)|%")
 
 
@@ -190,9 +211,15 @@ class PostgresDatabase:
             url,
             min_size=1,
             max_size=max_connections,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            kwargs={
+                "row_factory": dict_row,
+                "autocommit": True,
+                "application_name": APPLICATION,
+                "connect_timeout": CONNECT_TIMEOUT,
+            },
             connection_class=AsyncConnection[Row],
             open=False,
+            timeout=CONNECTION_WAIT,
         )
 
     async def open(self) -> None:
@@ -213,33 +240,120 @@ class PostgresDatabase:
         await self._pool.close()
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        async with self._pool.connection() as conn:
+        async with _reachable(), self._connection() as conn:
             return await _Connection(conn).execute(sql, params)
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._pool.connection() as conn:
+        async with _reachable(), self._connection() as conn:
             return await _Connection(conn).one(sql, params)
 
     async def all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._pool.connection() as conn:
+        async with _reachable(), self._connection() as conn:
             return await _Connection(conn).all(sql, params)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection[Row]]:
+        """A connection of the pool that the server has not closed meanwhile. One it closed
+        (a restart, a terminated backend) has its goodbye waiting to be read: it is put back
+        closed, for the pool to replace, and another taken, so no statement meets it."""
+        for _ in range(self._pool.max_size):
+            conn = await self._pool.getconn()
+            if not _closed_by_server(conn):
+                break
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+                await self._pool.putconn(conn)
+        else:  # every one was: the pool is making new ones
+            conn = await self._pool.getconn()
+        try:
+            yield conn
+        finally:
+            await self._pool.putconn(conn)
 
     async def notify(self, channel: str, payload: str) -> None:
         await self.execute("SELECT pg_notify(?, ?)", (channel, payload))
 
-    async def listen(self, channel: str) -> AsyncIterator[str]:
-        """The payloads sent on `channel`, on a connection of its own, until it fails."""
-        async with await AsyncConnection.connect(self.url, autocommit=True) as conn:
-            await conn.execute(f"LISTEN {channel}")  # a constant of ours, not input
-            async for notice in conn.notifies():
-                yield notice.payload
+    @asynccontextmanager
+    async def pinger(self, name: str = "heartbeat") -> AsyncIterator[Callable[[], Awaitable[None]]]:
+        """What asks the database whether it answers (raising HistoryUnavailableError if
+        not), on a connection of its own named `name`: a pool busy serving calls is not a
+        database gone."""
+        async with self._own_connection(name) as conn:
+
+            async def ping() -> None:
+                async with _reachable():
+                    await conn.execute("SELECT 1")
+
+            yield ping
+
+    @asynccontextmanager
+    async def _own_connection(self, name: str) -> AsyncIterator[AsyncConnection[Any]]:
+        """A connection outside the pool, named for what it is for, closed however the block
+        ends (cancelled too: the connection's own exit would be cancelled before it closes)."""
+        async with _reachable():
+            conn = await AsyncConnection.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+                application_name=f"{APPLICATION} {name}"[:63],
+            )
+        try:
+            yield conn
+        finally:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+
+    async def check(self) -> None:
+        """Test the pool's idle connections, replacing those the database dropped (after a
+        restart each would fail one statement otherwise)."""
+        async with _reachable():
+            await self._pool.check()
+
+    @asynccontextmanager
+    async def listening(
+        self, *channels: str, name: str = "listener"
+    ) -> AsyncIterator[AsyncIterator[tuple[str, str]]]:
+        """The notifications sent on `channels`, as (channel, payload), on a connection of its
+        own, listening once entered. Iterating raises HistoryUnavailableError when the
+        connection fails, or when a quiet one no longer answers."""
+        async with self._own_connection(name) as conn:
+            async with _reachable():
+                for channel in channels:
+                    await conn.execute(f"LISTEN {channel}")  # constants of ours, not input
+            yield _notices(conn)
 
     @asynccontextmanager
     async def transaction(self, serialize: str | None = None) -> AsyncIterator[Statements]:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with _reachable(), self._connection() as conn, conn.transaction():
             if serialize is not None:
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (serialize,))
             yield _Connection(conn)
+
+
+@asynccontextmanager
+async def _reachable() -> AsyncIterator[None]:
+    """Failures to reach the database, as the history's own error."""
+    try:
+        yield
+    except (OperationalError, OSError, TimeoutError) as error:
+        raise HistoryUnavailableError(UNREACHABLE) from error
+
+
+def _closed_by_server(conn: AsyncConnection[Any]) -> bool:
+    """Whether an idle connection has something to read: only the server's goodbye can be."""
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
+
+
+async def _notices(conn: AsyncConnection[Any]) -> AsyncIterator[tuple[str, str]]:
+    while True:
+        async with _reachable():
+            async for notice in conn.notifies(timeout=LISTENER_CHECKED_EVERY):
+                yield notice.channel, notice.payload
+            with anyio.fail_after(LISTENER_ANSWERS_WITHIN):
+                await conn.execute("SELECT 1")
 
 
 class _Connection:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import sys
-from contextlib import AsyncExitStack
-from typing import Literal
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+import anyio
 import uvicorn
+import uvicorn.config
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.types import ASGIApp
@@ -24,10 +30,15 @@ from descript_mcp.server.http.gate import (
 )
 from descript_mcp.settings import Settings
 
+if TYPE_CHECKING:
+    from descript_mcp.server.http.lifecycle import Lifecycle
+
 logger = logging.getLogger(__name__)
 
 # Tool calls are small; a larger body is refused (413) before it is read.
 MAX_BODY = 1024 * 1024
+# Once drained, how long uvicorn lets what is still open finish before cutting it.
+STOP_GRACE = 1
 
 # The sample is named by a reference, not its URL: a client may read these instructions from
 # another process of this server, whose sandbox listens elsewhere (tools/samples.py).
@@ -94,7 +105,9 @@ async def start_sandbox(
 
 
 async def serve_http(server: DescriptServer, settings: Settings) -> None:
-    """Serve `server` over the configured HTTP transport (sse or streamable HTTP) until stopped."""
+    """Serve `server` over the configured HTTP transport (sse or streamable HTTP) until
+    stopped; the first SIGTERM or SIGINT drains it first (`Lifecycle.drain`), a second stops it
+    at once. Metrics on a port of their own are served beside it."""
     behind_proxy = settings.auth == "oauth" and settings.issuer_url().startswith("https://")
     if behind_proxy and not settings.trusted_proxies:
         logger.warning(
@@ -102,17 +115,90 @@ async def serve_http(server: DescriptServer, settings: Settings) -> None:
             "trusted to name the client (DESCRIPT_MCP_TRUSTED_PROXIES): everyone shares the "
             "proxy's address, and its budgets of sign-ins and token checks"
         )
-    config = uvicorn.Config(
-        http_app(server, settings),
+    app = http_app(server, settings)
+    stopping = anyio.Event()
+    main = _Draining(_config(app, settings, settings.port), stopping.set)
+
+    async def drain_then_stop() -> None:
+        await stopping.wait()
+        await app.drain(settings.drain_seconds)
+        main.should_exit = True
+
+    metrics = server.metrics
+    side = None
+    if metrics is not None and settings.metrics_port != settings.port:
+        side = _Quiet(_config(metrics.app(), settings, settings.metrics_port or 0))
+    async with anyio.create_task_group() as group:
+        if side is not None:
+            group.start_soon(side.serve)
+        async with anyio.create_task_group() as draining:
+            draining.start_soon(drain_then_stop)
+            await main.serve()
+            draining.cancel_scope.cancel()
+        if side is not None:
+            side.should_exit = True
+
+
+def _config(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
         host=settings.host,
-        port=settings.port,
+        port=port,
         log_level=settings.log_level,
         proxy_headers=False,  # forwarded addresses are read by ForwardedAddresses, or not at all
+        # JSON logs: uvicorn's records go through the root logger's JSON lines too.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+        # After the drain, what is still open is cut this long after.
+        timeout_graceful_shutdown=STOP_GRACE,
     )
-    await uvicorn.Server(config).serve()
 
 
-def http_app(server: DescriptServer, settings: Settings) -> ASGIApp:
+class _Draining(uvicorn.Server):
+    """uvicorn, whose first SIGTERM or SIGINT calls `on_stop` (which drains, then stops it)
+    instead of stopping at once; a second signal stops it at once."""
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+        self._stopping = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._stopping:
+            super().handle_exit(sig, frame)
+            return
+        self._stopping = True
+        self._captured_signals.append(sig)  # raised again once stopped, as uvicorn does
+        self._loop.call_soon_threadsafe(self._on_stop)
+
+
+class _Quiet(uvicorn.Server):
+    """uvicorn for a side listener (the metrics): the main server handles the signals."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def http_app(server: DescriptServer, settings: Settings) -> Lifecycle:
+    """The ASGI app for the configured HTTP transport (`_gated_app`), with in front of all the
+    probes, metrics when on this port, and the drain (see `lifecycle`)."""
+    from descript_mcp.server.http.lifecycle import Lifecycle  # over HTTP only
+
+    gated = _gated_app(server, settings)
+    metrics = server.metrics
+    if metrics is None:
+        return Lifecycle(gated, server)
+    on_this_port = settings.metrics_port == settings.port
+    lifecycle = Lifecycle(gated, server, metrics.app() if on_this_port else None)
+    metrics.live.lifecycle = lifecycle
+    return lifecycle
+
+
+def _gated_app(server: DescriptServer, settings: Settings) -> ASGIApp:
     """The ASGI app for the configured HTTP transport, with DNS-rebinding protection, a body
     size limit, sessions that expire when idle, the gate in front (see `gate`), and the
     client's address read past trusted proxies (see `addresses`)."""

@@ -67,6 +67,7 @@ class AuthorizeEndpoint:
             time.time(), *self.provider.limits.authorize_request(address_of(request))
         )
         if refused is not None:
+            self.provider.refused("rate_limited")
             return _page(_too_many(refused, "from your network"))
         client = await self.provider.get_client(values.get("client_id", ""))
         if client is None:
@@ -97,6 +98,7 @@ class AuthorizeEndpoint:
                 time.time(), *self.provider.limits.sign_in(client.client_id or "")
             )
             if refused is not None:
+                self.provider.refused("rate_limited")
                 raise _too_many(refused, "through this app")
             return page.redirect(await self.provider.authorize(client, params), 302)
         except AuthorizeError as error:

@@ -126,6 +126,7 @@ class ConnectPage:
         spends = limits.token_check(sign_in.request_id, address_of(request), sign_in.client_id)
         refused = await self.provider.budgets.spend(time.time(), *spends)
         if refused is not None:
+            self.provider.refused("rate_limited")
             error = _too_many(refused, refused.budget == limits.checks_per_sign_in)
             headers = {"Retry-After": str(int(refused.wait))}
             return _html(page.token_form(asker, sign_in.csrf, error), 429, params, headers)
@@ -136,6 +137,7 @@ class ConnectPage:
             error = "Descript could not be reached to check the token. Try again in a minute."
             return _html(page.token_form(asker, sign_in.csrf, error), 503, params)
         if not isinstance(verdict, DriveStatus):
+            self.provider.refused("token_rejected")
             logger.info("a token was refused on the connect page of %s", sign_in.client_id)
             error = (
                 "Descript did not accept this token. Copy it again from Descript "
@@ -143,6 +145,7 @@ class ConnectPage:
             )
             return _html(page.token_form(asker, sign_in.csrf, error), 400, params)
         if self.allowed_drives and verdict.drive_id not in self.allowed_drives:
+            self.provider.refused("drive_not_allowed")
             drive = f"the drive “{verdict.drive_name}”" if verdict.drive_name else "its drive"
             error = (
                 f"This token belongs to {drive}, which this server does not connect: it serves "

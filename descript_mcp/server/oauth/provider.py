@@ -98,6 +98,8 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
         self.limits = Limits()
         # Told when a grant is revoked here, so what it left running ends at once.
         self.grant_revoked: Callable[[], None] = lambda: None
+        # Told why each refused sign-in was refused (the metrics, when on).
+        self.refused: Callable[[str], None] = lambda _reason: None
 
     @property
     def store(self) -> GrantStore:
@@ -155,6 +157,7 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
             expires_at=time.time() + SIGN_IN_FOR,
         )
         if not await self.store.open_sign_in(sign_in, time.time(), self.limits.open_sign_ins):
+            self.refused("too_many_open")
             raise AuthorizeError(
                 "temporarily_unavailable",
                 "Too many sign-ins are under way on this server. Try again in a few minutes.",

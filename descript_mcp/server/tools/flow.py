@@ -60,7 +60,8 @@ async def wait_for(
     async def report(update: ProgressUpdate) -> None:
         await progress.job_update(update, weight)
 
-    await state.tracker.wait(followed, wait.applied, report)
+    if await state.tracker.wait(followed, wait.applied, report):
+        wait.capped = "the server is restarting; call get_job again to wait more"
     job = followed.job
     # No answer about the job at all, only failures; or following it stopped before its end.
     if job is None or (followed.done and followed.error is not None and not job.is_terminal):

@@ -1,0 +1,60 @@
+"""One job followed by the tracker (`tracker.py`): its latest reading or failure, and the
+events its waiters, its poll loop and the other replicas' announcements meet on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import anyio
+
+from descript_mcp.client.models import Job
+from descript_mcp.client.waiter import ProgressUpdate
+from descript_mcp.errors import DescriptError
+
+# A waiter arriving when the last reading is older than this asks the follower for a fresh one,
+# so a job whose callback was lost, or that is polled rarely by now, is not reported stale.
+FRESH_FOR = 2.0
+
+
+@dataclass
+class Followed:
+    job_id: str
+    owner: str
+    latest: ProgressUpdate | None = None
+    error: DescriptError | None = None
+    done: bool = False
+    changed: anyio.Event = field(default_factory=anyio.Event)
+    polling: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    read_at: float | None = None  # anyio's clock, when the last poll ended
+    poked: anyio.Event = field(default_factory=anyio.Event)
+    heard: anyio.Event = field(default_factory=anyio.Event)  # another replica changed it
+    leading: bool = False  # this replica holds the job's lease and polls it
+    leadership: anyio.CancelScope | None = None  # while leading: cancelled to hand it over
+    lease_taken: bool = False  # the lease was taken over for this watcher: lead at once
+
+    @property
+    def job(self) -> Job | None:
+        return self.latest.job if self.latest else None
+
+    def signal(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+
+    async def until_next_poll(self, seconds: float) -> None:
+        """The pause after a poll: over when it has passed, or when a waiter pokes."""
+        self.read_at, self.poked = anyio.current_time(), anyio.Event()
+        with anyio.move_on_after(seconds):
+            await self.poked.wait()
+
+    def hear(self) -> None:
+        self.heard.set()
+        self.heard = anyio.Event()
+
+    def lead_now(self) -> None:
+        """This replica took the job's lease over: its watcher leads at once."""
+        self.lease_taken = True
+        self.hear()
+
+    def refresh_if_stale(self) -> None:
+        if self.read_at is not None and anyio.current_time() - self.read_at > FRESH_FOR:
+            self.poked.set()
