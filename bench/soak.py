@@ -230,48 +230,52 @@ async def _drive(
             await call(mcp, "cancel_job", {"job_id": summary["job_id"]})
         return summary
 
-    async def worker() -> None:
-        async with Client(server) as mcp:
-            for number in numbers:
-                imported = await follow(
+    async def worker(mcp: Client) -> None:
+        for number in numbers:
+            imported = await follow(
+                mcp,
+                await call(
                     mcp,
-                    await call(
-                        mcp,
-                        "import_media",
-                        {
-                            "project_name": f"soak-{number}",
-                            "add_media": {"sample.wav": {"url": sample}},
-                            "add_compositions": [
-                                {"name": "Main", "clips": [{"media": "sample.wav"}]}
-                            ],
-                            "wait_seconds": 3,
-                        },
-                    ),
-                )
-                if imported is None or imported.get("outcome") != "success":
-                    continue
-                # Then, in turn, an agent edit or a publish of the new project: one each at most.
-                project = {"project_id": imported["project_id"], "wait_seconds": 3}
-                if number % 2:
-                    await follow(mcp, await call(mcp, "agent_edit", {**project, "prompt": "Tidy"}))
-                else:
-                    await follow(mcp, await call(mcp, "publish", project))
+                    "import_media",
+                    {
+                        "project_name": f"soak-{number}",
+                        "add_media": {"sample.wav": {"url": sample}},
+                        "add_compositions": [{"name": "Main", "clips": [{"media": "sample.wav"}]}],
+                        "wait_seconds": 3,
+                    },
+                ),
+            )
+            if imported is None or imported.get("outcome") != "success":
+                continue
+            # Then, in turn, an agent edit or a publish of the new project: one each at most.
+            project = {"project_id": imported["project_id"], "wait_seconds": 3}
+            if number % 2:
+                await follow(mcp, await call(mcp, "agent_edit", {**project, "prompt": "Tidy"}))
+            else:
+                await follow(mcp, await call(mcp, "publish", project))
 
-    async with Client(server) as keeper:  # keeps the server's lifespan (and followers) open
+    # One session, its calls made by `concurrency` workers at once: its lifespan (and the
+    # followers of every job) lasts until the reconciliation has what it needs.
+    async with Client(server) as mcp:
         with anyio.fail_after(600):
             async with anyio.create_task_group() as teammates:
                 teammates.start_soon(_teammate, sandbox, api, report)
                 async with anyio.create_task_group() as group:
                     for _ in range(concurrency):
-                        group.start_soon(worker)
+                        group.start_soon(worker, mcp)
                 teammates.cancel_scope.cancel()
-            # The followers record how each job ended; give the last ones time to finish.
-            for _ in range(100):
-                if all(job.stopped_at for job in sandbox.world.jobs.values()):
+            # The followers record how each job ended: wait until none is left following a job
+            # Descript has ended (a stuck job is followed on), however loaded the machine.
+            tracker = server.running_state().tracker
+            for _ in range(600):
+                if not any(
+                    sandbox.world.jobs[f.job_id].stopped_at
+                    for f in tracker.followed()
+                    if f.job_id in sandbox.world.jobs
+                ):
                     break
                 await anyio.sleep(0.1)
-            await anyio.sleep(1.0)
-        await keeper.call_tool("list_jobs", {"limit": 1})
+        await mcp.call_tool("list_jobs", {"limit": 1})
     return texts
 
 
