@@ -172,3 +172,34 @@ def test_links_between_docs_lead_somewhere() -> None:
 def _anchors(doc: Path) -> set[str]:
     headings = re.findall(r"^#+ (.+)$", doc.read_text(encoding="utf-8"), flags=re.M)
     return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+PACKAGE = ROOT / "descript_mcp"
+
+
+def test_the_layout_names_every_module_and_nothing_else() -> None:
+    """docs/architecture.md's drawing of the layers names each module of the package by its
+    file name, and names no file that is not there."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    drawing = text.split("## The layers", 1)[1].split("```", 2)[1]
+    named = set(re.findall(r"\b(\w+\.(?:py|html))\b", drawing))
+    files = {
+        path.name
+        for path in PACKAGE.rglob("*")
+        if path.suffix in (".py", ".html")
+        and path.name not in ("__init__.py", "__main__.py", "_version.py")
+        and "__pycache__" not in path.parts
+    }
+    assert named - files == set(), "the drawing names files that do not exist"
+    assert files - named == set(), "modules the drawing of the layers leaves out"
+
+
+def test_the_paths_the_architecture_names_exist() -> None:
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    paths = re.findall(r"`((?:descript_mcp|tests|bench)?/?[\w/]+/\w+\.(?:py|html|json))", text)
+    missing = [
+        path for path in paths if not (ROOT / path).exists() and not (PACKAGE / path).exists()
+    ]
+    assert paths
+    assert missing == []

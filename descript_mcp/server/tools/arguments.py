@@ -17,8 +17,10 @@ WaitSeconds = Annotated[
         "Claude Desktop",
     ),
 ]
-JobId = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
-ProjectId = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+# A required id of any kind (a composition's, a media item's), bounded as Descript's are.
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+JobId = Id
+ProjectId = Id
 CompositionId = Annotated[
     str | None,
     Field(description="UUID, 5-character id or URL; default: the first with content"),
