@@ -166,7 +166,8 @@ class JobTracker:
         does, trying for the lease now and then, in case its holder died."""
         while True:
             if await cluster.lead(followed.owner, followed.job_id):
-                if await self._lead(followed, client, cluster):
+                # A leader that ended the job frees its lease: the end is read, not polled again.
+                if await self._read_back(followed) or await self._lead(followed, client, cluster):
                     with anyio.CancelScope(shield=True):
                         await cluster.release(followed.owner, followed.job_id)
                     return
