@@ -15,7 +15,7 @@ import pytest
 
 from descript_mcp.sandbox import DEFAULT_TOKEN
 from descript_mcp.sandbox.media import synthesize_wav
-from tests.test_cli import _free_port
+from tests.cli.test_main import _free_port
 from tests.waiting import serving
 
 

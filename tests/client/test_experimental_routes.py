@@ -40,9 +40,9 @@ from descript_mcp.client.models import (
 from descript_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.sandbox.timelines import AAF_STAND_IN
+from tests.client.test_contract import RecordingTransport
 from tests.conftest import ASGI_BASE, post, wait
 from tests.contract.check import Contract, load_contract
-from tests.test_contract import RecordingTransport
 
 pytestmark = pytest.mark.anyio
 

@@ -23,8 +23,6 @@ from descript_mcp.files.transfer import content_type_of, download_file, upload_f
 from descript_mcp.sandbox import Sandbox
 from tests.conftest import wait
 
-GIB = 1024**3
-
 
 @pytest.mark.parametrize(
     ("link", "direct"),
@@ -252,10 +250,12 @@ def _sparse_wav(path: Path, size: int, byte_rate: int = 384_000) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("api_url", ["http"], indirect=True)  # the real wire, not in-process
-async def test_a_multi_gib_file_streams_in_constant_memory_with_progress(
+async def test_a_file_ten_times_the_memory_bound_streams_in_constant_memory_with_progress(
     client: DescriptClient, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    size = 3 * GIB
+    # Ten times the bound below is proof enough that nothing holds the file; the benchmark
+    # (bench/upload.py) sends 1 GiB and measures the peak RSS.
+    size = 640 * 1024**2
     path = tmp_path / "long.wav"
     _sparse_wav(path, size)
     created = await client.import_project_media(
@@ -276,7 +276,7 @@ async def test_a_multi_gib_file_streams_in_constant_memory_with_progress(
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    # Python allocations of this process, sandbox included, while 3 GiB went by (the
+    # Python allocations of this process, sandbox included, while 640 MiB went by (the
     # benchmark measures peak RSS, native buffers and all).
     assert peak < 64 * 1024**2
     assert reports[-1] == (size, size)

@@ -35,8 +35,8 @@ from descript_mcp.server.http.run import http_app
 from descript_mcp.server.tracing import RequestSpans
 from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
-from tests.oauth.conftest import free_port
 from tests.server.conftest import error_text, structured
+from tests.server.oauth.conftest import free_port
 from tests.server.test_transports import _as
 from tests.waiting import serving
 

@@ -31,9 +31,9 @@ from descript_mcp.server.http.lifecycle import Lifecycle
 from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
-from tests.oauth.conftest import App, Hosted, Person, free_port
 from tests.postgres import ThrowawayPostgres, connected_again, terminate_backends
 from tests.server.conftest import structured
+from tests.server.oauth.conftest import App, Hosted, Person, free_port
 from tests.server.test_transports import _as
 from tests.waiting import eventually
 

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.anyio
 HOST = Path(__file__).parent / "host"
 NODE_MODULES = Path(
     os.environ.get("DESCRIPT_MCP_NODE_MODULES")
-    or Path(__file__).parents[2] / ".ci-node" / "node_modules"
+    or Path(__file__).parents[3] / ".ci-node" / "node_modules"
 )
 HOST_PATH = "/__test_host__/"
 HOSTILE_NAME = 'Clips/<img src=x onerror="window.hostile = 1">.wav'

@@ -36,9 +36,9 @@ from descript_mcp.sandbox.server import serve_app
 from descript_mcp.server import build_server
 from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
-from tests.apps.test_job_view import HOST, HOST_PATH, PUBLIC_MEDIA_ON_LOOPBACK, host_bundle
 from tests.browser import ARTIFACTS, chromium, screenshot
-from tests.oauth.conftest import App, Hosted, Person, free_port
+from tests.server.apps.test_job_view import HOST, HOST_PATH, PUBLIC_MEDIA_ON_LOOPBACK, host_bundle
+from tests.server.oauth.conftest import App, Hosted, Person, free_port
 
 pytestmark = pytest.mark.anyio
 __all__ = ["host_bundle"]  # the job view test's fixture, used here too

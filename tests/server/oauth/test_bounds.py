@@ -18,7 +18,7 @@ import pytest
 from descript_mcp.history.budgets import Budget
 from descript_mcp.history.grant_store import GrantStore
 from descript_mcp.sandbox import Sandbox
-from tests.oauth.conftest import App, Hosted, Person, pkce, refusal
+from tests.server.oauth.conftest import App, Hosted, Person, pkce, refusal
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Page, Route
 
 from descript_mcp.sandbox import Sandbox
 from tests.browser import chromium, screenshot
-from tests.oauth.conftest import REDIRECT_URI, App, pkce
+from tests.server.oauth.conftest import REDIRECT_URI, App, pkce
 
 pytestmark = pytest.mark.anyio
 

@@ -19,8 +19,8 @@ import pytest
 
 from descript_mcp.history.budgets import Budget
 from descript_mcp.sandbox import Sandbox
-from tests.oauth.conftest import App, Hosted, Person, http_from, pkce, refusal
 from tests.postgres import ThrowawayPostgres
+from tests.server.oauth.conftest import App, Hosted, Person, http_from, pkce, refusal
 from tests.server.test_cluster import balancer
 
 pytestmark = pytest.mark.anyio

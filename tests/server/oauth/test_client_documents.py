@@ -22,9 +22,9 @@ from starlette.routing import Route
 
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server.oauth.client_documents import ClientDocuments
-from tests.oauth.conftest import REDIRECT_URI, App, Hosted, Person, code_of, pkce, refusal
-from tests.oauth.test_flow import MemoryStorage, connected, sdk_auth
 from tests.server.conftest import structured
+from tests.server.oauth.conftest import REDIRECT_URI, App, Hosted, Person, code_of, pkce, refusal
+from tests.server.oauth.test_flow import MemoryStorage, connected, sdk_auth
 
 pytestmark = pytest.mark.anyio
 

@@ -25,8 +25,8 @@ from pydantic import AnyUrl
 
 from descript_mcp.history.grant_store import GrantStore
 from descript_mcp.sandbox import Sandbox
-from tests.oauth.conftest import REDIRECT_URI, Hosted, Person, redirect_query
 from tests.server.conftest import structured
+from tests.server.oauth.conftest import REDIRECT_URI, Hosted, Person, redirect_query
 
 pytestmark = pytest.mark.anyio
 

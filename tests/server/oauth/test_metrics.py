@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from descript_mcp.server import metrics
-from tests.oauth.conftest import App, Person, free_port, pkce
+from tests.server.oauth.conftest import App, Person, free_port, pkce
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio

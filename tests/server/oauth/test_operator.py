@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox, SandboxConfig
-from tests.oauth.conftest import App, Person, pkce
+from tests.server.oauth.conftest import App, Person, pkce
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from descript_mcp.sandbox import Sandbox
-from tests.oauth.conftest import App, Person, code_of, pkce, refusal
+from tests.server.oauth.conftest import App, Person, code_of, pkce, refusal
 
 pytestmark = pytest.mark.anyio
 

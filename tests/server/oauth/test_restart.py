@@ -16,8 +16,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.config import JobTimings
-from tests.oauth.conftest import App, Person
 from tests.server.conftest import structured
+from tests.server.oauth.conftest import App, Person
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio

@@ -26,9 +26,9 @@ from descript_mcp.history import History
 from descript_mcp.history.records import owner_of
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox
 from descript_mcp.sandbox.faults import Fault
-from tests.oauth.conftest import App, Hosted, Person
 from tests.postgres import ThrowawayPostgres
 from tests.server.conftest import structured
+from tests.server.oauth.conftest import App, Hosted, Person
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from descript_mcp.sandbox import Sandbox
-from tests.oauth.conftest import App, Person, code_of, pkce, redirect_query, refusal
+from tests.server.oauth.conftest import App, Person, code_of, pkce, redirect_query, refusal
 
 pytestmark = pytest.mark.anyio
 

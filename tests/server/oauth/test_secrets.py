@@ -20,8 +20,8 @@ from mcp.client.streamable_http import streamable_http_client
 from descript_mcp.errors import ConfigurationError, SealedSecretError
 from descript_mcp.sandbox import SandboxConfig
 from descript_mcp.server.oauth.vault import Vault
-from tests.oauth.conftest import App, Person
 from tests.server.conftest import structured
+from tests.server.oauth.conftest import App, Person
 
 pytestmark = pytest.mark.anyio
 

@@ -15,13 +15,13 @@ import pytest
 
 from descript_mcp.sandbox import Sandbox
 from tests.browser import required
-from tests.oauth.conftest import REDIRECT_URI, Hosted
+from tests.server.oauth.conftest import REDIRECT_URI, Hosted
 
 pytestmark = pytest.mark.anyio
 
 NODE_MODULES = Path(
     os.environ.get("DESCRIPT_MCP_NODE_MODULES")
-    or Path(__file__).parents[2] / ".ci-node" / "node_modules"
+    or Path(__file__).parents[3] / ".ci-node" / "node_modules"
 )
 SCRIPT = Path(__file__).with_name("typescript_client.mjs")
 
