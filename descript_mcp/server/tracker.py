@@ -162,11 +162,10 @@ class JobTracker:
     async def _lead_or_watch(
         self, followed: Followed, client: DescriptClient, cluster: Cluster
     ) -> None:
-        """Poll while this replica holds the job's lease; watch the history while another
-        does, trying for the lease now and then, in case its holder died."""
+        """Poll while this replica holds the job's lease (read first: a leader that ended the
+        job freed it); watch the history while another does, in case its holder died."""
         while True:
             if await cluster.lead(followed.owner, followed.job_id):
-                # A leader that ended the job frees its lease: the end is read, not polled again.
                 if await self._read_back(followed) or await self._lead(followed, client, cluster):
                     with anyio.CancelScope(shield=True):
                         await cluster.release(followed.owner, followed.job_id)
