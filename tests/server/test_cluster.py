@@ -199,7 +199,11 @@ async def test_a_replica_killed_mid_job_loses_nothing(
                 for n in range(JOBS):
                     group.start_soon(start, n)
             assert len(started) == JOBS
-            led = holders(database)
+            # A job's follower takes its lease after the call returns (wait_seconds 0).
+            led = await eventually(
+                lambda: (leases := holders(database)).keys() >= set(started) and leases,
+                "every job has a leader",
+            )
             by_victim = [job for job in started if ids.get(led.get(job, "")) == "victim"]
             assert by_victim, "round robin gave the victim jobs to follow"
 
