@@ -15,6 +15,11 @@ from pathlib import Path
 HOSTED = (
     "descript_mcp.server.oauth",
     "descript_mcp.server.cluster",
+    # The OAuth mode's and the replicas' stores in the history.
+    "descript_mcp.history.grant_store",
+    "descript_mcp.history.grants",
+    "descript_mcp.history.budgets",
+    "descript_mcp.history.leases",
     "descript_mcp.history.backends.postgres",
     "descript_mcp.sandbox",
     "psycopg",
@@ -50,12 +55,8 @@ STDIO_START = {
     "descript_mcp.history",
     "descript_mcp.history.backends",
     "descript_mcp.history.backends.sqlite",
-    "descript_mcp.history.budgets",
     "descript_mcp.history.database",
-    "descript_mcp.history.grant_store",
-    "descript_mcp.history.grants",
     "descript_mcp.history.jobs",
-    "descript_mcp.history.leases",
     "descript_mcp.history.ledger",
     "descript_mcp.history.records",
     "descript_mcp.history.submissions",
@@ -67,17 +68,12 @@ STDIO_START = {
     "descript_mcp.server.errors",
     "descript_mcp.server.followed",
     "descript_mcp.server.http",
-    "descript_mcp.server.http.addresses",
     "descript_mcp.server.http.callbacks",
-    "descript_mcp.server.http.gate",
-    "descript_mcp.server.http.limits",
     "descript_mcp.server.http.run",
-    "descript_mcp.server.http.tokens",
     "descript_mcp.server.job_view",
     "descript_mcp.server.notify",
     "descript_mcp.server.observability",
     "descript_mcp.server.prompts",
-    "descript_mcp.server.request_reads",
     "descript_mcp.server.resources",
     "descript_mcp.server.state",
     "descript_mcp.server.summaries",
@@ -134,6 +130,7 @@ def test_a_stdio_start_imports_what_it_lists_and_nothing_hosted(tmp_path: Path) 
     # The server starts, reads the end of its input, and stops: a whole start over stdio.
     modules = imported(["-m", "descript_mcp", "serve", "--history", "h.sqlite3"], tmp_path)
     assert hosted(modules) == set()
+    assert "descript_mcp.server.http.gate" not in modules  # what admits callers over HTTP
     ours = {m for m in modules if m.split(".")[0] == "descript_mcp"}
     assert ours == STDIO_START, (
         f"new: {sorted(ours - STDIO_START)}; gone: {sorted(STDIO_START - ours)}. A start "

@@ -27,7 +27,6 @@ from descript_mcp.redact import install_log_redaction
 from descript_mcp.server import prompts, resources
 from descript_mcp.server.callers import ClientFactory, ClientPool
 from descript_mcp.server.http.callbacks import CALLBACK_PATH, CallbackRegistry, receive_callback
-from descript_mcp.server.http.gate import drive_of
 from descript_mcp.server.job_view import bind_job_tools, job_view
 from descript_mcp.server.notify import Notifier
 from descript_mcp.server.observability import request_ids, tracing_requested
@@ -291,6 +290,7 @@ def build_server(
         return await receive_callback(request, server.state)
 
     if oauth is not None:
+        from descript_mcp.server.http.gate import drive_of
         from descript_mcp.server.oauth.connect import ConnectPage
         from descript_mcp.server.oauth.provider import CONNECT_PATH
 

@@ -20,14 +20,6 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from descript_mcp.server.app import DescriptServer, build_server
-from descript_mcp.server.http.addresses import ForwardedAddresses
-from descript_mcp.server.http.gate import (
-    SESSION_IDLE,
-    Gate,
-    GrantAdmission,
-    TokenAdmission,
-    confirm_with,
-)
 from descript_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -202,6 +194,15 @@ def _gated_app(server: DescriptServer, settings: Settings) -> ASGIApp:
     """The ASGI app for the configured HTTP transport, with DNS-rebinding protection, a body
     size limit, sessions that expire when idle, the gate in front (see `gate`), and the
     client's address read past trusted proxies (see `addresses`)."""
+    from descript_mcp.server.http.addresses import ForwardedAddresses  # over HTTP only
+    from descript_mcp.server.http.gate import (
+        SESSION_IDLE,
+        Gate,
+        GrantAdmission,
+        TokenAdmission,
+        confirm_with,
+    )
+
     allowed = settings.allowed_hosts
     if settings.public_url:  # the name clients reach it by, behind its proxy
         allowed += (urlsplit(settings.public_url).netloc,)
