@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.record import record
+
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -169,6 +171,9 @@ def count_instructions() -> list[tuple[str, str]]:
 
 
 if __name__ == "__main__":
-    # `python -m bench.coldstart`: the instruction counts (a few minutes under valgrind).
-    for name, figure in count_instructions():
+    # `python -m bench.coldstart [--record]`: the instruction counts (minutes under valgrind).
+    counted = count_instructions()
+    for name, figure in counted:
         print(f"{name:<60} {figure}")
+    if sys.argv[1:] == ["--record"]:
+        print(f"kept in {record('coldstart', counted)}")

@@ -203,6 +203,7 @@ async def test_a_replica_killed_mid_job_loses_nothing(
             led = await eventually(
                 lambda: (leases := holders(database)).keys() >= set(started) and leases,
                 "every job has a leader",
+                within=30,  # a job lasts 32 s
             )
             by_victim = [job for job in started if ids.get(led.get(job, "")) == "victim"]
             assert by_victim, "round robin gave the victim jobs to follow"
