@@ -12,7 +12,7 @@ import pytest
 
 from descript_mcp.client.models import JobCreated, JobProgress, PublishJob, PublishResult
 from descript_mcp.history import History
-from descript_mcp.history.backends.sqlite import MIGRATIONS
+from descript_mcp.history.backends.sqlite import CHECKPOINT_EVERY, MIGRATIONS
 from descript_mcp.history.jobs import JobStore
 from descript_mcp.history.records import owner_of
 
@@ -50,6 +50,25 @@ async def test_migrations_run_once_and_the_file_is_in_wal_mode(tmp_path: Path) -
     db = sqlite3.connect(path)
     assert [n for (n,) in db.execute("SELECT name FROM _migrations")] == [m[0] for m in MIGRATIONS]
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_the_wal_stops_growing_though_commits_never_checkpoint_it(tmp_path: Path) -> None:
+    """Commits run on the event loop's thread with SQLite's checkpoint off; the server's own,
+    on a worker thread, keeps the WAL from growing with every job recorded."""
+    path = tmp_path / "h.sqlite3"
+    history = await History.open(path)
+    wal = tmp_path / "h.sqlite3-wal"
+    sizes = []
+    try:
+        for n in range(4 * CHECKPOINT_EVERY):
+            await history.jobs.record_job(ALICE, _running(f"job-{n}"))
+            if n % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
+                sizes.append(wal.stat().st_size)
+    finally:
+        await history.aclose()
+    # Once checkpointed, the WAL is written again from its start: it grows no more.
+    assert sizes[1] > 0
+    assert sizes[-1] == sizes[1], sizes
 
 
 def test_owners_are_fingerprints_not_tokens() -> None:

@@ -17,6 +17,11 @@ from descript_mcp.history.records import now
 
 T = TypeVar("T")
 
+# A commit runs on the event loop's thread, so it must not checkpoint the WAL (which writes the
+# file and syncs it): SQLite's own checkpoint is off, and one runs on a worker thread after
+# every this many writes.
+CHECKPOINT_EVERY = 200
+
 # Append-only: a released migration is never edited, only followed by a new one.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -189,6 +194,7 @@ class SqliteDatabase:
         self.path = path
         self._lock = anyio.Lock()
         self._db: sqlite3.Connection | None = None
+        self._writes = 0
 
     def open(self) -> None:
         """Open the file, creating it readable by this user only (0600, in a 0700 folder when
@@ -203,6 +209,7 @@ class SqliteDatabase:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA wal_autocheckpoint=0")
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, at TEXT)")
         done = {name for (name,) in db.execute("SELECT name FROM _migrations")}
         for name, script in MIGRATIONS:
@@ -221,7 +228,9 @@ class SqliteDatabase:
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         async with self._lock:
-            return await self._run(lambda db: db.execute(sql, params).rowcount)
+            changed = await self._run(lambda db: db.execute(sql, params).rowcount)
+            await self._wrote()
+            return changed
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
         async with self._lock:
@@ -233,17 +242,23 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(self, serialize: str | None = None) -> AsyncIterator[Statements]:
-        # One writer at a time already: BEGIN IMMEDIATE takes the file's write lock.
+        # One writer at a time already: BEGIN IMMEDIATE takes the file's write lock (waiting
+        # for another process, on a thread); once held, nothing the rest does can wait.
         async with self._lock:
             db = await self._run(lambda db: db.execute("BEGIN IMMEDIATE").connection)
             try:
                 yield _InTransaction(db)
             except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await self._run(lambda db: db.execute("ROLLBACK"))
+                db.execute("ROLLBACK")
                 raise
+            db.execute("COMMIT")
             with anyio.CancelScope(shield=True):
-                await self._run(lambda db: db.execute("COMMIT"))
+                await self._wrote()
+
+    async def _wrote(self) -> None:
+        self._writes += 1
+        if self._writes % CHECKPOINT_EVERY == 0:
+            await self._run(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)"))
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         db = self._db
