@@ -40,7 +40,7 @@ from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
-JOBS = 50
+JOBS = 30
 DEPLOY = Path(__file__).parents[2] / "deploy" / "haproxy.cfg"
 
 

@@ -5,10 +5,12 @@ sentences. The drive's content is planted as an attacker would write it."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from mcp import Client
 
+from descript_mcp.sandbox import Sandbox
 from descript_mcp.server.summaries import DATA_NOTE, QUOTED_MAX, QUOTED_NOTE, quoted
 from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, structured
 
@@ -45,7 +47,11 @@ async def test_errors_without_descripts_words_carry_no_label(mcp: Client) -> Non
     assert QUOTED_NOTE not in text
 
 
-async def test_progress_messages_quote_descripts_labels_as_data(mcp: Client) -> None:
+async def test_progress_messages_quote_descripts_labels_as_data(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    # Long enough an item that a poll sees it being imported, however busy the machine.
+    sandbox.config.timings = replace(sandbox.config.timings, import_item=1.0)
     messages: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
