@@ -1,6 +1,6 @@
 """The hosted shape, for real: PostgreSQL, `descript-mcp serve` processes and HAProxy (with the
-shipped deploy/haproxy.cfg) in front, on loopback. Fifty jobs start through the balancer; then
-one replica is killed with SIGKILL while fifty calls wait on the jobs. The clients retry
+shipped deploy/haproxy.cfg) in front, on loopback. Thirty jobs start through the balancer; then
+one replica is killed with SIGKILL while their calls wait on the jobs. The clients retry
 through HAProxy, the survivor takes the dead replica's jobs over, every job ends in the history
 exactly once, listeners hear of them, and no job-creating request is ever sent twice. Three
 replicas outlive PostgreSQL restarting, their connections terminated and a malformed NOTIFY,
