@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -17,7 +18,11 @@ from tests.server.conftest import SAMPLE, error_text, import_sample, read_json, 
 pytestmark = pytest.mark.anyio
 
 
-async def test_import_reports_progress_and_summarises_the_result(mcp: Client) -> None:
+async def test_import_reports_progress_and_summarises_the_result(
+    mcp: Client, sandbox: Sandbox
+) -> None:
+    # Long enough an item that a poll sees it being imported, however busy the machine.
+    sandbox.config.timings = replace(sandbox.config.timings, import_item=1.0)
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
