@@ -107,6 +107,8 @@ QUICK = Plan(sessions=40, users=5, calls=5, rounds=1, sizes=(100,), per_user=20,
 FULL = Plan(
     sessions=200, users=200, calls=10, rounds=2, sizes=(100, 250, 500), per_user=10, duration=5.0
 )
+# The load generators stand for a proxy that names each user's address.
+TRUSTED = {"DESCRIPT_MCP_TRUSTED_PROXIES": "127.0.0.1/32"}
 GENERATORS = 2  # load generator processes: one Python process cannot load the floor fully
 
 
@@ -175,7 +177,12 @@ def _tls() -> ssl.SSLContext:
 
 
 def _mcp_http(token: str, timeout: float) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(headers=_headers(token), timeout=timeout, verify=_tls())
+    # Each user from an address of its own, as a team's people reach a server behind its proxy:
+    # the server trusts loopback to name them (TRUSTED), and budgets new tokens per address.
+    number = int(token.removeprefix("scale-"))
+    address = f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
+    headers = _headers(token) | {"X-Forwarded-For": address}
+    return httpx2.AsyncClient(headers=headers, timeout=timeout, verify=_tls())
 
 
 def _percentile(samples: list[float], fraction: float) -> float:
@@ -512,7 +519,8 @@ def run(quick: bool) -> list[tuple[str, str]]:
                 if name == "floor"
                 else serve_command(port, api, history)
             )
-            servers[name] = Server(port, stack.enter_context(background(command)), history)
+            process = background(command, env={**os.environ, **TRUSTED})
+            servers[name] = Server(port, stack.enter_context(process), history)
         wait_listening(sandbox_port, sandbox, timeout=60)
         session_tokens = [tokens[i % plan.users] for i in range(plan.sessions)]
         jobs = anyio.run(_create_jobs, api, session_tokens)  # finished ones, for get_job to read

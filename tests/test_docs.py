@@ -1,9 +1,10 @@
-"""The docs stay true: the README's tools table is made from the tools themselves and the
-command-line reference from the parser, the README stays short enough to read, and every link
-between the docs leads somewhere.
+"""The docs stay true: the README's tools table is made from the tools themselves, the
+command-line reference from the parser and the performance figures from the benchmarks' recorded
+output, the README stays short enough to read, and every link between the docs leads somewhere.
 
-After an intended change to a tool or a flag, `UPDATE_DOCS=1 pytest tests/test_docs.py`
-rewrites what is made (and passes); review the diff."""
+After an intended change to a tool or a flag, or a benchmark run with `--record`,
+`UPDATE_DOCS=1 pytest tests/test_docs.py` rewrites what is made (and passes); review the
+diff."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from bench.record import figures_table
 from descript_mcp.cli.main import _parser
 from descript_mcp.server.tools import OPT_IN, REMOTE_DEFAULT, TOOLSETS
 from descript_mcp.server.tools.registry import SPEC, ToolSpec, build, marked
@@ -19,6 +21,7 @@ from descript_mcp.server.tools.registry import SPEC, ToolSpec, build, marked
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 COMMAND_LINE = ROOT / "docs" / "command-line.md"
+PERFORMANCE = ROOT / "docs" / "performance.md"
 MAX_README_BYTES = 12 * 1024
 DOCS = [
     README,
@@ -100,6 +103,8 @@ def _spelled(action: argparse.Action) -> str:
 MADE = {
     (README, "tools"): tools_table,
     (COMMAND_LINE, "reference"): command_line_reference,
+    # What the benchmarks printed when run with --record (bench/results/).
+    (PERFORMANCE, "figures"): figures_table,
 }
 
 
