@@ -125,6 +125,8 @@ class JobStore:
             "project_url": job.project_url,
             "drive_id": job.drive_id,
             "moment": moment,
+            # A job ends once: a second reading of its end is no event, however worded.
+            "ended": job.is_terminal,
         }
 
         if self._db.dialect == "postgresql":
@@ -143,10 +145,14 @@ class JobStore:
                 row,
             )
             await tx.execute(_UPSERT, row)
-            changed = before is None or tuple(before.values()) != (
-                row["state"],
-                row["label"],
-                row["percent"],
+            changed = (
+                before is None
+                or before["state"] != row["state"]
+                or (
+                    not row["ended"]
+                    and (before["progress_label"], before["progress_percent"])
+                    != (row["label"], row["percent"])
+                )
             )
             if changed:
                 await tx.execute(
@@ -163,8 +169,9 @@ class JobStore:
             f"saved AS ({_UPSERT} RETURNING 1), "
             f"event AS ({_EVENT} SELECT :owner, :job_id, :moment, :state, :label, "
             "CAST(:percent AS DOUBLE PRECISION) WHERE NOT EXISTS (SELECT 1 FROM before WHERE "
-            "state = :state AND progress_label IS NOT DISTINCT FROM :label AND "
-            "progress_percent IS NOT DISTINCT FROM CAST(:percent AS DOUBLE PRECISION)) "
+            "state = :state AND (CAST(:ended AS BOOLEAN) OR (progress_label IS NOT DISTINCT "
+            "FROM :label AND progress_percent IS NOT DISTINCT FROM "
+            "CAST(:percent AS DOUBLE PRECISION)))) "
             "RETURNING 1) "
             "SELECT (SELECT count(*) FROM event) AS changed, (SELECT count(*) FROM saved) AS saved",
             row,

@@ -271,6 +271,37 @@ async def test_two_processes_reading_one_job_at_once_record_one_event(
         assert [(e["state"], e["percent"]) for e in events] == [("queued", None), ("running", 50)]
 
 
+async def test_a_job_ends_once_whoever_reads_its_end_and_however_it_is_worded(
+    history: History, other: History
+) -> None:
+    """A job's end read by two replicas (a poll, a callback) with its last progress worded
+    differently, or not at all: one end in the history."""
+    from datetime import UTC, datetime
+
+    from descript_mcp.client.models import JobCreated, JobProgress, PublishJob
+
+    job_id = "ends-once"
+    created = JobCreated(job_id=job_id, drive_id="d", project_id="p", project_url="u")
+    await history.jobs.record_submitted(
+        ALICE, created, job_type="publish", tool="publish", request={}
+    )
+
+    def stopped(progress: JobProgress | None) -> PublishJob:
+        return PublishJob(
+            job_id=job_id,
+            job_type="publish",
+            job_state="stopped",
+            created_at=datetime.now(UTC),
+            drive_id="d",
+            progress=progress,
+        )
+
+    assert await history.jobs.record_job(ALICE, stopped(JobProgress(label="Done", percent=100)))
+    assert not await other.jobs.record_job(ALICE, stopped(None))
+    events = await other.jobs.events(ALICE, job_id)
+    assert [e["state"] for e in events] == ["queued", "stopped"]
+
+
 async def test_a_live_access_token_is_found_with_its_grant_until_revoked_or_expired(
     history: History, other: History
 ) -> None:
