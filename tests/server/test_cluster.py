@@ -550,9 +550,14 @@ async def test_a_replica_stopped_with_sigterm_hands_its_jobs_over_at_once(
             answers: list[dict[str, Any]] = []
             listening, stream_closed = anyio.Event(), anyio.Event()
 
+            session_open = anyio.Event()
+
             async def wait_on_victim() -> None:
-                arguments = {"job_id": started[0], "wait_seconds": 60}
-                answers.append(await call(on_victim, token, "get_job", arguments))
+                # Its session first: then the one request in flight is the wait itself.
+                async with _as(token, on_victim, "auto") as mcp:
+                    session_open.set()
+                    arguments = {"job_id": started[0], "wait_seconds": 60}
+                    answers.append(structured(await mcp.call_tool("get_job", arguments)))
 
             async def listen_on_victim() -> None:
                 async with (
@@ -569,6 +574,7 @@ async def test_a_replica_stopped_with_sigterm_hands_its_jobs_over_at_once(
                 group.start_soon(listen_on_victim)
                 group.start_soon(wait_on_victim)
                 await listening.wait()
+                await session_open.wait()
                 await eventually(lambda: in_flight_at_least(metrics, 1), "the wait in flight")
                 held = leases(database)
                 assert {held[job_id][0] for job_id in started} == {victim_id}
