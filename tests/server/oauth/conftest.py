@@ -90,11 +90,18 @@ def form_value(html: str, name: str) -> str:
     return found.group(1)
 
 
+# A connection idle for a second is not reused: the server closes one idle for 5 s, and a
+# request sent on it just then is cut (a busy machine's browser steps take that long).
+KEEPALIVE = httpx.Limits(keepalive_expiry=1.0)
+
+
 def http_from(address: str | None = None) -> httpx.AsyncClient:
     """An HTTP client whose connections come from `address` (any of 127.0.0.0/8 is this
     machine's): to the server, a client at another address."""
-    transport = httpx.AsyncHTTPTransport(local_address=address) if address else None
-    return httpx.AsyncClient(timeout=30, transport=transport)
+    transport = (
+        httpx.AsyncHTTPTransport(local_address=address, limits=KEEPALIVE) if address else None
+    )
+    return httpx.AsyncClient(timeout=30, transport=transport, limits=KEEPALIVE)
 
 
 class Person:
@@ -235,5 +242,5 @@ class App:
 
 @pytest.fixture
 async def app(hosted: Hosted) -> AsyncIterator[App]:
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, limits=KEEPALIVE) as http:
         yield App(hosted, http)
