@@ -156,7 +156,9 @@ class JobStore:
             )
             if changed:
                 await tx.execute(
-                    _EVENT + " VALUES (:owner, :job_id, :moment, :state, :label, :percent)", row
+                    _EVENT + " VALUES (:owner, :job_id, :moment, :state, :label, :percent) "
+                    "ON CONFLICT DO NOTHING",
+                    row,
                 )
         return changed
 
@@ -172,7 +174,7 @@ class JobStore:
             "state = :state AND (CAST(:ended AS BOOLEAN) OR (progress_label IS NOT DISTINCT "
             "FROM :label AND progress_percent IS NOT DISTINCT FROM "
             "CAST(:percent AS DOUBLE PRECISION)))) "
-            "RETURNING 1) "
+            "ON CONFLICT DO NOTHING RETURNING 1) "
             "SELECT (SELECT count(*) FROM event) AS changed, (SELECT count(*) FROM saved) AS saved",
             row,
         )

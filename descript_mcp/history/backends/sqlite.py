@@ -181,6 +181,18 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX oauth_grants_by_owner ON oauth_grants (owner);
         """,
     ),
+    (
+        "008_one_end",
+        # A job ends once: the database refuses a second end, however two replicas race.
+        """
+        DELETE FROM job_events WHERE state IN ('stopped', 'cancelled', 'failed') AND id NOT IN (
+            SELECT min(id) FROM job_events WHERE state IN ('stopped', 'cancelled', 'failed')
+            GROUP BY owner, job_id
+        );
+        CREATE UNIQUE INDEX job_events_one_end ON job_events (owner, job_id)
+            WHERE state IN ('stopped', 'cancelled', 'failed');
+        """,
+    ),
 )
 
 
