@@ -71,6 +71,42 @@ async def test_the_wal_stops_growing_though_commits_never_checkpoint_it(tmp_path
     assert sizes[-1] == sizes[1], sizes
 
 
+async def test_a_write_waits_for_another_process_off_the_event_loop(tmp_path: Path) -> None:
+    """Statements run on the event loop's thread; one that finds the file locked by another
+    process (a second server on the same history) waits on a worker thread instead: the loop
+    goes on meanwhile, and the write lands once the lock is released."""
+    path = tmp_path / "h.sqlite3"
+    history = await History.open(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        recorded, ticks = anyio.Event(), 0
+
+        async def record() -> None:
+            await history.jobs.record_job(ALICE, _running("held"))
+            recorded.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(record)
+            while ticks < 20:  # the loop turns while the write waits for the lock
+                await anyio.sleep(0.01)
+                ticks += 1
+            assert not recorded.is_set()
+            other.execute("COMMIT")
+            with anyio.fail_after(5):
+                await recorded.wait()
+        held = await history.jobs.get(ALICE, "held")
+        assert held is not None
+        assert held.state == "running"
+        # Reads meanwhile go on at once, on the loop's thread.
+        other.execute("BEGIN IMMEDIATE")
+        assert [r.job_id for r in await history.jobs.recent(ALICE)] == ["held"]
+        other.execute("COMMIT")
+    finally:
+        other.close()
+        await history.aclose()
+
+
 def test_owners_are_fingerprints_not_tokens() -> None:
     assert owner_of("alice-token") == ALICE
     assert "alice" not in ALICE

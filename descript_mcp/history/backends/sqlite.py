@@ -21,6 +21,9 @@ T = TypeVar("T")
 # file and syncs it): SQLite's own checkpoint is off, and one runs on a worker thread after
 # every this many writes.
 CHECKPOINT_EVERY = 200
+# How long a statement waits for another process's lock, on a worker thread.
+BUSY_WAIT_MS = 5000
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 # Append-only: a released migration is never edited, only followed by a new one.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
@@ -197,8 +200,10 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 
 
 class SqliteDatabase:
-    """One connection in WAL mode (readers never block the writer) behind a lock; each
-    statement runs on a worker thread, so a busy file never blocks the event loop."""
+    """One connection in WAL mode (readers never block the writer) behind a lock. Statements
+    run on the event loop's thread with no busy timeout, so they never wait there: one that
+    finds another process holding the file's lock fails at once and runs again on a worker
+    thread, where it may wait (a thread hop costs more than a statement)."""
 
     dialect: Dialect = "sqlite"
 
@@ -220,7 +225,7 @@ class SqliteDatabase:
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=5000")
+        db.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
         db.execute("PRAGMA wal_autocheckpoint=0")
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, at TEXT)")
         done = {name for (name,) in db.execute("SELECT name FROM _migrations")}
@@ -230,6 +235,7 @@ class SqliteDatabase:
                     f"BEGIN; {script}; INSERT INTO _migrations VALUES "
                     f"('{name}', '{now()}'); COMMIT;"
                 )
+        db.execute("PRAGMA busy_timeout=0")
         self._db = db
 
     async def aclose(self) -> None:
@@ -270,19 +276,38 @@ class SqliteDatabase:
     async def _wrote(self) -> None:
         self._writes += 1
         if self._writes % CHECKPOINT_EVERY == 0:
-            await self._run(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)"))
+            db = self._open()
+            checkpoint = "PRAGMA wal_checkpoint(PASSIVE)"
+            # Its answer read whole: a statement left open would keep COMMIT from running.
+            await anyio.to_thread.run_sync(lambda: db.execute(checkpoint).fetchall())
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._db
-        if db is None:
+        db = self._open()
+        try:
+            return work(db)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF not in _BUSY:
+                raise
+        return await anyio.to_thread.run_sync(lambda: _waiting(db, work))
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
             raise RuntimeError("the history is not open")
-        return await anyio.to_thread.run_sync(lambda: work(db))
+        return self._db
+
+
+def _waiting(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work`, allowed to wait for another process's lock (on a worker thread)."""
+    db.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
+    try:
+        return work(db)
+    finally:
+        db.execute("PRAGMA busy_timeout=0")
 
 
 class _InTransaction:
-    """Statements of the transaction that holds the database's lock. They run on the event
-    loop's thread: once BEGIN IMMEDIATE has the file's write lock, no statement can wait for
-    another connection, and a thread hop would cost more than the statement."""
+    """Statements of the transaction that holds the database's lock: once BEGIN IMMEDIATE has
+    the file's write lock, no statement can wait for another connection."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
