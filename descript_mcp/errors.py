@@ -31,6 +31,7 @@ Messages state the fact and the next step. They never contain the API token.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -57,6 +58,7 @@ class InvalidIdError(DescriptError):
 
 # Descript's ids are UUIDs, or short prefixed strings around them.
 MAX_ID = 200
+_NOT_IN_IDS = re.compile(r"[/\\?#%\s]")
 
 
 def check_id(value: str, what: str) -> None:
@@ -65,9 +67,7 @@ def check_id(value: str, what: str) -> None:
         raise InvalidIdError(f"A {what} is required.")
     if len(value) > MAX_ID:
         raise InvalidIdError(f"That is not a {what}: Descript's are at most {MAX_ID} characters.")
-    if value.strip(".") == "" or any(
-        c in "/\\?#%" or not c.isprintable() or c.isspace() for c in value
-    ):
+    if value.strip(".") == "" or not value.isprintable() or _NOT_IN_IDS.search(value):
         raise InvalidIdError(
             f"'{value}' is not a {what}: ids hold no separators, spaces or dot segments."
         )
