@@ -102,11 +102,11 @@ STDIO_START = {
 }
 
 
-def imported(command: list[str], tmp_path: Path, stdin: str = "") -> set[str]:
+def imported(command: list[str], tmp_path: Path, returncode: int = 0) -> set[str]:
     """Every module the command imported, as `python -X importtime` reports them."""
     run = subprocess.run(
         [sys.executable, "-X", "importtime", *command],
-        input=stdin,
+        input="",
         capture_output=True,
         text=True,
         timeout=60,
@@ -114,7 +114,7 @@ def imported(command: list[str], tmp_path: Path, stdin: str = "") -> set[str]:
         cwd=tmp_path,
         env={**os.environ, "DESCRIPT_API_KEY": "a-token"},
     )
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == returncode, run.stderr[-2000:]
     return {
         line.rsplit("|", 1)[1].strip()
         for line in run.stderr.splitlines()
@@ -166,3 +166,13 @@ def test_the_command_line_offers_its_commands_without_loading_them(tmp_path: Pat
     ours = {m for m in modules if m.startswith("descript_mcp.")}
     assert not {m for m in ours if m.startswith(("descript_mcp.history", "descript_mcp.server"))}
     assert "descript_mcp.client.models" not in ours
+
+
+def test_the_descript_commands_load_no_mcp(tmp_path: Path) -> None:
+    """`jobs`, `import`, `publish` and the rest talk to Descript: they use the server's job
+    summaries, not the MCP SDK (which costs a second of CPU to import)."""
+    # A job command's usage error: it is parsed, loaded and run, and asks Descript nothing.
+    modules = imported(["-m", "descript_mcp", "jobs", "show"], tmp_path, returncode=2)
+    assert "descript_mcp.server.summaries" in modules
+    assert {m for m in modules if m == "mcp" or m.startswith("mcp.")} == set()
+    assert "descript_mcp.server.app" not in modules
