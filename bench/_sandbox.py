@@ -3,6 +3,7 @@ not share its CPU, and servers to measure."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -15,10 +16,25 @@ from pathlib import Path
 TOKEN = "sandbox-token"
 
 
+# Servers listen on ports below the OS's ephemeral range (which it hands to outgoing
+# connections), each pytest-xdist worker in a range of its own: a port the OS calls free now
+# could be another worker's server's by the time ours listens, and a test would talk to that.
+FIRST_PORT, PORTS_PER_WORKER = 20000, 500
+_ports_tried = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    first = FIRST_PORT + worker * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port = first + next(_ports_tried) % PORTS_PER_WORKER
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port from {first} to {first + PORTS_PER_WORKER - 1}")
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
+from bench._sandbox import free_port
 from descript_mcp.sandbox import DEFAULT_TOKEN
 from descript_mcp.sandbox.media import synthesize_wav
-from tests.cli.test_main import _free_port
 from tests.waiting import serving
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "descript_mcp", "sandbox", "--fast", "--port", str(port)],
         stdout=subprocess.DEVNULL,

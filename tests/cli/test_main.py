@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 
 import httpx
 
+from bench._sandbox import free_port
 from descript_mcp import __version__
 from descript_mcp.sandbox import DEFAULT_TOKEN
 from tests.waiting import serving
@@ -52,14 +52,8 @@ def test_demo_runs_the_round_trip_through_the_mcp_tools() -> None:
     assert "finished: success" not in out  # a job's end is told by the result alone
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_sandbox_command_serves_the_api_and_its_sample() -> None:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*COMMAND, "sandbox", "--port", str(port), "--token", "my-token"],
         stdout=subprocess.PIPE,

@@ -13,13 +13,13 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench._sandbox import free_port
 from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import OTHER_DRIVE_TOKEN, Sandbox, serve, serve_app
 from descript_mcp.server import build_server
 from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.server.conftest import structured
-from tests.server.test_transports import _free_port
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +31,7 @@ async def _record(mcp: Client, job_id: str) -> dict[str, Any]:
 
 
 async def test_callbacks_are_confirmed_before_they_count(sandbox: Sandbox, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     origin = f"http://127.0.0.1:{port}"
     async with serve(sandbox) as api:
         settings = Settings(

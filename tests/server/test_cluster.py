@@ -30,12 +30,12 @@ import pytest
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import ResourceUpdatedNotification
 
-from bench._sandbox import http_server, wait_listening
+from bench._sandbox import free_port, http_server, wait_listening
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.config import JobTimings
 from tests.postgres import ThrowawayPostgres, connected_again, terminate_backends
 from tests.server.conftest import structured
-from tests.server.test_transports import _as, _free_port
+from tests.server.test_transports import _as
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
@@ -79,7 +79,7 @@ def replica(
 @contextmanager
 def balancer(ports: list[int], home: Path) -> Iterator[int]:
     """HAProxy with the shipped configuration, its servers and port set for loopback."""
-    port = _free_port()
+    port = free_port()
     config = DEPLOY.read_text().replace("bind :8000", f"bind 127.0.0.1:{port}")
     servers = "\n".join(f"    server r{n} 127.0.0.1:{p}" for n, p in enumerate(ports))
     config = re.sub(r"^\s*server-template .*$", servers, config, flags=re.MULTILINE)

@@ -24,6 +24,7 @@ from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
+from bench._sandbox import free_port
 from descript_mcp import DescriptClient
 from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.history import History, records
@@ -39,7 +40,6 @@ from descript_mcp.server.tools.registry import DATA_LABEL
 from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
 from tests.server.conftest import error_text, import_sample, structured
-from tests.server.test_transports import _free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -92,7 +92,7 @@ def serve_http(sandbox: Sandbox, tmp_path: Path):
             **changes,
         )
         server = build_server(settings, client_factory=factory, poll_schedule=FAST_POLL)
-        port = _free_port()
+        port = free_port()
         async with serve_app(http_app(server, settings), port=port) as origin:
             yield Served(server, origin)
 

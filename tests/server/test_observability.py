@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from bench._sandbox import background
+from bench._sandbox import background, free_port
 from descript_mcp.client import observe
 from descript_mcp.logs import JsonFormatter
 from descript_mcp.redact import install_log_redaction
@@ -36,7 +36,6 @@ from descript_mcp.server.tracing import RequestSpans
 from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
 from tests.server.conftest import error_text, structured
-from tests.server.oauth.conftest import free_port
 from tests.server.test_transports import _as
 from tests.waiting import serving
 

@@ -22,6 +22,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench._sandbox import free_port
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve, serve_app
 from descript_mcp.sandbox.config import JobTimings
 from descript_mcp.server import build_server, cluster
@@ -33,7 +34,7 @@ from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
 from tests.postgres import ThrowawayPostgres, connected_again, terminate_backends
 from tests.server.conftest import structured
-from tests.server.oauth.conftest import App, Hosted, Person, free_port
+from tests.server.oauth.conftest import App, Hosted, Person
 from tests.server.test_transports import _as
 from tests.waiting import eventually
 

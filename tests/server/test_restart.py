@@ -22,9 +22,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import ResourceUpdatedNotification
 
+from bench._sandbox import free_port
 from descript_mcp.sandbox import DEFAULT_TOKEN
 from tests.server.conftest import structured
-from tests.server.test_transports import _free_port
 from tests.waiting import serving
 
 pytestmark = pytest.mark.anyio
@@ -65,7 +65,7 @@ async def _client(port: int, **options: Any) -> AsyncIterator[Client]:
 
 async def test_a_killed_server_resumes_its_unfinished_jobs(tmp_path: Path) -> None:
     history = tmp_path / "history.sqlite3"
-    sandbox_port, server_port = _free_port(), _free_port()
+    sandbox_port, server_port = free_port(), free_port()
     serve = [
         "serve",
         "--transport",

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from mcp import Client
 
+from bench._sandbox import free_port
 from descript_mcp import DescriptClient
 from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.sandbox import Sandbox, SandboxConfig
@@ -23,7 +24,6 @@ from descript_mcp.server.tools import build_tools
 from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
 from tests.server.conftest import ERAS, SAMPLE
-from tests.server.test_transports import _free_port
 from tests.waiting import serving
 
 pytestmark = pytest.mark.anyio
@@ -150,7 +150,7 @@ async def test_no_token_or_signature_anywhere(
 def test_a_debug_logging_server_process_keeps_them_out_of_its_logs(tmp_path: Path) -> None:
     """The stdio server at debug level against a sandbox process: stderr carries its logs,
     and neither the token nor a signature is in them."""
-    port = _free_port()
+    port = free_port()
     sandbox = subprocess.Popen(
         [
             sys.executable,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import warnings
@@ -22,6 +21,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
+from bench._sandbox import free_port
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN
 from tests.server.conftest import error_text, structured
 from tests.waiting import serving
@@ -94,16 +94,10 @@ async def test_stdio_round_trip_and_resources(tmp_path: Path, mode: str) -> None
         assert len(project["publishes"]) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def _running(transport: str, tmp_path: Path) -> Iterator[str]:
     """`serve --sandbox fast` on a free port; yields the origin once it accepts connections."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             *SERVE,
@@ -258,7 +252,7 @@ def _dockerfile() -> tuple[dict[str, str], list[str]]:
 def test_the_images_entry_command_serves_health_and_guards_hosts(tmp_path: Path) -> None:
     env, command = _dockerfile()
     assert command == ["descript-mcp", "serve"]
-    port = _free_port()
+    port = free_port()
     env |= {
         "DESCRIPT_MCP_PORT": str(port),
         "DESCRIPT_MCP_HISTORY": str(tmp_path / "h.sqlite3"),

@@ -28,6 +28,7 @@ import pytest
 from playwright.async_api import Browser, CDPSession, FrameLocator, Page, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bench._sandbox import free_port
 from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.sandbox.app import API_PREFIX
@@ -38,7 +39,7 @@ from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.browser import ARTIFACTS, chromium, screenshot
 from tests.server.apps.test_job_view import HOST, HOST_PATH, PUBLIC_MEDIA_ON_LOOPBACK, host_bundle
-from tests.server.oauth.conftest import App, Hosted, Person, free_port
+from tests.server.oauth.conftest import App, Hosted, Person
 
 pytestmark = pytest.mark.anyio
 __all__ = ["host_bundle"]  # the job view test's fixture, used here too

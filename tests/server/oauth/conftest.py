@@ -8,7 +8,6 @@ import base64
 import hashlib
 import re
 import secrets
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
+from bench._sandbox import free_port
 from descript_mcp.sandbox import Sandbox, serve
 from descript_mcp.sandbox.server import serve_app
 from descript_mcp.server import build_server
@@ -28,13 +28,6 @@ from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
 
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

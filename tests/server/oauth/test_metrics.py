@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bench._sandbox import free_port
 from descript_mcp.server import metrics
-from tests.server.oauth.conftest import App, Person, free_port, pkce
+from tests.server.oauth.conftest import App, Person, pkce
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
