@@ -15,6 +15,17 @@ Params = Sequence[Any] | Mapping[str, Any]
 Row = dict[str, Any]
 Dialect = Literal["sqlite", "postgresql"]
 
+# A migration both backends run (each in its own list): a job ends once, and the database
+# refuses a second end however two replicas race. Duplicates an older version wrote go first.
+ONE_END = """
+    DELETE FROM job_events WHERE state IN ('stopped', 'cancelled', 'failed') AND id NOT IN (
+        SELECT min(id) FROM job_events WHERE state IN ('stopped', 'cancelled', 'failed')
+        GROUP BY owner, job_id
+    );
+    CREATE UNIQUE INDEX job_events_one_end ON job_events (owner, job_id)
+        WHERE state IN ('stopped', 'cancelled', 'failed');
+"""
+
 
 class Statements(Protocol):
     """Where statements run: the database itself (each on its own), or one transaction."""

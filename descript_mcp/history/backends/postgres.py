@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from descript_mcp.errors import HistoryUnavailableError
-from descript_mcp.history.database import Dialect, Params, Row, Statements
+from descript_mcp.history.database import ONE_END, Dialect, Params, Row, Statements
 from descript_mcp.history.records import now
 
 # Append-only: a released migration is never edited, only followed by a new one. Ids compared
@@ -170,15 +170,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "005_one_end",
-        # A job ends once: the database refuses a second end, however two replicas race.
-        """
-        DELETE FROM job_events WHERE state IN ('stopped', 'cancelled', 'failed') AND id NOT IN (
-            SELECT min(id) FROM job_events WHERE state IN ('stopped', 'cancelled', 'failed')
-            GROUP BY owner, job_id
-        );
-        CREATE UNIQUE INDEX job_events_one_end ON job_events (owner, job_id)
-            WHERE state IN ('stopped', 'cancelled', 'failed');
-        """,
+        ONE_END,
     ),
 )
 # Held while migrating, so replicas starting together migrate once.

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import anyio
 
-from descript_mcp.history.database import Dialect, Params, Row, Statements
+from descript_mcp.history.database import ONE_END, Dialect, Params, Row, Statements
 from descript_mcp.history.records import now
 
 T = TypeVar("T")
@@ -186,15 +186,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "008_one_end",
-        # A job ends once: the database refuses a second end, however two replicas race.
-        """
-        DELETE FROM job_events WHERE state IN ('stopped', 'cancelled', 'failed') AND id NOT IN (
-            SELECT min(id) FROM job_events WHERE state IN ('stopped', 'cancelled', 'failed')
-            GROUP BY owner, job_id
-        );
-        CREATE UNIQUE INDEX job_events_one_end ON job_events (owner, job_id)
-            WHERE state IN ('stopped', 'cancelled', 'failed');
-        """,
+        ONE_END,
     ),
 )
 
