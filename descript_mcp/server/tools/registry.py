@@ -111,7 +111,15 @@ def marked(module: ModuleType) -> list[Callable[..., Awaitable[Any]]]:
 
 def build(fn: Callable[..., Awaitable[Any]], *, wait_default: float | None = None) -> Tool:
     """The tool a marked function makes: argument model, lean input schema, shared output
-    schema. A `wait_seconds` left to the server shows `wait_default`, the server's wait."""
+    schema. A `wait_seconds` left to the server shows `wait_default`, the server's wait.
+
+    Built once a process (most of a server's building), each server given a copy of its own,
+    since a server may add to a tool's meta."""
+    return _built(fn, wait_default).model_copy()
+
+
+@functools.cache
+def _built(fn: Callable[..., Awaitable[Any]], wait_default: float | None) -> Tool:
     spec: ToolSpec = getattr(fn, SPEC)
     returns = inspect.signature(fn).return_annotation
     if not (isinstance(returns, type) and issubclass(returns, BaseModel)):
