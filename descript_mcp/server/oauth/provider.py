@@ -172,7 +172,8 @@ class DescriptAuthProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefr
             raise SignInEndedError("this sign-in was completed already")
         token = self.vault.open(sign_in.sealed_token, context=sign_in.request_id)
         params = AuthorizationParams.model_validate_json(sign_in.params_json)
-        grant_id = secrets.token_urlsafe(16)
+        # Hex: an id is typed on the command line, where one starting with '-' is an option.
+        grant_id = secrets.token_hex(16)
         code = secrets.token_urlsafe(32)
         await self.store.create_grant(
             Grant(
