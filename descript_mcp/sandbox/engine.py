@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
+import ssl
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,13 @@ class MediaFetchError(Exception):
     pass
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One for every sandbox in the process: each client would otherwise load the CA bundle
+    again (about 50 ms), and tests start a sandbox each."""
+    return httpx.create_ssl_context()
+
+
 @dataclass
 class FetchedMedia:
     head: bytes
@@ -50,6 +59,7 @@ class Engine:
         self._own = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
         self._net = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0),
+            verify=_tls_context(),
             follow_redirects=True,
             event_hooks={"request": [self._check_target]},
         )

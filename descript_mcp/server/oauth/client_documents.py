@@ -22,6 +22,8 @@ import httpx
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import ValidationError
 
+from descript_mcp.client.api import shared_tls_context
+
 logger = logging.getLogger(__name__)
 
 MAX_DOCUMENT = 5 * 1024
@@ -48,7 +50,9 @@ class DocumentRefusedError(Exception):
 
 class ClientDocuments:
     def __init__(self, http: httpx.AsyncClient | None = None, *, private_hosts: bool = False):
-        self._http = http or httpx.AsyncClient(follow_redirects=False, timeout=FETCH_TIMEOUT)
+        self._http = http or httpx.AsyncClient(
+            follow_redirects=False, timeout=FETCH_TIMEOUT, verify=shared_tls_context()
+        )
         self._private_hosts = private_hosts  # tests serve documents on loopback
         self._kept: OrderedDict[str, tuple[OAuthClientInformationFull | None, float]] = (
             OrderedDict()
