@@ -31,6 +31,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import ResourceUpdatedNotification
 
 from bench._sandbox import free_port, http_server, wait_listening
+from descript_mcp.client.api import shared_tls_context
 from descript_mcp.sandbox import Sandbox, SandboxConfig, serve
 from descript_mcp.sandbox.config import JobTimings
 from tests.postgres import ThrowawayPostgres, connected_again, terminate_backends
@@ -179,7 +180,7 @@ async def test_a_replica_killed_mid_job_loses_nothing(
             url = f"http://127.0.0.1:{front}/mcp"
             hosts = {api_one.split("/")[2]: "victim", api_two.split("/")[2]: "survivor"}
             ids = {}
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(verify=shared_tls_context()) as http:
                 for port, name in ((port_one, "victim"), (port_two, "survivor")):
                     health = (await http.get(f"http://127.0.0.1:{port}/health")).json()
                     ids[health["replica"]] = name
@@ -336,7 +337,7 @@ async def test_a_session_stays_on_its_replica_and_a_new_one_hears_its_job_end(
 async def readiness(ports: list[int]) -> list[bool]:
     """Each replica's answer to GET /ready: ready or not (no answer: not)."""
     answers = []
-    async with httpx.AsyncClient(timeout=2) as http:
+    async with httpx.AsyncClient(timeout=2, verify=shared_tls_context()) as http:
         for port in ports:
             try:
                 answers.append((await http.get(f"http://127.0.0.1:{port}/ready")).is_success)
@@ -352,7 +353,7 @@ async def watching_readiness(ports: list[int]) -> AsyncIterator[list[tuple[float
     refused: list[tuple[float, int, str]] = []
 
     async def watch(port: int) -> None:
-        async with httpx.AsyncClient(timeout=2) as http:
+        async with httpx.AsyncClient(timeout=2, verify=shared_tls_context()) as http:
             while True:
                 asked = time.monotonic()
                 try:
@@ -601,7 +602,7 @@ async def test_a_replica_stopped_with_sigterm_hands_its_jobs_over_at_once(
 
 
 async def health(port: int) -> dict[str, Any]:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=shared_tls_context()) as http:
         answer: dict[str, Any] = (await http.get(f"http://127.0.0.1:{port}/health")).json()
     return answer
 

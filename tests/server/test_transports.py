@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from bench._sandbox import free_port
+from descript_mcp.client.api import shared_tls_context
 from descript_mcp.sandbox import DEFAULT_TOKEN, OTHER_DRIVE_TOKEN
 from tests.server.conftest import error_text, structured
 from tests.waiting import serving
@@ -137,7 +138,9 @@ async def _as(token: str | None, url: str, mode: str, **options: Any) -> AsyncIt
     """An MCP client sending `token` as its Descript token (the HTTP client is ours to close)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120)) as http,
+        httpx2.AsyncClient(
+            headers=headers, timeout=httpx2.Timeout(30, read=120), verify=shared_tls_context()
+        ) as http,
         Client(streamable_http_client(url, http_client=http), mode=mode, **options) as mcp,
     ):
         yield mcp

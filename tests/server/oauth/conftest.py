@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from bench._sandbox import free_port
+from descript_mcp.client.api import shared_tls_context
 from descript_mcp.sandbox import Sandbox, serve
 from descript_mcp.sandbox.server import serve_app
 from descript_mcp.server import build_server
@@ -235,5 +236,5 @@ class App:
 
 @pytest.fixture
 async def app(hosted: Hosted) -> AsyncIterator[App]:
-    async with httpx.AsyncClient(timeout=30, limits=KEEPALIVE) as http:
+    async with httpx.AsyncClient(timeout=30, limits=KEEPALIVE, verify=shared_tls_context()) as http:
         yield App(hosted, http)
