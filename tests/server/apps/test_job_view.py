@@ -9,63 +9,28 @@ the tests are skipped unless DESCRIPT_MCP_REQUIRE_BROWSER is set."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from playwright.async_api import Browser, FrameLocator, Page, Route
+from playwright.async_api import Browser, FrameLocator, Page
 
-from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Sandbox, serve, serve_app
 from descript_mcp.server import build_server
 from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
-from tests.browser import chromium, required, screenshot
+from tests.browser import chromium, screenshot
+from tests.server.apps.conftest import PUBLIC_MEDIA_ON_LOOPBACK, VIEW_PACED_POLL, open_host
 from tests.server.conftest import import_sample, structured
 
 pytestmark = pytest.mark.anyio
 
-HOST = Path(__file__).parent / "host"
-NODE_MODULES = Path(
-    os.environ.get("DESCRIPT_MCP_NODE_MODULES")
-    or Path(__file__).parents[3] / ".ci-node" / "node_modules"
-)
-HOST_PATH = "/__test_host__/"
 HOSTILE_NAME = 'Clips/<img src=x onerror="window.hostile = 1">.wav'
-
-
-@pytest.fixture(scope="module")
-def host_bundle(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """host.js with the real bridge and client, bundled for the browser."""
-    esbuild = NODE_MODULES / ".bin" / "esbuild"
-    if not (NODE_MODULES / "@modelcontextprotocol" / "ext-apps").exists() or not esbuild.exists():
-        required(
-            f"@modelcontextprotocol/ext-apps and esbuild in {NODE_MODULES}",
-            "npm install --prefix .ci-node as .ci/run does",
-        )
-    out = tmp_path_factory.mktemp("host") / "host.bundle.js"
-    subprocess.run(
-        [
-            str(esbuild),
-            str(HOST / "host.js"),
-            "--bundle",
-            "--format=esm",
-            "--platform=browser",
-            f"--outfile={out}",
-            "--log-level=warning",
-        ],
-        check=True,
-        env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
-    )
-    return out.read_bytes()
 
 
 @dataclass
@@ -78,11 +43,6 @@ class Served:
     def mcp(self) -> Any:
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
         return http, streamable_http_client(f"{self.origin}/mcp", http_client=http)
-
-
-# The view asks every second or two; the tests' usual 10 ms polls would spend the sandbox's
-# rate limit (600 a minute) on the 4-second publishes and leave the follower waiting out a 429.
-VIEW_PACED_POLL = PollSchedule(initial=0.2, factor=1.5, maximum=0.5)
 
 
 @pytest.fixture
@@ -99,12 +59,6 @@ async def served(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Served]:
         server = build_server(settings, poll_schedule=VIEW_PACED_POLL)
         async with serve_app(http_app(server, settings)) as origin:
             yield Served(origin, api_url.removesuffix("/v1"), sandbox.token, sandbox)
-
-
-# The sandbox serves its renders from a loopback address, which Chromium's local network
-# access check refuses to a frame of opaque origin (the view's); Descript's media are on a
-# public host, where the check does not apply.
-PUBLIC_MEDIA_ON_LOOPBACK = "--disable-features=LocalNetworkAccessChecks"
 
 
 @pytest.fixture
@@ -131,24 +85,10 @@ async def _open_host(
     arguments: dict[str, Any],
     **view: Any,
 ) -> tuple[Page, FrameLocator, list[str]]:
-    """The host page at the server's own origin (served by the browser's router: no route of
-    the server's), calling `tool`; and every URL the page and the view requested."""
-    page = await browser.new_page(viewport={"width": 640, "height": 900})
-    requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-
-    async def host_files(route: Route) -> None:
-        name = route.request.url.split(HOST_PATH, 1)[1].split("?", 1)[0]
-        if name == "host.bundle.js":
-            await route.fulfill(body=bundle, content_type="text/javascript")
-        else:
-            await route.fulfill(path=HOST / "host.html", content_type="text/html")
-
-    await page.route(f"{served.origin}{HOST_PATH}**", host_files)
-    query = urlencode({"tool": tool, "args": json.dumps(arguments), "token": served.token, **view})
-    await page.goto(f"{served.origin}{HOST_PATH}host.html?{query}")
-    await page.wait_for_function("window.__host.ready || window.__host.error", timeout=30_000)
-    assert await page.evaluate("window.__host.error") is None
+    """The host page at the server's own origin, calling `tool`; and every URL the page and
+    the view requested."""
+    query = {"tool": tool, "args": json.dumps(arguments), "token": served.token, **view}
+    page, requested = await open_host(browser, served.origin, bundle, query)
     return page, page.frame_locator("#app"), requested
 
 

@@ -20,16 +20,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import anyio
 import httpx
 import pytest
-from playwright.async_api import Browser, CDPSession, FrameLocator, Page, Route
+from playwright.async_api import Browser, CDPSession, FrameLocator, Page
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bench._sandbox import free_port
-from descript_mcp.client.waiter import PollSchedule
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.sandbox.app import API_PREFIX
 from descript_mcp.sandbox.media import mp4_head, synthesize_wav
@@ -38,15 +36,13 @@ from descript_mcp.server import build_server
 from descript_mcp.server.http.run import http_app
 from descript_mcp.settings import Settings
 from tests.browser import ARTIFACTS, chromium, screenshot
-from tests.server.apps.test_job_view import HOST, HOST_PATH, PUBLIC_MEDIA_ON_LOOPBACK, host_bundle
+from tests.server.apps.conftest import PUBLIC_MEDIA_ON_LOOPBACK, VIEW_PACED_POLL, open_host
 from tests.server.oauth.conftest import App, Hosted, Person
 
 pytestmark = pytest.mark.anyio
-__all__ = ["host_bundle"]  # the job view test's fixture, used here too
 
 UPLOADS = "/_sandbox/uploads/"
 MB = 1_000_000
-VIEW_PACED_POLL = PollSchedule(initial=0.2, factor=1.5, maximum=0.5)
 
 
 class StorageLine:
@@ -191,23 +187,9 @@ async def open_view(
 ) -> tuple[Page, FrameLocator, list[str]]:
     """The host page at descript-mcp's origin, having called upload_media as a model would;
     and every URL the page and the view requested."""
-    page = await browser.new_page(viewport={"width": 640, "height": 900})
-    requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-
-    async def host_files(route: Route) -> None:
-        name = route.request.url.split(HOST_PATH, 1)[1].split("?", 1)[0]
-        if name == "host.bundle.js":
-            await route.fulfill(body=bundle, content_type="text/javascript")
-        else:
-            await route.fulfill(path=HOST / "host.html", content_type="text/html")
-
-    await page.route(f"{served.origin}{HOST_PATH}**", host_files)
     arguments = {"project_name": "Brought from my computer"}
     query = {"tool": "upload_media", "args": json.dumps(arguments), "token": served.access_token}
-    await page.goto(f"{served.origin}{HOST_PATH}host.html?{urlencode(query | view)}")
-    await page.wait_for_function("window.__host.ready || window.__host.error", timeout=30_000)
-    assert await page.evaluate("window.__host.error") is None
+    page, requested = await open_host(browser, served.origin, bundle, query | view)
     frame = page.frame_locator("#app")
     await frame.locator("#start").wait_for()
     return page, frame, requested
