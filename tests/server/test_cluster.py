@@ -552,12 +552,18 @@ async def test_a_replica_stopped_with_sigterm_hands_its_jobs_over_at_once(
 
             async def wait_on_victim() -> None:
                 # The wait's first progress notification says the server is in the wait.
-                async with _as(token, on_victim, "auto") as mcp:
-                    arguments = {"job_id": started[0], "wait_seconds": 60}
-                    result = await mcp.call_tool(
-                        "get_job", arguments, progress_callback=heard_progress
-                    )
-                    answers.append(structured(result))
+                try:
+                    async with _as(token, on_victim, "auto") as mcp:
+                        arguments = {"job_id": started[0], "wait_seconds": 60}
+                        result = await mcp.call_tool(
+                            "get_job", arguments, progress_callback=heard_progress
+                        )
+                        answers.append(structured(result))
+                except Exception:
+                    # Once answered, the session may fail to close: the replica it was on has
+                    # gone (as a client reconnecting through the balancer would find).
+                    if not answers:
+                        raise
 
             async def listen_on_victim() -> None:
                 async with (
