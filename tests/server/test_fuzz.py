@@ -63,8 +63,11 @@ ESCAPES = [
 ]
 OUTSIDE_BYTES = b"secret: outside the allowed folder"
 BARE_ERROR = re.compile(r"Error executing tool \w+\s*")
-SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
-TOOL_SCHEMAS = {tool["name"]: tool["input_schema"] for tool in json.loads(SNAPSHOT.read_text())}
+SNAPSHOTS = Path(__file__).parent / "snapshots" / "tools"
+TOOL_SCHEMAS = {
+    path.stem: json.loads(path.read_text(encoding="utf-8"))["input_schema"]
+    for path in SNAPSHOTS.glob("*.json")
+}
 
 
 class Portal:

@@ -1,11 +1,13 @@
-"""What the model sees of the tools, kept in a reviewed snapshot.
+"""What the model sees of the tools, kept in reviewed snapshots: one file a tool in
+snapshots/tools/, so a change shows as that tool's diff.
 
-Regenerate after an intended change with `UPDATE_SNAPSHOTS=1 pytest tests/server`, and review
-the diff of snapshots/tools.json like code.
+Regenerate after an intended change with `UPDATE_SNAPSHOTS=1 pytest
+tests/server/test_tool_surface.py`, and review the diff like code.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from pathlib import Path
@@ -22,7 +24,7 @@ from tests.server.conftest import ERAS
 
 pytestmark = pytest.mark.anyio
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+SNAPSHOTS = Path(__file__).parent / "snapshots" / "tools"
 # claude.ai drops a tool whose input schema is larger than this.
 MAX_INPUT_SCHEMA_BYTES = 16_384
 
@@ -48,11 +50,30 @@ async def _surface(mcp: Client) -> list[dict[str, Any]]:
 async def test_tools_list_matches_the_reviewed_snapshot(make_server, mode: str) -> None:
     """Every tool of every toolset, as listed."""
     async with Client(make_server(toolsets=("all",)), mode=mode) as mcp:
-        surface = await _surface(mcp)
-    text = json.dumps(surface, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        listed = {
+            tool["name"]: json.dumps(tool, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+            for tool in await _surface(mcp)
+        }
     if os.environ.get("UPDATE_SNAPSHOTS"):
-        SNAPSHOT.write_text(text)
-    assert text == SNAPSHOT.read_text(), "tools changed: review, then UPDATE_SNAPSHOTS=1"
+        SNAPSHOTS.mkdir(exist_ok=True)
+        for stale in SNAPSHOTS.glob("*.json"):
+            stale.unlink()
+        for name, text in listed.items():
+            (SNAPSHOTS / f"{name}.json").write_text(text, encoding="utf-8")
+    kept = {path.stem: path.read_text(encoding="utf-8") for path in SNAPSHOTS.glob("*.json")}
+    changes = [
+        "".join(
+            difflib.unified_diff(
+                kept.get(name, "").splitlines(keepends=True),
+                listed.get(name, "").splitlines(keepends=True),
+                f"snapshot of {name}" if name in kept else "(no snapshot)",
+                f"{name} as listed" if name in listed else "(not listed)",
+            )
+        )
+        for name in sorted(kept.keys() | listed.keys())
+        if kept.get(name) != listed.get(name)
+    ]
+    assert not changes, "tools changed: review, then UPDATE_SNAPSHOTS=1\n" + "\n".join(changes)
 
 
 async def test_every_tool_has_a_title_and_states_its_hints(make_server) -> None:
