@@ -27,7 +27,7 @@ from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
 from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
-from tests.server.conftest import API, SAMPLE, SERVER_RETRIES
+from tests.server.conftest import API, SAMPLE, SERVER_RETRIES, TOOL_SNAPSHOTS
 
 FUZZ = settings(
     max_examples=80,
@@ -63,10 +63,9 @@ ESCAPES = [
 ]
 OUTSIDE_BYTES = b"secret: outside the allowed folder"
 BARE_ERROR = re.compile(r"Error executing tool \w+\s*")
-SNAPSHOTS = Path(__file__).parent / "snapshots" / "tools"
 TOOL_SCHEMAS = {
     path.stem: json.loads(path.read_text(encoding="utf-8"))["input_schema"]
-    for path in SNAPSHOTS.glob("*.json")
+    for path in TOOL_SNAPSHOTS.glob("*.json")
 }
 
 

@@ -1,7 +1,7 @@
 """What the model sees of the tools, kept in reviewed snapshots: one file a tool in
 snapshots/tools/, so a change shows as that tool's diff.
 
-Regenerate after an intended change with `UPDATE_SNAPSHOTS=1 pytest
+Regenerate after an intended change with `UPDATE_TOOL_SNAPSHOTS=1 pytest
 tests/server/test_tool_surface.py`, and review the diff like code.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +19,10 @@ from mcp.types import ToolAnnotations
 
 from descript_mcp.server.tools import build_tools, registry, surface
 from descript_mcp.server.tools.input_schema import lean
-from tests.server.conftest import ERAS
+from tests.server.conftest import ERAS, TOOL_SNAPSHOTS
 
 pytestmark = pytest.mark.anyio
 
-SNAPSHOTS = Path(__file__).parent / "snapshots" / "tools"
 # claude.ai drops a tool whose input schema is larger than this.
 MAX_INPUT_SCHEMA_BYTES = 16_384
 
@@ -54,13 +52,13 @@ async def test_tools_list_matches_the_reviewed_snapshot(make_server, mode: str) 
             tool["name"]: json.dumps(tool, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
             for tool in await _surface(mcp)
         }
-    if os.environ.get("UPDATE_SNAPSHOTS"):
-        SNAPSHOTS.mkdir(exist_ok=True)
-        for stale in SNAPSHOTS.glob("*.json"):
+    if os.environ.get("UPDATE_TOOL_SNAPSHOTS"):
+        TOOL_SNAPSHOTS.mkdir(exist_ok=True)
+        for stale in TOOL_SNAPSHOTS.glob("*.json"):
             stale.unlink()
         for name, text in listed.items():
-            (SNAPSHOTS / f"{name}.json").write_text(text, encoding="utf-8")
-    kept = {path.stem: path.read_text(encoding="utf-8") for path in SNAPSHOTS.glob("*.json")}
+            (TOOL_SNAPSHOTS / f"{name}.json").write_text(text, encoding="utf-8")
+    kept = {path.stem: path.read_text(encoding="utf-8") for path in TOOL_SNAPSHOTS.glob("*.json")}
     changes = [
         "".join(
             difflib.unified_diff(
@@ -73,7 +71,7 @@ async def test_tools_list_matches_the_reviewed_snapshot(make_server, mode: str) 
         for name in sorted(kept.keys() | listed.keys())
         if kept.get(name) != listed.get(name)
     ]
-    assert not changes, "tools changed: review, then UPDATE_SNAPSHOTS=1\n" + "\n".join(changes)
+    assert not changes, "tools changed: review, then UPDATE_TOOL_SNAPSHOTS=1\n" + "\n".join(changes)
 
 
 async def test_every_tool_has_a_title_and_states_its_hints(make_server) -> None:
