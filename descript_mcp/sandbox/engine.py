@@ -33,7 +33,8 @@ class MediaFetchError(Exception):
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """One for every sandbox in the process: each client would otherwise load the CA bundle
-    again (about 50 ms), and tests start a sandbox each."""
+    again (about 50 ms), and tests start a sandbox each. Its own, not the client's
+    `shared_tls_context`: the sandbox imports nothing of the client side."""
     return httpx.create_ssl_context()
 
 
