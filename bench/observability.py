@@ -36,32 +36,31 @@ WARMUP = 20
 CONFIGS = ("off", "metrics", "traces", "both")
 
 
-class _Sink(BaseHTTPRequestHandler):
-    """An OTLP/HTTP endpoint that takes every export and keeps a count of them."""
-
-    exports = 0
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        type(self).exports += 1
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @contextmanager
-def _sink() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+def trace_sink() -> Iterator[tuple[str, list[bytes]]]:
+    """An OTLP/HTTP endpoint on loopback that takes every export; yields its URL and the body
+    of each export received."""
+    bodies: list[bytes] = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", bodies
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def _environment(config: str, sink: str, metrics_port: int) -> dict[str, str]:
@@ -99,7 +98,11 @@ async def _measure(ports: dict[str, int], jobs: list[str]) -> dict[str, list[flo
 
 
 def run(repeats: int) -> list[tuple[str, str]]:
-    with tempfile.TemporaryDirectory() as folder, sandbox_process() as api, _sink() as sink:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        sandbox_process() as api,
+        trace_sink() as (sink, exports),
+    ):
         home = Path(folder)
         with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
             jobs = [
@@ -126,7 +129,7 @@ def run(repeats: int) -> list[tuple[str, str]]:
             }
             counted = httpx.get(f"http://127.0.0.1:{metrics_ports['metrics']}/metrics").text
         assert f'tool="get_job"}} {float(len(jobs))}' in counted, "metrics counted every call"
-        assert _Sink.exports > 0, "traces were exported"
+        assert exports, "traces were exported"
     figures = {config: _percentiles(samples[config]) for config in CONFIGS}
     off_p50, off_p99 = figures["off"]
     rows = [

@@ -123,6 +123,7 @@ class DescriptServer(MCPServer[ServerState]):
     notifier: Notifier
     oauth: DescriptAuthProvider | None = None
     metrics: Metrics | None = None
+    traced: bool = False
     draining: bool = False
     # The tools this server does not offer (read-only, toolsets), and why: said when called.
     withheld: dict[str, str]
@@ -244,6 +245,10 @@ def build_server(
                 if oauth is not None:
                     await oauth.documents.aclose()
                 await history.aclose()
+                if server.traced:
+                    from descript_mcp.server.tracing import flush_traces
+
+                    await anyio.to_thread.run_sync(flush_traces)
 
     tools = build_tools(settings)
     bind_job_tools(tools.offered)
@@ -312,6 +317,7 @@ def _observe(server: DescriptServer, settings: Settings, tools: list[str]) -> No
         from descript_mcp.server.tracing import install_tracing, trace_request_ids
 
         install_tracing(os.environ)
+        server.traced = True
         server.middleware.append(trace_request_ids)
     elif settings.log_format == "json":
         server.middleware.append(request_ids)

@@ -76,6 +76,14 @@ def install_tracing(environ: Mapping[str, str]) -> None:
         observe.watch_requests(RequestSpans(provider.get_tracer("descript_mcp", __version__)))
 
 
+def flush_traces(timeout_seconds: float = 5.0) -> None:
+    """Send the spans still batched, blocking: a server stopped by SIGTERM ends by that
+    signal once it has stopped, before the exit handlers that would send them run."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(int(timeout_seconds * 1000))
+
+
 def _exporters(environ: Mapping[str, str]) -> Iterator[SpanExporter]:
     named = environ.get("OTEL_TRACES_EXPORTER") or "otlp"
     for name in (part.strip().lower() for part in named.split(",")):

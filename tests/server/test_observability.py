@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,6 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from bench._sandbox import background, free_port
+from bench.observability import trace_sink
 from descript_mcp.client import observe
 from descript_mcp.logs import JsonFormatter
 from descript_mcp.redact import install_log_redaction
@@ -293,3 +296,37 @@ async def test_the_command_writes_json_log_lines_with_request_ids(tmp_path: Path
     assert {"time", "level", "logger", "message"} <= set(records[0])
     (failed,) = [r for r in records if "get_job" in r["message"] and "failed" in r["message"]]
     assert re.fullmatch(r"[0-9a-f]{32}", failed["request_id"])
+
+
+async def test_a_server_stopped_by_sigterm_sends_its_last_spans(tmp_path: Path) -> None:
+    """A deploy stops the server with SIGTERM, which ends the process once it has stopped,
+    before its exit handlers run: the spans still batched (up to 5 s of them) are sent when
+    its lifespan ends, not lost."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "descript_mcp",
+        "serve",
+        "--sandbox",
+        "fast",
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+        "--history",
+        str(tmp_path / "history.sqlite3"),
+    ]
+    log = tmp_path / "stderr"
+    with trace_sink() as (sink, exports):
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink}
+        with background(command, env=env, log=log) as process:
+            serving(port, process)
+            token = re.search(r"Bearer (\S+)", log.read_text())
+            assert token is not None
+            async with _as(token[1], f"http://127.0.0.1:{port}/mcp", "auto") as mcp:
+                assert (await mcp.call_tool("get_job", {"job_id": "job_missing"})).is_error
+            assert exports == []  # still batched: the batch is sent every 5 s
+        # background() ended the process with SIGTERM and waited for it.
+        assert process.returncode == -signal.SIGTERM
+        assert any(b"get_job" in body for body in exports)
