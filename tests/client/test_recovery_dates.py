@@ -171,12 +171,14 @@ async def test_a_teammates_job_just_after_the_failure_is_not_claimed_once_ours_s
     """The allowance for a late Date keeps the window open a second after the failure, long
     enough to take a teammate's job started then for ours (the soak saw it). The client's own
     import on the project, in the job list, shows Descript's clock with no header between:
-    the window closes milliseconds after the failure, and the teammate's edit, its first on
-    the project, started 50 ms after the 502, is not claimed. It is named apart."""
+    the window closes after the failure by no more than that import's round trip, and the
+    teammate's edit, its first on the project, started 50 ms after that, is not claimed. It is
+    named apart. (The round trip is measured: on a loaded machine it can exceed the 50 ms.)"""
     theirs: list[str] = []
+    import_round_trip = 0.0
 
     async def teammate_acts_while_recovery_pauses(seconds: float) -> None:
-        await anyio.sleep(seconds)
+        await anyio.sleep(seconds + import_round_trip)
         if not theirs:
             async with DescriptClient(TEAMMATE, base_url=api, retry=ONE_LOOK) as teammate:
                 edit = await teammate.agent_edit(
@@ -188,9 +190,11 @@ async def test_a_teammates_job_just_after_the_failure_is_not_claimed_once_ours_s
     async with DescriptClient(
         DEFAULT_TOKEN, base_url=api, retry=pause, sleep=teammate_acts_while_recovery_pauses
     ) as me:
+        started = time.time()
         project_id = (
             await me.import_project_media(ImportMediaRequest(project_name="Show"))
         ).project_id
+        import_round_trip = time.time() - started
         sandbox.faults.add(Fault("POST", "/jobs/agent", status=502, when="before"))
         with pytest.raises(UnconfirmedSubmissionError) as caught:
             await me.agent_edit(AgentEditRequest(project_id=project_id, prompt="Mine"))
