@@ -354,7 +354,10 @@ async def test_a_stopping_replica_hands_its_jobs_over_at_once(
             checks = await until_ready(one.origin, ready=False)
             assert checks["checks"]["accepting"] is False
             async with httpx.AsyncClient() as http:
-                assert (await http.get(f"{one.origin}/health")).status_code == 200
+                alive = await http.get(f"{one.origin}/health")
+                assert alive.status_code == 200
+                # No connection kept for a next request the stopped replica would cut.
+                assert alive.headers["connection"] == "close"
                 refused = await http.post(
                     one.mcp_url,
                     json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}},

@@ -10,7 +10,10 @@ only then. Neither needs a token, and neither touches the database.
 streams (503, which the shipped HAProxy retries on another replica), hands the jobs' leases
 over at once, ends the waits of the calls in flight with what is known, and closes the open
 streams, whose clients reconnect elsewhere; then it lets the calls in flight finish, up to a
-deadline. Other requests are still served meanwhile: without a wait, they are short.
+deadline. Other requests are still served meanwhile: without a wait, they are short. Every
+answer given while draining ends its connection: a client's next request opens a new one, which
+a stopped replica refuses (safe to send again, or for a balancer to send elsewhere), where a
+kept one would be cut under it (a POST that may or may not have run).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class Lifecycle:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = self._closing_while_draining(send)
         path = scope["path"]
         if path == "/health":
             await self._health()(scope, receive, send)
@@ -80,6 +84,15 @@ class Lifecycle:
             await _stopping()(scope, receive, send)
         else:
             await self._counted(scope, receive, send)
+
+    def _closing_while_draining(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.server.draining:
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": [*kept, (b"connection", b"close")]}
+            await send(message)
+
+        return sending
 
     def _health(self) -> JSONResponse:
         answer: dict[str, object] = {"status": "ok", "version": __version__}
