@@ -554,6 +554,9 @@ async def test_a_replica_stopped_with_sigterm_hands_its_jobs_over_at_once(
                 # The wait's first progress notification says the server is in the wait.
                 try:
                     async with _as(token, on_victim, "auto") as mcp:
+                        # Listed first, as hosts do: else the client lists them after the
+                        # answer, to check it, from a replica that may have gone by then.
+                        await mcp.list_tools()
                         arguments = {"job_id": started[0], "wait_seconds": 60}
                         result = await mcp.call_tool(
                             "get_job", arguments, progress_callback=heard_progress
