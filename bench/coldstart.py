@@ -152,7 +152,7 @@ def count_instructions() -> list[tuple[str, str]]:
     parts = [
         ("importing descript-mcp's modules", count["imported"] - count["floor built"]),
         (
-            "building its tools (argument models, schemas)",
+            "making its tools from their catalogue",
             count["tools built"] - count["imported"],
         ),
         (

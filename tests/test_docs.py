@@ -15,8 +15,8 @@ from pathlib import Path
 
 from bench.record import figures_table
 from descript_mcp.cli.main import _parser
-from descript_mcp.server.tools import OPT_IN, REMOTE_DEFAULT, TOOLSETS
-from descript_mcp.server.tools.registry import SPEC, ToolSpec, build, marked
+from descript_mcp.server.tools import OPT_IN, REMOTE_DEFAULT
+from descript_mcp.server.tools.catalogue import entries
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -43,18 +43,16 @@ def tools_table() -> str:
     name, what its description says first, its toolset (opt-in ones marked), whether it only
     reads, and what a call costs on the Descript account."""
     rows = ["| Tool | What it does | Toolset | Reads only | Cost |", "|---|---|---|---|---|"]
-    for name, toolset in TOOLSETS.items():
-        for fn in marked(toolset):
-            spec: ToolSpec = getattr(fn, SPEC)
-            if spec.app_only:  # a view's, not a person's or a model's
-                continue
-            built = build(fn)
-            group = name
-            if name in OPT_IN:
-                group += " (HTTP; opt-in on stdio)" if name in REMOTE_DEFAULT else " (opt-in)"
-            reads = "yes" if spec.annotations.read_only_hint else "no"
-            what = _first_sentence(built.description)
-            rows.append(f"| `{built.name}` | {what} | {group} | {reads} | {spec.cost} |")
+    for entry in entries():
+        spec = entry.spec
+        if spec.app_only:  # a view's, not a person's or a model's
+            continue
+        group = entry.toolset
+        if group in OPT_IN:
+            group += " (HTTP; opt-in on stdio)" if group in REMOTE_DEFAULT else " (opt-in)"
+        reads = "yes" if spec.annotations.read_only_hint else "no"
+        what = _first_sentence(entry.description)
+        rows.append(f"| `{entry.name}` | {what} | {group} | {reads} | {spec.cost} |")
     return "\n".join(rows)
 
 

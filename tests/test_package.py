@@ -6,7 +6,7 @@ import ast
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import descript_mcp
 from descript_mcp import errors
@@ -149,8 +149,9 @@ IMPORTS = _imports()
 
 
 def test_every_file_the_package_reads_is_declared_package_data() -> None:
-    """A wheel carries only the Python files and the declared data: the job view's page, read
-    at start-up, must be among them, or installs from PyPI and the image would fail."""
+    """A wheel carries only the Python files and the declared data: the job view's page and the
+    tools' catalogue, read at start-up, must be among them, or installs from PyPI and the image
+    would fail. A pattern is relative to its package's folder, and may name a folder in it."""
     declared = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"
     ]
@@ -161,5 +162,13 @@ def test_every_file_the_package_reads_is_declared_package_data() -> None:
     ]
     assert data  # the job view's page at least
     for path in data:
-        package = ".".join(["descript_mcp", *path.parent.relative_to(PACKAGE).parts])
-        assert any(path.match(pattern) for pattern in declared.get(package, [])), path
+        parts = path.relative_to(PACKAGE).parts
+        matched = [
+            (package, pattern)
+            for cut in range(len(parts))  # each package the file is in, and its path there
+            for package in [".".join(["descript_mcp", *parts[:cut]])]
+            for pattern in declared.get(package, [])
+            if PurePosixPath(*parts[cut:]).match(pattern)
+            and len(PurePosixPath(pattern).parts) == len(parts) - cut
+        ]
+        assert matched, path

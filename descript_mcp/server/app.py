@@ -256,7 +256,7 @@ def build_server(
     if any(tool.name == "upload_media" for tool in tools.offered):
         from descript_mcp.server.upload_view import add_upload_view  # its page, only if offered
 
-        add_upload_view(apps, tools.offered, settings)
+        add_upload_view(apps, [*tools.offered], settings)
     oauth: DescriptAuthProvider | None = None
     auth: AuthSettings | None = None
     if settings.auth == "oauth":  # the OAuth mode's modules (and their crypto), only here
@@ -276,7 +276,7 @@ def build_server(
         lifespan=lifespan,
         middleware=[remember_request],
         log_level=LOG_LEVELS[settings.log_level],
-        tools=tools.offered,
+        tools=[*tools.offered],
         extensions=[apps],
         auth=auth,
         auth_server_provider=oauth,

@@ -14,9 +14,8 @@ from importlib.resources import files
 from urllib.parse import urlsplit
 
 from mcp.server.apps import Apps, ResourceCsp
-from mcp.server.mcpserver.tools import Tool
 
-from descript_mcp.server.tools.registry import spec_of
+from descript_mcp.server.tools.catalogue import CatalogueTool
 from descript_mcp.settings import DEFAULT_API_URL, Settings
 
 JOB_VIEW_URI = "ui://descript-mcp/job.html"
@@ -80,8 +79,8 @@ def job_view(settings: Settings) -> Apps:
     return apps
 
 
-def bind_job_tools(tools: list[Tool]) -> None:
+def bind_job_tools(tools: list[CatalogueTool]) -> None:
     """Point the job tools (declared `job=True`) at the view."""
     for tool in tools:
-        if spec_of(tool).job:
+        if tool.spec.job:
             tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": JOB_VIEW_URI}}

@@ -22,8 +22,6 @@ from descript_mcp.settings import Settings
 from tests.conftest import ASGI_BASE, FAST_POLL
 
 API = f"{ASGI_BASE}/v1"
-# What the model sees of each tool, one reviewed file a tool (test_tool_surface.py).
-TOOL_SNAPSHOTS = Path(__file__).parent / "snapshots" / "tools"
 SAMPLE = f"{ASGI_BASE}/_sandbox/media/sample.wav"
 # Retry-After beyond a second is handed back, so rate-limit tests do not sleep.
 SERVER_RETRIES = RetryPolicy(

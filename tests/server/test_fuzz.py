@@ -25,9 +25,10 @@ from descript_mcp.client.ledger import SubmissionLedger
 from descript_mcp.sandbox import Sandbox, SandboxConfig
 from descript_mcp.sandbox.media import synthesize_wav
 from descript_mcp.server import build_server
+from descript_mcp.server.tools.catalogue import entries
 from descript_mcp.settings import Settings
 from tests.conftest import FAST_POLL
-from tests.server.conftest import API, SAMPLE, SERVER_RETRIES, TOOL_SNAPSHOTS
+from tests.server.conftest import API, SAMPLE, SERVER_RETRIES
 
 FUZZ = settings(
     max_examples=80,
@@ -63,10 +64,7 @@ ESCAPES = [
 ]
 OUTSIDE_BYTES = b"secret: outside the allowed folder"
 BARE_ERROR = re.compile(r"Error executing tool \w+\s*")
-TOOL_SCHEMAS = {
-    path.stem: json.loads(path.read_text(encoding="utf-8"))["input_schema"]
-    for path in TOOL_SNAPSHOTS.glob("*.json")
-}
+TOOL_SCHEMAS = {entry.name: entry.input_schema for entry in entries()}
 
 
 class Portal:

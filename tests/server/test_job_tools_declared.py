@@ -17,7 +17,6 @@ from descript_mcp.sandbox import Sandbox
 from descript_mcp.server.job_view import JOB_VIEW_URI
 from descript_mcp.server.summaries import JobSummary
 from descript_mcp.server.tools import build_tools
-from descript_mcp.server.tools.registry import spec_of
 from descript_mcp.settings import Settings
 from tests.server.conftest import SAMPLE, import_sample, structured
 
@@ -29,8 +28,8 @@ CALLBACKS = "http://127.0.0.1:9"
 
 def test_a_tool_that_answers_with_a_job_is_declared_a_job_tool() -> None:
     for tool in build_tools(EVERY_TOOLSET).offered:
-        spec = spec_of(tool)
-        answers_a_job = tool.fn_metadata.output_model is JobSummary
+        spec = tool.spec
+        answers_a_job = tool.declared().fn_metadata.output_model is JobSummary
         # The upload view's own tool answers the view, which follows the import itself.
         assert spec.job == (answers_a_job and not spec.app_only), tool.name
 
@@ -40,7 +39,7 @@ async def test_every_job_tool_shows_the_job_view(
 ) -> None:
     async with Client(make_server(toolsets=("all",))) as mcp:
         listed = {tool.name: tool for tool in (await mcp.list_tools()).tools}
-    job_tools = {t.name for t in build_tools(EVERY_TOOLSET).offered if spec_of(t).job}
+    job_tools = {t.name for t in build_tools(EVERY_TOOLSET).offered if t.spec.job}
     assert job_tools
     for name in job_tools:
         assert (listed[name].meta or {}).get("ui", {}).get("resourceUri") == JOB_VIEW_URI, name
@@ -68,7 +67,7 @@ async def test_every_job_creating_tool_sends_the_callback_url(
             for t in build_tools(EVERY_TOOLSET).offered
             if t.annotations is not None
             and not t.annotations.read_only_hint
-            and t.fn_metadata.output_model is JobSummary
+            and t.declared().fn_metadata.output_model is JobSummary
             and t.name != "cancel_job"
         }
         assert creating == set(arguments), "a new job-creating tool: add its call here"

@@ -1,7 +1,8 @@
-"""What the model sees of the tools, kept in reviewed snapshots: one file a tool in
-snapshots/tools/, so a change shows as that tool's diff.
+"""What the model sees of the tools, kept in the reviewed catalogue: one file a tool in
+descript_mcp/server/tools/schemas/, which the server lists from, so a change shows as that
+tool's diff.
 
-Regenerate after an intended change with `UPDATE_TOOL_SNAPSHOTS=1 pytest
+Write it again after an intended change with `UPDATE_TOOL_CATALOGUE=1 pytest
 tests/server/test_tool_surface.py`, and review the diff like code.
 """
 
@@ -10,68 +11,79 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from typing import Any
+from pathlib import Path
 
 import pytest
 from mcp import Client
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
-from descript_mcp.server.tools import build_tools, registry, surface
+from descript_mcp.server import tools as server_tools
+from descript_mcp.server.tools import registry, surface
+from descript_mcp.server.tools.catalogue import SCHEMAS, entries
 from descript_mcp.server.tools.input_schema import lean
-from tests.server.conftest import ERAS, TOOL_SNAPSHOTS
+from tests.server.conftest import ERAS
+from tests.server.declared import declarations, declared_functions
 
 pytestmark = pytest.mark.anyio
 
+CATALOGUE = Path(server_tools.__file__).with_name(SCHEMAS)
 # claude.ai drops a tool whose input schema is larger than this.
 MAX_INPUT_SCHEMA_BYTES = 16_384
 
 
-async def _surface(mcp: Client) -> list[dict[str, Any]]:
-    tools = (await mcp.list_tools()).tools
-    return [
-        {
-            "name": tool.name,
-            "title": tool.title,
-            "description": tool.description,
-            "annotations": tool.annotations.model_dump(mode="json", exclude_none=True)
-            if tool.annotations
-            else None,
-            "input_schema": tool.input_schema,
-            "output_schema": tool.output_schema,
-        }
-        for tool in sorted(tools, key=lambda t: t.name)
-    ]
-
-
-@pytest.mark.parametrize("mode", ERAS)
-async def test_tools_list_matches_the_reviewed_snapshot(make_server, mode: str) -> None:
-    """Every tool of every toolset, as listed."""
-    async with Client(make_server(toolsets=("all",)), mode=mode) as mcp:
-        listed = {
-            tool["name"]: json.dumps(tool, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-            for tool in await _surface(mcp)
-        }
-    if os.environ.get("UPDATE_TOOL_SNAPSHOTS"):
-        TOOL_SNAPSHOTS.mkdir(exist_ok=True)
-        for stale in TOOL_SNAPSHOTS.glob("*.json"):
+def test_the_catalogue_is_what_the_tools_declare() -> None:
+    """Every tool of every toolset, built from its function, is its file in the catalogue; no
+    file is left of a tool gone."""
+    made = declarations()
+    if os.environ.get("UPDATE_TOOL_CATALOGUE"):
+        for stale in CATALOGUE.glob("*.json"):
             stale.unlink()
-        for name, text in listed.items():
-            (TOOL_SNAPSHOTS / f"{name}.json").write_text(text, encoding="utf-8")
-    kept = {path.stem: path.read_text(encoding="utf-8") for path in TOOL_SNAPSHOTS.glob("*.json")}
+        for name, text in made.items():
+            (CATALOGUE / f"{name}.json").write_text(text, encoding="utf-8")
+    kept = {path.stem: path.read_text(encoding="utf-8") for path in CATALOGUE.glob("*.json")}
     changes = [
         "".join(
             difflib.unified_diff(
                 kept.get(name, "").splitlines(keepends=True),
-                listed.get(name, "").splitlines(keepends=True),
-                f"snapshot of {name}" if name in kept else "(no snapshot)",
-                f"{name} as listed" if name in listed else "(not listed)",
+                made.get(name, "").splitlines(keepends=True),
+                f"catalogue's {name}" if name in kept else "(not in the catalogue)",
+                f"{name} as declared" if name in made else "(not declared)",
             )
         )
-        for name in sorted(kept.keys() | listed.keys())
-        if kept.get(name) != listed.get(name)
+        for name in sorted(kept.keys() | made.keys())
+        if kept.get(name) != made.get(name)
     ]
-    assert not changes, "tools changed: review, then UPDATE_TOOL_SNAPSHOTS=1\n" + "\n".join(changes)
+    assert not changes, "tools changed: review, then UPDATE_TOOL_CATALOGUE=1\n" + "\n".join(changes)
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_tools_list_is_the_catalogue(make_server, mode: str) -> None:
+    """Every tool of every toolset, listed as its catalogue entry has it, in its order; where a
+    tool leaves its wait to the server, the server's shows as the default."""
+    async with Client(make_server(toolsets=("all",), wait_seconds=30), mode=mode) as mcp:
+        listed = [
+            {
+                "name": tool.name,
+                "title": tool.title,
+                "description": tool.description,
+                "annotations": tool.annotations.model_dump(mode="json", exclude_none=True)
+                if tool.annotations
+                else None,
+                "input_schema": tool.input_schema,
+                "output_schema": tool.output_schema,
+            }
+            for tool in (await mcp.list_tools()).tools
+        ]
+    expected = []
+    for entry in entries():
+        kept = json.loads((CATALOGUE / f"{entry.name}.json").read_text(encoding="utf-8"))
+        del kept["declared"]
+        wait = kept["input_schema"]["properties"].get("wait_seconds")
+        if wait is not None:
+            wait.setdefault("default", 30)
+        expected.append(kept)
+    assert listed == expected
 
 
 async def test_every_tool_has_a_title_and_states_its_hints(make_server) -> None:
@@ -167,11 +179,10 @@ async def test_the_server_wait_is_the_default_the_schema_shows(make_server) -> N
 def test_lean_schemas_are_what_the_sdk_derives_less_the_noise() -> None:
     """Tools returning the same model share one derived output schema; each tool publishes
     exactly what the SDK's own registration would give it, its input schema made lean."""
-    for built in build_tools().offered:
+    for _toolset, fn in declared_functions():
+        built = registry.build(fn)
         alone = Tool.from_function(built.fn, name=built.name)
         expected = lean(alone.parameters) | {"additionalProperties": False}
-        if "wait_seconds" in expected["properties"]:
-            expected["properties"]["wait_seconds"].setdefault("default", 45.0)
         assert built.parameters == expected, built.name
         assert built.output_schema == alone.output_schema, built.name
         assert built.fn_metadata.output_model is alone.fn_metadata.output_model, built.name

@@ -11,7 +11,7 @@ from mcp import Client
 from descript_mcp.errors import ConfigurationError
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server.tools import OPT_IN, TOOLSETS, chosen_toolsets
-from descript_mcp.server.tools.registry import marked
+from descript_mcp.server.tools.catalogue import entries
 from descript_mcp.settings import Settings, Toolset
 from tests.server.conftest import SAMPLE, error_text, import_sample, structured
 
@@ -71,7 +71,7 @@ async def test_the_default_leaves_out_the_opt_in_toolsets_and_all_brings_them(
     async with Client(make_server()) as default, Client(make_server(toolsets=("all",))) as every:
         offered = {t.name for t in (await default.list_tools()).tools}
         everything = {t.name for t in (await every.list_tools()).tools}
-    opt_in = {fn.__name__ for name in ("experimental", "uploads") for fn in marked(TOOLSETS[name])}
+    opt_in = {entry.name for entry in entries() if entry.toolset in ("experimental", "uploads")}
     assert {"export_timeline", "upload_media", "start_upload"} <= opt_in
     assert everything - offered == opt_in
     assert chosen_toolsets(("default",)) == [n for n in TOOLSETS if n not in OPT_IN]

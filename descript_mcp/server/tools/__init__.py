@@ -1,37 +1,14 @@
 """The server's tools, by toolset: each toolset is a module whose functions are marked with
-`registry.tool`. `build_tools` builds those the settings offer, and says why the others are off."""
+`registry.tool`. `build_tools` makes those the settings offer from the catalogue (its modules are
+loaded at a tool's first call), and says why the others are off."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
 
-from mcp.server.mcpserver.tools import Tool
-
-from descript_mcp.server.tools import (
-    agent,
-    experimental,
-    files,
-    jobs,
-    media,
-    projects,
-    publish,
-    uploads,
-)
-from descript_mcp.server.tools.local_files import HTTP_OFF
-from descript_mcp.server.tools.registry import SPEC, ToolSpec, build, marked
+from descript_mcp.server.tools.catalogue import TOOLSETS, CatalogueTool, entries
 from descript_mcp.settings import Settings
 
-TOOLSETS: dict[str, ModuleType] = {
-    "media": media,
-    "agent": agent,
-    "publish": publish,
-    "jobs": jobs,
-    "projects": projects,
-    "files": files,
-    "experimental": experimental,
-    "uploads": uploads,
-}
 # Offered only when asked for by name (or "all"): experimental rests on Descript's undocumented
 # routes; uploads adds a model-visible tool the default list has no room for, where a caller
 # can name a file on this computer.
@@ -39,6 +16,12 @@ OPT_IN = frozenset({"experimental", "uploads"})
 # Where callers are not on this computer (over HTTP without local files), the default puts the
 # upload view in the place of save_file, which is off there: their way to bring a file.
 REMOTE_DEFAULT = frozenset({"uploads"})
+# Over HTTP the server's disk is not the caller's: off unless the operator turns it on.
+HTTP_OFF = (
+    "Local files are off over HTTP: this server's disk is not your computer. Import from a URL "
+    "instead; or ask whoever runs the server to start it with --http-local-files, which gives "
+    "each user a folder of their own on it."
+)
 # Every job tool hands back a job id to follow: the job tools come with any toolset.
 ALWAYS = frozenset({"jobs"})
 
@@ -47,7 +30,7 @@ ALWAYS = frozenset({"jobs"})
 class ToolChoice:
     """The tools a server offers, and for each tool it does not, why (for a call by name)."""
 
-    offered: list[Tool]
+    offered: list[CatalogueTool]
     withheld: dict[str, str]
 
 
@@ -68,31 +51,29 @@ def remote_callers(settings: Settings) -> bool:
 
 
 def build_tools(settings: Settings | None = None) -> ToolChoice:
-    """The tools `settings` offer (the default toolsets when None), built; those it does not
-    are not built at all (building is most of a start's cost), only named with why."""
+    """The tools `settings` offer (the default toolsets when None), from the catalogue; those
+    it does not are only named, with why."""
     settings = settings or Settings()
     remote = remote_callers(settings)
     toolsets = chosen_toolsets(settings.toolsets, remote=remote)
-    offered: list[Tool] = []
+    offered: list[CatalogueTool] = []
     withheld: dict[str, str] = {}
-    for toolset, module in TOOLSETS.items():
-        for fn in marked(module):
-            name = fn.__name__
-            spec: ToolSpec = getattr(fn, SPEC)
-            if toolset not in toolsets:
-                withheld[name] = (
-                    f"{name} is in the {toolset} toolset, which this server does not offer "
-                    f"(it offers {', '.join(toolsets)}). To use it, whoever runs the server adds "
-                    f"{toolset} to --toolsets (DESCRIPT_MCP_TOOLSETS)."
-                )
-            elif toolset == "files" and remote:
-                withheld[name] = f"{name} is off. {HTTP_OFF}"
-            elif settings.read_only and not spec.annotations.read_only_hint:
-                withheld[name] = (
-                    f"{name} is off: this server runs read-only (--read-only, "
-                    "DESCRIPT_MCP_READ_ONLY), so nothing can be started, changed, cancelled or "
-                    "saved through it. The read tools still work."
-                )
-            else:
-                offered.append(build(fn, wait_default=settings.wait_seconds))
+    for entry in entries():
+        name, toolset = entry.name, entry.toolset
+        if toolset not in toolsets:
+            withheld[name] = (
+                f"{name} is in the {toolset} toolset, which this server does not offer "
+                f"(it offers {', '.join(toolsets)}). To use it, whoever runs the server adds "
+                f"{toolset} to --toolsets (DESCRIPT_MCP_TOOLSETS)."
+            )
+        elif toolset == "files" and remote:
+            withheld[name] = f"{name} is off. {HTTP_OFF}"
+        elif settings.read_only and not entry.spec.annotations.read_only_hint:
+            withheld[name] = (
+                f"{name} is off: this server runs read-only (--read-only, "
+                "DESCRIPT_MCP_READ_ONLY), so nothing can be started, changed, cancelled or "
+                "saved through it. The read tools still work."
+            )
+        else:
+            offered.append(CatalogueTool.of(entry, wait_default=settings.wait_seconds))
     return ToolChoice(offered, withheld)

@@ -22,6 +22,7 @@ from descript_mcp.files.roots import Roots, root_from_uri
 from descript_mcp.files.transfer import content_type_of, upload_file
 from descript_mcp.server.callers import Caller
 from descript_mcp.server.state import ServerState
+from descript_mcp.server.tools import HTTP_OFF
 from descript_mcp.server.tools.progress import CallProgress
 
 if TYPE_CHECKING:
@@ -30,12 +31,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-# Over HTTP the server's disk is not the caller's: off unless the operator turns it on.
-HTTP_OFF = (
-    "Local files are off over HTTP: this server's disk is not your computer. Import from a URL "
-    "instead; or ask whoever runs the server to start it with --http-local-files, which gives "
-    "each user a folder of their own on it."
-)
 # What an import with a path is told over HTTP: the way to send a file from the caller's side.
 HTTP_OFF_FOR_IMPORTS = HTTP_OFF.replace(
     "Import from a URL instead;",

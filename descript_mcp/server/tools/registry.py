@@ -1,7 +1,7 @@
 """How a tool is declared and built: a module-level function marked with `tool` (a title and
-its annotations); built before the server, its docstring, dedented, is what the model reads, its
-errors are translated, its arguments are checked by name, and tools returning the same model
-share one output schema."""
+its annotations); built once a process (for the catalogue, and at its first call), its
+docstring, dedented, is what the model reads, its errors are translated, its arguments are
+checked by name, and tools returning the same model share one output schema."""
 
 from __future__ import annotations
 
@@ -85,12 +85,6 @@ def tool(
     return mark
 
 
-def spec_of(built: Tool) -> ToolSpec:
-    """How a built tool was declared (its function's `tool` mark)."""
-    spec: ToolSpec = getattr(built.fn, SPEC)
-    return spec
-
-
 # The tool whose call is being handled, for what the call's code shares (the job tools' path).
 _running: ContextVar[str] = ContextVar("descript_mcp_tool")
 
@@ -109,17 +103,10 @@ def marked(module: ModuleType) -> list[Callable[..., Awaitable[Any]]]:
     ]
 
 
-def build(fn: Callable[..., Awaitable[Any]], *, wait_default: float | None = None) -> Tool:
-    """The tool a marked function makes: argument model, lean input schema, shared output
-    schema. A `wait_seconds` left to the server shows `wait_default`, the server's wait.
-
-    Built once a process (most of a server's building), each server given a copy of its own,
-    since a server may add to a tool's meta."""
-    return _built(fn, wait_default).model_copy()
-
-
 @functools.cache
-def _built(fn: Callable[..., Awaitable[Any]], wait_default: float | None) -> Tool:
+def build(fn: Callable[..., Awaitable[Any]]) -> Tool:
+    """The tool a marked function makes: argument model, lean input schema, shared output
+    schema. Built once a process; servers list it from the catalogue, and run it."""
     spec: ToolSpec = getattr(fn, SPEC)
     returns = inspect.signature(fn).return_annotation
     if not (isinstance(returns, type) and issubclass(returns, BaseModel)):
@@ -137,11 +124,6 @@ def _built(fn: Callable[..., Awaitable[Any]], wait_default: float | None) -> Too
     built.fn_metadata.output_model = returns
     built.fn_metadata.output_schema = output_schema(returns)
     built.parameters = lean(built.parameters) | {"additionalProperties": False}  # see CheckedTool
-    if spec.app_only:
-        built.meta = {**(built.meta or {}), **APP_ONLY}
-    wait = built.parameters["properties"].get("wait_seconds")
-    if wait is not None and "default" not in wait and wait_default is not None:
-        wait["default"] = wait_default
     return built
 
 
