@@ -1,8 +1,8 @@
 """What a start costs in imports: a plain `serve` (stdio, or HTTP in the token mode) loads
 what it uses and no more. The hosted parts (the OAuth mode, PostgreSQL, the sandbox, metrics
-and traces) load when their mode is chosen; the HTTP client, and a tool's module, at the
-first call. The modules of descript-mcp a plain stdio start imports are listed here: one more
-is a change to review, as the layering test does for layers."""
+and traces) load when their mode is chosen; the HTTP client, a tool's module and Descript's API
+models, at the first call. The modules of descript-mcp a plain stdio start imports are listed
+here: one more is a change to review, as the layering test does for layers."""
 
 from __future__ import annotations
 
@@ -37,11 +37,6 @@ STDIO_START = {
     "descript_mcp.client",
     "descript_mcp.client.expiry",
     "descript_mcp.client.ledger",
-    "descript_mcp.client.models",
-    "descript_mcp.client.models._base",
-    "descript_mcp.client.models.jobs",
-    "descript_mcp.client.models.requests",
-    "descript_mcp.client.models.resources",
     "descript_mcp.client.waiter",
     "descript_mcp.errors",
     "descript_mcp.files",

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from descript_mcp.client.models import Job
 from descript_mcp.errors import RateLimitError
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
+    from descript_mcp.client.models import Job
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from descript_mcp.client.models import Job, JobCreated, JobCreatedBase
 from descript_mcp.history.database import Database, Row
 from descript_mcp.history.records import JobRecord, iso, now
 
+if TYPE_CHECKING:
+    from descript_mcp.client.models import Job, JobCreatedBase
+
 # How many jobs' last recorded state is remembered in memory.
 RECORDED_MEMORY = 10_000
-_JOB: TypeAdapter[Job] = TypeAdapter(Job)
 _UPSERT = (
     "INSERT INTO jobs (owner, job_id, job_type, state, progress_label, "
     "progress_percent, result_json, download_url, download_expires_at, "
@@ -67,6 +69,8 @@ class JobStore:
     ) -> None:
         """A job Descript accepted: stored before the tool returns, whatever happens next.
         A drive-media import belongs to no project."""
+        from descript_mcp.client.models import JobCreated  # loaded: Descript answered
+
         moment = now()
         project_id, project_url = (
             (created.project_id, created.project_url)
@@ -258,7 +262,7 @@ def job_of(record: JobRecord) -> Job:
     progress = None
     if record.progress_label is not None:
         progress = {"label": record.progress_label, "percent": record.progress_percent}
-    return _JOB.validate_python(
+    return _job_adapter().validate_python(
         {
             "job_id": record.job_id,
             "job_type": record.job_type,
@@ -272,3 +276,11 @@ def job_of(record: JobRecord) -> Job:
             "result": record.to_json()["result"],
         }
     )
+
+
+@cache
+def _job_adapter() -> TypeAdapter[Job]:
+    """Descript's job models, loaded and built when a record is first read back as a job."""
+    from descript_mcp.client.models import Job
+
+    return TypeAdapter(Job)

@@ -4,12 +4,15 @@ events its waiters, its poll loop and the other replicas' announcements meet on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 
-from descript_mcp.client.models import Job
 from descript_mcp.client.waiter import ProgressUpdate
 from descript_mcp.errors import DescriptError
+
+if TYPE_CHECKING:
+    from descript_mcp.client.models import Job
 
 # A waiter arriving when the last reading is older than this asks the follower for a fresh one,
 # so a job whose callback was lost, or that is polled rarely by now, is not reported stale.

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskGroup
 
-from descript_mcp.client.models import Job
 from descript_mcp.client.waiter import PollSchedule, ProgressUpdate, wait_for_job
 from descript_mcp.errors import (
     APIConnectionError,
@@ -39,6 +38,7 @@ from descript_mcp.server.notify import Notifier
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
+    from descript_mcp.client.models import Job
     from descript_mcp.server.cluster import Cluster
 
 logger = logging.getLogger(__name__)

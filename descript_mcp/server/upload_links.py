@@ -9,13 +9,16 @@ import shlex
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver.exceptions import ToolError
 
 from descript_mcp.client.expiry import upload_url_expiry
-from descript_mcp.client.models import UploadMedia, UploadTarget
 from descript_mcp.files.transfer import content_type_of
 from descript_mcp.server.summaries import JobSummary, UploadLink
+
+if TYPE_CHECKING:
+    from descript_mcp.client.models import UploadMedia, UploadTarget
 
 # Imports remembered at most; the oldest are forgotten first.
 REMEMBERED = 10_000
@@ -25,6 +28,8 @@ def sent_by_caller(
     name: str, file_size: int, content_type: str | None, language: str | None = None
 ) -> UploadMedia:
     """The import's item for a file its caller sends, typed from its name unless told."""
+    from descript_mcp.client.models import UploadMedia  # with the first import of media
+
     if not PurePosixPath(name).suffix:
         raise ToolError(
             f"Give the media name '{name}' the file's extension (like {name}.mp4): Descript "
