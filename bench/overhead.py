@@ -6,7 +6,9 @@ seen to end is answered from memory, measured apart.
 
 Part of that time is the SDK's own: a bare MCPServer whose one tool makes the same GET and
 returns its JSON, on the same transport, is the floor; what descript-mcp adds beyond it
-(history, the shared follower, summaries, output validation) is printed too."""
+(history, the shared follower, summaries, output validation) is printed too. The floor and
+descript-mcp run side by side and are called in turn, job by job, so that the machine's busy
+spells fall on both."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
@@ -52,7 +54,10 @@ else:
 """
 
 
-async def _measure(call: Callable[[str], Awaitable[object]], jobs: list[str]) -> list[float]:
+Call = Callable[[str], Awaitable[object]]
+
+
+async def _measure(call: Call, jobs: list[str]) -> list[float]:
     """Time `call` on each job after the first 20, which warm connections and caches."""
     for job_id in jobs[:WARMUP]:
         await call(job_id)
@@ -64,20 +69,43 @@ async def _measure(call: Callable[[str], Awaitable[object]], jobs: list[str]) ->
     return samples
 
 
+async def _paired(floor: Call, ours: Call, jobs: list[str]) -> tuple[list[float], list[float]]:
+    """Time the floor's call and ours on each job, one after the other, in turn first: a busy
+    spell of the machine (three processes on two CPUs) then hits both alike."""
+    for job_id in jobs[:WARMUP]:
+        await floor(job_id)
+        await ours(job_id)
+    timed: dict[Call, list[float]] = {floor: [], ours: []}
+    for number, job_id in enumerate(jobs[WARMUP:]):
+        for call in (floor, ours) if number % 2 else (ours, floor):
+            started = time.perf_counter()
+            await call(job_id)
+            timed[call].append(time.perf_counter() - started)
+    return timed[floor], timed[ours]
+
+
 async def _direct(api: str, jobs: list[str]) -> list[float]:
     async with DescriptClient(TOKEN, base_url=api) as client:
         return await _measure(client.get_job, jobs)
 
 
-async def _stdio(command: list[str], jobs: list[str]) -> list[float]:
-    params = StdioServerParameters(
-        command=command[0], args=command[1:], env={"DESCRIPT_API_KEY": TOKEN}
-    )
-    async with Client(params, mode="legacy") as mcp:
-        return await _measure(lambda job_id: mcp.call_tool("get_job", {"job_id": job_id}), jobs)
+def _get_job(mcp: Client) -> Call:
+    return lambda job_id: mcp.call_tool("get_job", {"job_id": job_id})
 
 
-async def _http(port: int, jobs: list[str]) -> list[float]:
+async def _stdio(floor: list[str], ours: list[str], jobs: list[str]) -> tuple[list[float], ...]:
+    def server(command: list[str]) -> Client:
+        params = StdioServerParameters(
+            command=command[0], args=command[1:], env={"DESCRIPT_API_KEY": TOKEN}
+        )
+        return Client(params, mode="legacy")
+
+    async with server(floor) as floor_mcp, server(ours) as our_mcp:
+        return await _paired(_get_job(floor_mcp), _get_job(our_mcp), jobs)
+
+
+@asynccontextmanager
+async def _over_http(port: int) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with (
         httpx2.AsyncClient(headers=headers, timeout=30) as http,
@@ -85,7 +113,17 @@ async def _http(port: int, jobs: list[str]) -> list[float]:
             streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http), mode="legacy"
         ) as mcp,
     ):
-        return await _measure(lambda job_id: mcp.call_tool("get_job", {"job_id": job_id}), jobs)
+        yield mcp
+
+
+async def _http(floor_port: int, port: int, jobs: list[str]) -> tuple[list[float], ...]:
+    async with _over_http(floor_port) as floor_mcp, _over_http(port) as our_mcp:
+        return await _paired(_get_job(floor_mcp), _get_job(our_mcp), jobs)
+
+
+async def _http_again(port: int, jobs: list[str]) -> list[float]:
+    async with _over_http(port) as mcp:
+        return await _measure(_get_job(mcp), jobs)
 
 
 @contextmanager
@@ -116,20 +154,16 @@ def run(repeats: int) -> list[tuple[str, str]]:
         floor = [sys.executable, str(home / "floor.py"), api, TOKEN]
         ours = [sys.executable, "-m", "descript_mcp", "serve", "--api-url", api]
         results["direct"] = anyio.run(_direct, api, jobs)
-        results["stdio floor"] = anyio.run(_stdio, [*floor, "stdio"], jobs)
-        results["stdio"] = anyio.run(
-            _stdio, [*ours, "--history", str(home / "stdio.sqlite3")], jobs
+        results["stdio floor"], results["stdio"] = anyio.run(
+            _stdio, [*floor, "stdio"], [*ours, "--history", str(home / "stdio.sqlite3")], jobs
         )
-        port = free_port()
-        with _serving([*floor, "http", str(port)], port):
-            results["http floor"] = anyio.run(_http, port, jobs)
-        port = free_port()
+        floor_port, port = free_port(), free_port()
         history = str(home / "http.sqlite3")
         http = [*ours, "--transport", "http", "--port", str(port), "--history", history]
-        with _serving(http, port):
-            results["http"] = anyio.run(_http, port, jobs)
+        with _serving([*floor, "http", str(floor_port)], floor_port), _serving(http, port):
+            results["http floor"], results["http"] = anyio.run(_http, floor_port, port, jobs)
             # The same jobs again: the server has seen each end, and asks Descript nothing.
-            results["http, ended"] = anyio.run(_http, port, jobs)
+            results["http, ended"] = anyio.run(_http_again, port, jobs)
     direct_p50, direct_p99 = _percentiles(results["direct"])
     rows = [
         (
