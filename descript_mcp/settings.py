@@ -39,7 +39,8 @@ Transport = Literal["stdio", "sse", "http"]
 # Over HTTP, who a request is: a Descript token it brings ("token"), or an access token this
 # server issued after the user handed it their Descript token once ("oauth").
 HttpAuth = Literal["token", "oauth"]
-# Named groups of tools (server/tools/__init__.py): "default" is all but the opt-in ones.
+# Named groups of tools (server/tools/__init__.py), each declared by the module of its name
+# (server/tools/catalogue.py): "default" is all but the opt-in ones.
 Toolset = Literal[
     "media",
     "agent",

@@ -15,27 +15,21 @@ import json
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib.resources import files
-from typing import Any
+from typing import Any, get_args
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import PrivateAttr
 
 from descript_mcp.server.tools.registry import APP_ONLY, ToolSpec, build
+from descript_mcp.settings import Toolset
 
-# Each toolset and the module that declares its tools, in the order the server lists them.
+# Each toolset the settings name (but "default" and "all", which name groups of them) and the
+# module that declares its tools, in the order the server lists them.
 TOOLSETS = {
     toolset: f"descript_mcp.server.tools.{toolset}"
-    for toolset in (
-        "media",
-        "agent",
-        "publish",
-        "jobs",
-        "projects",
-        "files",
-        "experimental",
-        "uploads",
-    )
+    for toolset in get_args(Toolset)
+    if toolset not in ("default", "all")
 }
 SCHEMAS = "schemas"
 
