@@ -260,18 +260,13 @@ def test_json_logs_are_redacted_as_text_logs_are(json_lines: io.StringIO) -> Non
     assert "REDACTED" in record["message"]
 
 
-async def test_the_command_writes_json_log_lines_with_request_ids(tmp_path: Path) -> None:
-    """`descript-mcp --log-format json serve`, a real process: each log line is one JSON
-    object, and those of a request carry its id."""
-    port = free_port()
-    command = [
+def sandboxed_http(port: int, tmp_path: Path, *options: str) -> list[str]:
+    """`descript-mcp [options] serve` over streamable HTTP on `port`, with its own sandbox."""
+    return [
         sys.executable,
         "-m",
         "descript_mcp",
-        "--log-format",
-        "json",
-        "--log-level",
-        "info",
+        *options,
         "serve",
         "--sandbox",
         "fast",
@@ -282,13 +277,25 @@ async def test_the_command_writes_json_log_lines_with_request_ids(tmp_path: Path
         "--history",
         str(tmp_path / "history.sqlite3"),
     ]
+
+
+async def a_failed_call(port: int, log: Path) -> None:
+    """A get_job of a job that does not exist, with the sandbox's token the server logged."""
+    token = re.search(r"Bearer (\S+)", log.read_text())
+    assert token is not None
+    async with _as(token[1], f"http://127.0.0.1:{port}/mcp", "auto") as mcp:
+        assert (await mcp.call_tool("get_job", {"job_id": "job_missing"})).is_error
+
+
+async def test_the_command_writes_json_log_lines_with_request_ids(tmp_path: Path) -> None:
+    """`descript-mcp --log-format json serve`, a real process: each log line is one JSON
+    object, and those of a request carry its id."""
+    port = free_port()
+    command = sandboxed_http(port, tmp_path, "--log-format", "json", "--log-level", "info")
     log = tmp_path / "stderr"
     with background(command, log=log) as process:
         serving(port, process)
-        token = re.search(r"Bearer (\S+)", log.read_text())
-        assert token is not None
-        async with _as(token[1], f"http://127.0.0.1:{port}/mcp", "auto") as mcp:
-            assert (await mcp.call_tool("get_job", {"job_id": "job_missing"})).is_error
+        await a_failed_call(port, log)
     lines = log.read_text().splitlines()
     # The one line that is not a log record: the sandbox's notice, for a person.
     records = [json.loads(line) for line in lines if not line.startswith("descript-mcp:")]
@@ -303,29 +310,13 @@ async def test_a_server_stopped_by_sigterm_sends_its_last_spans(tmp_path: Path) 
     before its exit handlers run: the spans still batched (up to 5 s of them) are sent when
     its lifespan ends, not lost."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "descript_mcp",
-        "serve",
-        "--sandbox",
-        "fast",
-        "--transport",
-        "http",
-        "--port",
-        str(port),
-        "--history",
-        str(tmp_path / "history.sqlite3"),
-    ]
+    command = sandboxed_http(port, tmp_path)
     log = tmp_path / "stderr"
     with trace_sink() as (sink, exports):
         env = {**os.environ, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink}
         with background(command, env=env, log=log) as process:
             serving(port, process)
-            token = re.search(r"Bearer (\S+)", log.read_text())
-            assert token is not None
-            async with _as(token[1], f"http://127.0.0.1:{port}/mcp", "auto") as mcp:
-                assert (await mcp.call_tool("get_job", {"job_id": "job_missing"})).is_error
+            await a_failed_call(port, log)
             assert exports == []  # still batched: the batch is sent every 5 s
         # background() ended the process with SIGTERM and waited for it.
         assert process.returncode == -signal.SIGTERM
