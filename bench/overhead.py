@@ -17,7 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -28,9 +28,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
+from bench._turns import WARMUP, get_job_through, in_turn
 from descript_mcp import DescriptClient
 
-WARMUP = 20
 FLOOR = """
 import sys
 import httpx
@@ -54,46 +54,13 @@ else:
 """
 
 
-Call = Callable[[str], Awaitable[object]]
-
-
-async def _measure(call: Call, jobs: list[str]) -> list[float]:
-    """Time `call` on each job after the first 20, which warm connections and caches."""
-    for job_id in jobs[:WARMUP]:
-        await call(job_id)
-    samples = []
-    for job_id in jobs[WARMUP:]:
-        started = time.perf_counter()
-        await call(job_id)
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
-async def _paired(floor: Call, ours: Call, jobs: list[str]) -> tuple[list[float], list[float]]:
-    """Time the floor's call and ours on each job, one after the other, in turn first: a busy
-    spell of the machine (three processes on two CPUs) then hits both alike."""
-    for job_id in jobs[:WARMUP]:
-        await floor(job_id)
-        await ours(job_id)
-    timed: dict[Call, list[float]] = {floor: [], ours: []}
-    for number, job_id in enumerate(jobs[WARMUP:]):
-        for call in (floor, ours) if number % 2 else (ours, floor):
-            started = time.perf_counter()
-            await call(job_id)
-            timed[call].append(time.perf_counter() - started)
-    return timed[floor], timed[ours]
-
-
 async def _direct(api: str, jobs: list[str]) -> list[float]:
     async with DescriptClient(TOKEN, base_url=api) as client:
-        return await _measure(client.get_job, jobs)
+        (timed,) = await in_turn([client.get_job], jobs)
+        return timed
 
 
-def _get_job(mcp: Client) -> Call:
-    return lambda job_id: mcp.call_tool("get_job", {"job_id": job_id})
-
-
-async def _stdio(floor: list[str], ours: list[str], jobs: list[str]) -> tuple[list[float], ...]:
+async def _stdio(floor: list[str], ours: list[str], jobs: list[str]) -> list[list[float]]:
     def server(command: list[str]) -> Client:
         params = StdioServerParameters(
             command=command[0], args=command[1:], env={"DESCRIPT_API_KEY": TOKEN}
@@ -101,7 +68,7 @@ async def _stdio(floor: list[str], ours: list[str], jobs: list[str]) -> tuple[li
         return Client(params, mode="legacy")
 
     async with server(floor) as floor_mcp, server(ours) as our_mcp:
-        return await _paired(_get_job(floor_mcp), _get_job(our_mcp), jobs)
+        return await in_turn([get_job_through(floor_mcp), get_job_through(our_mcp)], jobs)
 
 
 @asynccontextmanager
@@ -116,14 +83,15 @@ async def _over_http(port: int) -> AsyncIterator[Client]:
         yield mcp
 
 
-async def _http(floor_port: int, port: int, jobs: list[str]) -> tuple[list[float], ...]:
+async def _http(floor_port: int, port: int, jobs: list[str]) -> list[list[float]]:
     async with _over_http(floor_port) as floor_mcp, _over_http(port) as our_mcp:
-        return await _paired(_get_job(floor_mcp), _get_job(our_mcp), jobs)
+        return await in_turn([get_job_through(floor_mcp), get_job_through(our_mcp)], jobs)
 
 
 async def _http_again(port: int, jobs: list[str]) -> list[float]:
     async with _over_http(port) as mcp:
-        return await _measure(_get_job(mcp), jobs)
+        (timed,) = await in_turn([get_job_through(mcp)], jobs)
+        return timed
 
 
 @contextmanager

@@ -30,13 +30,12 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from bench._sandbox import TOKEN, http_server, sandbox_process
+from bench._turns import WARMUP, get_job_through, in_turn
 from bench.history import timings
 from descript_mcp.history import History
 from descript_mcp.history.records import owner_of
 from descript_mcp.settings import Settings
 from tests.postgres import ThrowawayPostgres, binaries
-
-WARMUP = 20
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -76,19 +75,10 @@ async def _client(port: int) -> AsyncIterator[Client]:
 
 
 async def _get_jobs(ports: list[int], jobs: list[str]) -> list[list[float]]:
-    """Each job read through each server in turn, in turn first, so that the machine's busy
-    spells fall on both; the samples per server, after the first WARMUP jobs."""
+    """Each job read through each server in turn; the samples per server."""
     async with AsyncExitStack() as stack:
         servers = [await stack.enter_async_context(_client(port)) for port in ports]
-        samples: list[list[float]] = [[] for _ in servers]
-        for n, job_id in enumerate(jobs):
-            order = list(enumerate(servers))
-            for index, mcp in order if n % 2 else order[::-1]:
-                started = time.perf_counter()
-                await mcp.call_tool("get_job", {"job_id": job_id})
-                if n >= WARMUP:
-                    samples[index].append(time.perf_counter() - started)
-        return samples
+        return await in_turn([get_job_through(mcp) for mcp in servers], jobs)
 
 
 def _calls(
