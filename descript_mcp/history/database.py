@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 Params = Sequence[Any] | Mapping[str, Any]
 Row = dict[str, Any]
@@ -25,6 +25,13 @@ ONE_END = """
     CREATE UNIQUE INDEX job_events_one_end ON job_events (owner, job_id)
         WHERE state IN ('stopped', 'cancelled', 'failed');
 """
+
+
+class Notification(NamedTuple):
+    """A message for the other processes sharing a PostgreSQL database (NOTIFY)."""
+
+    channel: str
+    payload: str
 
 
 class Statements(Protocol):

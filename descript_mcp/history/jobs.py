@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from descript_mcp.history.database import Database, Row
+from descript_mcp.history.database import Database, Notification, Row
 from descript_mcp.history.records import JobRecord, iso, now
 
 if TYPE_CHECKING:
@@ -35,14 +35,15 @@ _UPSERT = (
 )
 _EVENT = "INSERT INTO job_events (owner, job_id, at, state, progress_label, progress_percent)"
 
-_COLUMNS = (
+RECORD_COLUMNS = (
     "job_id, job_type, tool, request_json AS request, project_id, project_url, drive_id, state, "
     "progress_label, progress_percent, result_json AS result, created_at, stopped_at, updated_at, "
     "note, download_url, download_expires_at"
 )
 
 
-def _record(row: Row) -> JobRecord:
+def record_of(row: Row) -> JobRecord:
+    """A job's record from a row of RECORD_COLUMNS."""
     data = dict(row)
     for name in ("request", "result"):
         data[name] = json.loads(data[name]) if data[name] else None
@@ -100,8 +101,10 @@ class JobStore:
                 (owner, created.job_id, moment),
             )
 
-    async def record_job(self, owner: str, job: Job) -> bool:
-        """What Descript said of a job now; True when its state or progress changed."""
+    async def record_job(self, owner: str, job: Job, announce: Notification | None = None) -> bool:
+        """What Descript said of a job now; True when its state or progress changed. A change
+        is `announce`d in the same statement, so it is heard once committed, and never lost
+        while the record is kept (PostgreSQL only: it is how replicas hear of each other)."""
         label = job.progress.label if job.progress else None
         percent = job.progress.percent if job.progress else None
         result = getattr(job, "result", None)
@@ -134,7 +137,9 @@ class JobStore:
         }
 
         if self._db.dialect == "postgresql":
-            changed = await self._record_at_once(row)
+            changed = await self._record_at_once(row, announce)
+        elif announce is not None:
+            raise ValueError("only PostgreSQL announces changes")
         else:
             changed = await self._record_in_turn(row)
         self._remember(key, seen)
@@ -166,9 +171,13 @@ class JobStore:
                 )
         return changed
 
-    async def _record_at_once(self, row: dict[str, Any]) -> bool:
+    async def _record_at_once(self, row: dict[str, Any], announce: Notification | None) -> bool:
         """PostgreSQL: one statement, one round trip; the job's row is locked while it is
         compared, so two replicas reading the job at once record one event, not two."""
+        announced = ""
+        if announce is not None:
+            row = row | {"channel": announce.channel, "payload": announce.payload}
+            announced = ", (SELECT count(pg_notify(:channel, :payload)) FROM event) AS announced"
         answer = await self._db.one(
             "WITH before AS (SELECT state, progress_label, progress_percent FROM jobs "
             "WHERE owner = :owner AND job_id = :job_id FOR UPDATE), "
@@ -179,7 +188,8 @@ class JobStore:
             "FROM :label AND progress_percent IS NOT DISTINCT FROM "
             "CAST(:percent AS DOUBLE PRECISION)))) "
             "ON CONFLICT DO NOTHING RETURNING 1) "
-            "SELECT (SELECT count(*) FROM event) AS changed, (SELECT count(*) FROM saved) AS saved",
+            "SELECT (SELECT count(*) FROM event) AS changed, (SELECT count(*) FROM saved) AS saved"
+            + announced,
             row,
         )
         return answer is not None and answer["changed"] > 0
@@ -207,9 +217,9 @@ class JobStore:
 
     async def get(self, owner: str, job_id: str) -> JobRecord | None:
         row = await self._db.one(
-            f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ? AND owner = ?", (job_id, owner)
+            f"SELECT {RECORD_COLUMNS} FROM jobs WHERE job_id = ? AND owner = ?", (job_id, owner)
         )
-        return _record(row) if row else None
+        return record_of(row) if row else None
 
     async def events(self, owner: str, job_id: str) -> list[dict[str, Any]]:
         rows = await self._db.all(
@@ -221,11 +231,11 @@ class JobStore:
 
     async def recent(self, owner: str, limit: int = 50) -> list[JobRecord]:
         rows = await self._db.all(
-            f"SELECT {_COLUMNS} FROM jobs WHERE owner = ? "
+            f"SELECT {RECORD_COLUMNS} FROM jobs WHERE owner = ? "
             "ORDER BY created_at DESC, job_id DESC LIMIT ?",
             (owner, limit),
         )
-        return [_record(row) for row in rows]
+        return [record_of(row) for row in rows]
 
     async def unfinished(self, owner: str) -> list[str]:
         """This owner's jobs last seen queued or running: to follow again after a restart."""

@@ -1,14 +1,33 @@
 """Who follows each running job, when several replicas share the history: a lease per job,
 taken by one replica, renewed while it polls, and free for another to take once it expires
-(its holder died). Taking and renewing are one statement; orphaned leases are taken with
-SKIP LOCKED, so replicas looking at once split them instead of queueing on each other."""
+(its holder died). Taking and renewing are one statement, and on PostgreSQL so are taking and
+reading the job's record; orphaned leases are taken with SKIP LOCKED, so replicas looking at
+once split them instead of queueing on each other."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from typing import NamedTuple
 
 from descript_mcp.history.database import Database
+from descript_mcp.history.jobs import RECORD_COLUMNS, record_of
+from descript_mcp.history.records import JobRecord
+
+_TAKE = (
+    "INSERT INTO job_leases (owner, job_id, holder, expires_at) "
+    "VALUES (:owner, :job_id, :holder, :until) "
+    "ON CONFLICT (owner, job_id) DO UPDATE SET holder = excluded.holder, "
+    "expires_at = excluded.expires_at "
+    "WHERE job_leases.holder = excluded.holder OR job_leases.expires_at < :now"
+)
+
+
+class Lead(NamedTuple):
+    """Whether the lease was taken, and the job's record as it was then (None if none)."""
+
+    taken: bool
+    record: JobRecord | None
 
 
 class LeaseStore:
@@ -17,15 +36,31 @@ class LeaseStore:
 
     async def take(self, owner: str, job_id: str, holder: str, ttl: float) -> bool:
         """Take the job's lease, or renew it if `holder` has it; False if another holds it."""
-        now = time.time()
-        taken = await self._db.execute(
-            "INSERT INTO job_leases (owner, job_id, holder, expires_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (owner, job_id) DO UPDATE SET holder = excluded.holder, "
-            "expires_at = excluded.expires_at "
-            "WHERE job_leases.holder = excluded.holder OR job_leases.expires_at < ?",
-            (owner, job_id, holder, now + ttl, now),
-        )
-        return taken == 1
+        return await self._db.execute(_TAKE, _terms(owner, job_id, holder, ttl)) == 1
+
+    async def take_and_read(self, owner: str, job_id: str, holder: str, ttl: float) -> Lead:
+        """Take the job's lease (as `take`) and read its record: on PostgreSQL in one round
+        trip, both from the statement's snapshot (the record may miss an end committed while
+        the lease was being taken: the new leader then reads the job once more than needed)."""
+        terms = _terms(owner, job_id, holder, ttl)
+        if self._db.dialect == "postgresql":
+            row = await self._db.one(
+                f"WITH taken AS ({_TAKE} RETURNING 1) "
+                "SELECT (SELECT count(*) FROM taken) AS taken, record.* FROM (SELECT 1) AS one "
+                f"LEFT JOIN (SELECT {RECORD_COLUMNS} FROM jobs "
+                "WHERE owner = :owner AND job_id = :job_id) AS record ON TRUE",
+                terms,
+            )
+            assert row is not None  # one row, whatever is found
+            taken = row.pop("taken") == 1
+            return Lead(taken, record_of(row) if row["job_id"] is not None else None)
+        async with self._db.transaction() as tx:
+            taken = await tx.execute(_TAKE, terms) == 1
+            row = await tx.one(
+                f"SELECT {RECORD_COLUMNS} FROM jobs WHERE owner = :owner AND job_id = :job_id",
+                terms,
+            )
+        return Lead(taken, record_of(row) if row else None)
 
     async def release(self, owner: str, job_id: str, holder: str) -> None:
         await self._db.execute(
@@ -76,3 +111,8 @@ class LeaseStore:
             "SELECT count(*) AS lapsed FROM job_leases WHERE expires_at < ?", (lapsed_before,)
         )
         return int(row["lapsed"]) if row else 0
+
+
+def _terms(owner: str, job_id: str, holder: str, ttl: float) -> dict[str, object]:
+    now = time.time()
+    return {"owner": owner, "job_id": job_id, "holder": holder, "until": now + ttl, "now": now}

@@ -27,7 +27,8 @@ from psycopg import Error as DatabaseError
 from descript_mcp.errors import HistoryUnavailableError
 from descript_mcp.history import History
 from descript_mcp.history.backends.postgres import PostgresDatabase
-from descript_mcp.history.leases import LeaseStore
+from descript_mcp.history.database import Notification
+from descript_mcp.history.leases import Lead, LeaseStore
 
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
@@ -53,9 +54,6 @@ RECONNECT_FIRST, RECONNECT_MOST = 0.2, 2.0
 # How often the database is asked whether it answers, and for how long.
 DATABASE_CHECKED_EVERY = 1.0
 DATABASE_ANSWERS_WITHIN = 2.0
-# An announcement that cannot be sent is tried again after these pauses, then dropped: the
-# watchers on other replicas read the history again on their own within half a lease.
-ANNOUNCE_RETRIES = (0.2, 0.5, 1.0)
 # Failures a loop here outlives: the database unreachable, or refusing a statement.
 PASSING = (HistoryUnavailableError, DatabaseError, OSError)
 
@@ -85,14 +83,27 @@ class Cluster:
         """What this replica needs to serve, each true or not."""
         return {"database": self.database_answers, "listener": self.listening}
 
-    async def lead(self, owner: str, job_id: str) -> bool:
-        """Take (or renew) the job's lease: True while this replica is the one to poll it.
-        While draining, the lease is handed over instead, and False."""
-        if self.draining:
-            if await self.leases.hand_over(owner, job_id, self.replica):
-                await self._send(HANDOVER_CHANNEL, self.replica)
+    async def lead(self, owner: str, job_id: str) -> Lead:
+        """Take the job's lease, reading its record in the same round trip: taken while this
+        replica is the one to poll it. While draining, the lease is handed over instead."""
+        if await self._handed_over(owner, job_id):
+            return Lead(taken=False, record=None)
+        return await self.leases.take_and_read(owner, job_id, self.replica, self.ttl)
+
+    async def renew(self, owner: str, job_id: str) -> bool:
+        """Renew the job's lease: True while this replica still holds it (and is not
+        draining, which hands it over instead)."""
+        if await self._handed_over(owner, job_id):
             return False
         return await self.leases.take(owner, job_id, self.replica, self.ttl)
+
+    async def _handed_over(self, owner: str, job_id: str) -> bool:
+        """While draining, every lease asked for is handed over (said once a lease is free)."""
+        if not self.draining:
+            return False
+        if await self.leases.hand_over(owner, job_id, self.replica):
+            await self._send(HANDOVER_CHANNEL, self.replica)
+        return True
 
     async def release(self, owner: str, job_id: str) -> None:
         """Free the lease of a job that ended; if the database cannot be reached, it lapses."""
@@ -101,18 +112,9 @@ class Cluster:
         except PASSING as error:
             logger.warning("the lease of %s is left to lapse: %s", job_id, _why(error))
 
-    async def announce(self, owner: str, job_id: str) -> None:
-        """Tell the other replicas the job's record changed; never raises."""
-        payload = json.dumps([self.replica, owner, job_id])
-        for pause in (*ANNOUNCE_RETRIES, None):
-            try:
-                await self._send(CHANNEL, payload)
-                return
-            except PASSING as error:
-                if pause is None:
-                    logger.warning("a change of %s was not announced: %s", job_id, _why(error))
-                    return
-            await anyio.sleep(pause)
+    def announcement(self, owner: str, job_id: str) -> Notification:
+        """What tells the other replicas the job's record changed, sent with the change."""
+        return Notification(CHANNEL, json.dumps([self.replica, owner, job_id]))
 
     async def _send(self, channel: str, payload: str) -> None:
         await self.database.notify(channel, payload)

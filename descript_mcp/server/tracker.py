@@ -39,6 +39,7 @@ from descript_mcp.server.notify import Notifier
 if TYPE_CHECKING:
     from descript_mcp.client.api import DescriptClient
     from descript_mcp.client.models import Job
+    from descript_mcp.history.records import JobRecord
     from descript_mcp.server.cluster import Cluster
 
 logger = logging.getLogger(__name__)
@@ -165,8 +166,11 @@ class JobTracker:
         """Poll while this replica holds the job's lease (read first: a leader that ended the
         job freed it); watch the history while another does, in case its holder died."""
         while True:
-            if await cluster.lead(followed.owner, followed.job_id):
-                if await self._read_back(followed) or await self._lead(followed, client, cluster):
+            lead = await cluster.lead(followed.owner, followed.job_id)
+            if lead.taken:
+                if self._take_record(followed, lead.record) or await self._lead(
+                    followed, client, cluster
+                ):
                     with anyio.CancelScope(shield=True):
                         await cluster.release(followed.owner, followed.job_id)
                     return
@@ -184,7 +188,7 @@ class JobTracker:
             while True:
                 await anyio.sleep(cluster.ttl / 3)
                 try:
-                    if not await cluster.lead(followed.owner, followed.job_id):
+                    if not await cluster.renew(followed.owner, followed.job_id):
                         break
                     held_until = anyio.current_time() + cluster.ttl
                 except TRANSIENT:
@@ -219,7 +223,10 @@ class JobTracker:
 
     async def _read_back(self, followed: Followed) -> bool:
         """Take the job's latest record as a reading; True if the job has ended."""
-        record = await self.jobs.get(followed.owner, followed.job_id)
+        return self._take_record(followed, await self.jobs.get(followed.owner, followed.job_id))
+
+    def _take_record(self, followed: Followed, record: JobRecord | None) -> bool:
+        """Take the job's record, if it has one, as a reading; True if the job has ended."""
         if record is None:
             return False
         job = job_of(record)
@@ -310,11 +317,10 @@ class JobTracker:
     async def record(self, owner: str, job: Job) -> None:
         """Store a reading of the owner's job; if it changed anything, tell its subscribers,
         on every replica."""
-        if await self.jobs.record_job(owner, job):
+        cluster = self.cluster
+        announce = cluster.announcement(owner, job.job_id) if cluster is not None else None
+        if await self.jobs.record_job(owner, job, announce):
             await self.notifier.job_changed(owner, job.job_id)
-            if self.cluster is not None and self._task_group is not None:
-                # Off the caller's path: the others read the record when they hear of it.
-                self._task_group.start_soon(self.cluster.announce, owner, job.job_id)
 
     async def observe(self, owner: str, job: Job) -> None:
         """A confirmed reading of a job from elsewhere (a callback): record it, tell waiters,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import anyio
 import pytest
@@ -15,8 +16,11 @@ import pytest
 from descript_mcp.client.ledger import DedupeKey, Submission
 from descript_mcp.errors import DuplicateSubmissionError
 from descript_mcp.history import History
+from descript_mcp.history.backends.postgres import PostgresDatabase
 from descript_mcp.history.budgets import Budget, Refusal, Spend
+from descript_mcp.history.database import Notification
 from descript_mcp.history.grants import CodeRecord, Grant, SignIn, TokenRecord, digest
+from descript_mcp.history.leases import Lead
 from descript_mcp.history.records import owner_of
 
 pytestmark = pytest.mark.anyio
@@ -223,6 +227,37 @@ async def test_a_jobs_lease_has_one_holder_until_it_expires(
     assert await history.leases.holder(ALICE, "expired") == "replica-b"
 
 
+async def test_taking_a_lease_reads_the_jobs_record_whoever_wins(
+    history: History, other: History
+) -> None:
+    from descript_mcp.client.models import JobCreated
+
+    created = JobCreated(job_id="recorded", drive_id="d", project_id="p", project_url="u")
+    await history.jobs.record_submitted(
+        ALICE, created, job_type="publish", tool="publish", request={}
+    )
+    leads = await race(
+        history.leases.take_and_read(ALICE, "recorded", "replica-a", 30),
+        other.leases.take_and_read(ALICE, "recorded", "replica-b", 30),
+    )
+    assert all(isinstance(lead, Lead) for lead in leads)
+    mine, theirs = cast(list[Lead], leads)
+    assert sorted([mine.taken, theirs.taken]) == [False, True]
+    for lead in (mine, theirs):
+        assert lead.record is not None
+        assert (lead.record.job_id, lead.record.state, lead.record.project_id) == (
+            "recorded",
+            "queued",
+            "p",
+        )
+    holder = "replica-a" if mine.taken else "replica-b"
+    assert await history.leases.holder(ALICE, "recorded") == holder
+    # A job the history has no record of: its lease is taken all the same.
+    lead = await other.leases.take_and_read(ALICE, "unrecorded", "replica-b", 30)
+    assert lead.taken
+    assert lead.record is None
+
+
 async def test_orphaned_leases_are_split_between_replicas_taking_them_at_once(
     history: History, other: History
 ) -> None:
@@ -240,6 +275,42 @@ async def test_orphaned_leases_are_split_between_replicas_taking_them_at_once(
     assert set(mine) | set(theirs) == {(ALICE, f"job-{n}") for n in range(40)}
     # Only the owners whose tokens a replica has: Bob's job waits for a replica that has his.
     assert await history.leases.holder(bob, "bobs") is None
+
+
+async def test_a_change_is_announced_with_its_record_and_only_a_change(
+    history: History, other: History
+) -> None:
+    """Replicas hear of a change by the notification its record sends when committed: one per
+    change, none for a reading that changes nothing. SQLite has no one to tell, and says so."""
+    from datetime import UTC, datetime
+
+    from descript_mcp.client.models import JobProgress, PublishJob
+
+    def running(percent: int) -> PublishJob:
+        return PublishJob(
+            job_id="announced",
+            job_type="publish",
+            job_state="running",
+            created_at=datetime.now(UTC),
+            drive_id="d",
+            progress=JobProgress(label="Rendering", percent=percent),
+        )
+
+    announce = Notification("descript_mcp_test", "announced changed")
+    database = history.database
+    if not isinstance(database, PostgresDatabase):
+        with pytest.raises(ValueError, match="only PostgreSQL announces"):
+            await history.jobs.record_job(ALICE, running(10), announce)
+        return
+    heard: list[tuple[str, str]] = []
+    async with database.listening(announce.channel, name="test") as notices:
+        # The second reading is the same, from another replica: recorded, and no change.
+        for recorder, percent in ((history, 10), (other, 10), (other, 50)):
+            await recorder.jobs.record_job(ALICE, running(percent), announce)
+        with anyio.move_on_after(1):  # two come at once; a third must not come at all
+            async for notice in notices:
+                heard.append(notice)
+    assert heard == [tuple(announce)] * 2
 
 
 async def test_two_processes_reading_one_job_at_once_record_one_event(

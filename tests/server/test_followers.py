@@ -14,6 +14,7 @@ from mcp.server import MCPServer
 
 from descript_mcp.client.models import Job
 from descript_mcp.errors import HistoryUnavailableError
+from descript_mcp.history.database import Notification
 from descript_mcp.history.jobs import JobStore
 from descript_mcp.sandbox import Sandbox
 from descript_mcp.server import tracker
@@ -31,11 +32,13 @@ async def test_a_job_that_ends_while_the_history_is_unreachable_is_recorded_once
     record_job = JobStore.record_job
     refused: list[str] = []
 
-    async def unreachable_at_first(self: JobStore, owner: str, job: Job) -> bool:
+    async def unreachable_at_first(
+        self: JobStore, owner: str, job: Job, announce: Notification | None = None
+    ) -> bool:
         if job.is_terminal and len(refused) < 3:
             refused.append(job.job_state)
             raise HistoryUnavailableError("The job history's database could not be reached.")
-        return await record_job(self, owner, job)
+        return await record_job(self, owner, job, announce)
 
     monkeypatch.setattr(JobStore, "record_job", unreachable_at_first)
     async with (
