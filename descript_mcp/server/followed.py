@@ -43,6 +43,19 @@ class Followed:
         self.changed.set()
         self.changed = anyio.Event()
 
+    def take_recorded(self, job: Job) -> bool:
+        """A reading of the job from the history: taken, waking the waiters, if it says
+        something the latest did not; True if so."""
+        latest = self.job
+        if latest is not None and _reading(latest) == _reading(job):
+            return False
+        label = job.progress.label if job.progress else None
+        percent = job.progress.percent if job.progress else None
+        self.latest = ProgressUpdate(job.job_id, job.job_state, label, percent, 0.0, job)
+        self.error = None
+        self.signal()
+        return True
+
     async def until_next_poll(self, seconds: float) -> None:
         """The pause after a poll: over when it has passed, or when a waiter pokes."""
         self.read_at, self.poked = anyio.current_time(), anyio.Event()
@@ -61,3 +74,13 @@ class Followed:
     def refresh_if_stale(self) -> None:
         if self.read_at is not None and anyio.current_time() - self.read_at > FRESH_FOR:
             self.poked.set()
+
+
+def _reading(job: Job) -> tuple[object, ...]:
+    progress = job.progress
+    return (
+        job.job_state,
+        progress.label if progress else None,
+        progress.percent if progress else None,
+        getattr(job, "result", None),
+    )

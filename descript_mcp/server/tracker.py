@@ -230,15 +230,8 @@ class JobTracker:
         if record is None:
             return False
         job = job_of(record)
-        latest = followed.job
-        if latest is None or _reading(latest) != _reading(job):
-            label = job.progress.label if job.progress else None
-            percent = job.progress.percent if job.progress else None
-            followed.latest = ProgressUpdate(job.job_id, job.job_state, label, percent, 0.0, job)
-            followed.error = None
-            if job.is_terminal:
-                self._remember_ended(followed.owner, job)
-            followed.signal()
+        if followed.take_recorded(job) and job.is_terminal:
+            self._remember_ended(followed.owner, job)
         return job.is_terminal
 
     def heard(self, owner: str, job_id: str) -> None:
@@ -317,8 +310,7 @@ class JobTracker:
     async def record(self, owner: str, job: Job) -> None:
         """Store a reading of the owner's job; if it changed anything, tell its subscribers,
         on every replica."""
-        cluster = self.cluster
-        announce = cluster.announcement(owner, job.job_id) if cluster is not None else None
+        announce = self.cluster.announcement(owner, job.job_id) if self.cluster else None
         if await self.jobs.record_job(owner, job, announce):
             await self.notifier.job_changed(owner, job.job_id)
 
@@ -387,16 +379,6 @@ class JobTracker:
 
 def _longest_pause(error: DescriptError | None) -> float:
     return HISTORY_RETRY_MOST if isinstance(error, HistoryUnavailableError) else RETRY_MOST
-
-
-def _reading(job: Job) -> tuple[object, ...]:
-    progress = job.progress
-    return (
-        job.job_state,
-        progress.label if progress else None,
-        progress.percent if progress else None,
-        getattr(job, "result", None),
-    )
 
 
 def _still_current(job: Job) -> bool:

@@ -216,11 +216,11 @@ async def test_a_follower_that_fails_unexpectedly_does_not_end_the_session(
     failures = iter([sqlite3.OperationalError("database is locked")])
     failed = anyio.Event()
 
-    async def locked_once(self: JobStore, owner: str, job: Any) -> bool:
+    async def locked_once(self: JobStore, owner: str, job: Any, announce: Any = None) -> bool:
         if job.job_state != "queued" and (failure := next(failures, None)) is not None:
             failed.set()
             raise failure
-        return await record_job(self, owner, job)
+        return await record_job(self, owner, job, announce)
 
     monkeypatch.setattr(JobStore, "record_job", locked_once)
     started = await import_sample(mcp, wait_seconds=0)
