@@ -35,15 +35,17 @@ _UPSERT = (
 )
 _EVENT = "INSERT INTO job_events (owner, job_id, at, state, progress_label, progress_percent)"
 
-RECORD_COLUMNS = (
+_COLUMNS = (
     "job_id, job_type, tool, request_json AS request, project_id, project_url, drive_id, state, "
     "progress_label, progress_percent, result_json AS result, created_at, stopped_at, updated_at, "
     "note, download_url, download_expires_at"
 )
+# One job's record, for `record_of`: read alone, or beside another statement (a lease taken).
+JOB_RECORD = f"SELECT {_COLUMNS} FROM jobs WHERE owner = :owner AND job_id = :job_id"
 
 
 def record_of(row: Row) -> JobRecord:
-    """A job's record from a row of RECORD_COLUMNS."""
+    """A job's record from a row of its columns (as JOB_RECORD reads them)."""
     data = dict(row)
     for name in ("request", "result"):
         data[name] = json.loads(data[name]) if data[name] else None
@@ -216,9 +218,7 @@ class JobStore:
         )
 
     async def get(self, owner: str, job_id: str) -> JobRecord | None:
-        row = await self._db.one(
-            f"SELECT {RECORD_COLUMNS} FROM jobs WHERE job_id = ? AND owner = ?", (job_id, owner)
-        )
+        row = await self._db.one(JOB_RECORD, {"owner": owner, "job_id": job_id})
         return record_of(row) if row else None
 
     async def events(self, owner: str, job_id: str) -> list[dict[str, Any]]:
@@ -231,7 +231,7 @@ class JobStore:
 
     async def recent(self, owner: str, limit: int = 50) -> list[JobRecord]:
         rows = await self._db.all(
-            f"SELECT {RECORD_COLUMNS} FROM jobs WHERE owner = ? "
+            f"SELECT {_COLUMNS} FROM jobs WHERE owner = ? "
             "ORDER BY created_at DESC, job_id DESC LIMIT ?",
             (owner, limit),
         )

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import NamedTuple
 
 from descript_mcp.history.database import Database
-from descript_mcp.history.jobs import RECORD_COLUMNS, record_of
+from descript_mcp.history.jobs import JOB_RECORD, record_of
 from descript_mcp.history.records import JobRecord
 
 _TAKE = (
@@ -47,8 +47,7 @@ class LeaseStore:
             row = await self._db.one(
                 f"WITH taken AS ({_TAKE} RETURNING 1) "
                 "SELECT (SELECT count(*) FROM taken) AS taken, record.* FROM (SELECT 1) AS one "
-                f"LEFT JOIN (SELECT {RECORD_COLUMNS} FROM jobs "
-                "WHERE owner = :owner AND job_id = :job_id) AS record ON TRUE",
+                f"LEFT JOIN ({JOB_RECORD}) AS record ON TRUE",
                 terms,
             )
             assert row is not None  # one row, whatever is found
@@ -56,10 +55,7 @@ class LeaseStore:
             return Lead(taken, record_of(row) if row["job_id"] is not None else None)
         async with self._db.transaction() as tx:
             taken = await tx.execute(_TAKE, terms) == 1
-            row = await tx.one(
-                f"SELECT {RECORD_COLUMNS} FROM jobs WHERE owner = :owner AND job_id = :job_id",
-                terms,
-            )
+            row = await tx.one(JOB_RECORD, terms)
         return Lead(taken, record_of(row) if row else None)
 
     async def release(self, owner: str, job_id: str, holder: str) -> None:
