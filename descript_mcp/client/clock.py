@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 # How fast two clocks may drift apart, at most (100 ppm is ten times a poor quartz).
 MAX_DRIFT = 1e-4
@@ -69,11 +70,8 @@ class ServerClock:
     def observe(self, date_header: str | None, *, sent: float, received: float) -> None:
         """Narrow the offset with an answer's Date header; `sent` and `received` are our wall
         clock (seconds since the epoch) when the request left and its answer arrived."""
-        if not date_header:
-            return
-        try:
-            date = parsedate_to_datetime(date_header).timestamp()
-        except (TypeError, ValueError, IndexError):
+        date = _seconds_of(date_header) if date_header else None
+        if date is None:
             return
         self._dates.narrow(date - received, date + 1.0 + DATE_LAG - sent, received)
 
@@ -101,6 +99,16 @@ class ServerClock:
             return None
         low, high = offset
         return sent + low - SERVER_MARGIN, ended + high + SERVER_MARGIN
+
+
+@lru_cache(maxsize=4)
+def _seconds_of(date_header: str) -> float | None:
+    """A Date header as seconds since the epoch, None if unreadable. Every answer within a
+    second carries the same header: it is parsed once, not on every request."""
+    try:
+        return parsedate_to_datetime(date_header).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def in_window(moment: datetime, window: tuple[float, float]) -> bool:

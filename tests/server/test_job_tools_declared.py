@@ -29,7 +29,7 @@ CALLBACKS = "http://127.0.0.1:9"
 def test_a_tool_that_answers_with_a_job_is_declared_a_job_tool() -> None:
     for tool in build_tools(EVERY_TOOLSET).offered:
         spec = tool.spec
-        answers_a_job = tool.declared().fn_metadata.output_model is JobSummary
+        answers_a_job = tool.declared.fn_metadata.output_model is JobSummary
         # The upload view's own tool answers the view, which follows the import itself.
         assert spec.job == (answers_a_job and not spec.app_only), tool.name
 
@@ -67,7 +67,7 @@ async def test_every_job_creating_tool_sends_the_callback_url(
             for t in build_tools(EVERY_TOOLSET).offered
             if t.annotations is not None
             and not t.annotations.read_only_hint
-            and t.declared().fn_metadata.output_model is JobSummary
+            and t.declared.fn_metadata.output_model is JobSummary
             and t.name != "cancel_job"
         }
         assert creating == set(arguments), "a new job-creating tool: add its call here"

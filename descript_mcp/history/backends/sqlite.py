@@ -201,7 +201,9 @@ class SqliteDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = anyio.Lock()
+        # A free lock is taken without a trip round the event loop: a reading recorded
+        # takes it once, on every tool call that reads a job.
+        self._lock = anyio.Lock(fast_acquire=True)
         self._db: sqlite3.Connection | None = None
         self._writes = 0
 

@@ -89,15 +89,17 @@ class CatalogueTool(Tool):
     def output_schema(self) -> dict[str, Any] | None:
         return self._entry.output_schema
 
+    @cached_property
     def declared(self) -> Tool:
-        """The tool built from its function, its module imported (once a process)."""
+        """The tool built from its function, its module imported (once a process), kept for
+        the calls after the first."""
         module = importlib.import_module(TOOLSETS[self._entry.toolset])
         return build(getattr(module, self.name))
 
     async def run(
         self, arguments: dict[str, Any], context: Any, convert_result: bool = False
     ) -> Any:
-        return await self.declared().run(arguments, context, convert_result)
+        return await self.declared.run(arguments, context, convert_result)
 
 
 @cache
