@@ -1,6 +1,7 @@
 """Timing servers against each other: each job's call made through every server in turn, the
-order turned over from one job to the next, so that the machine's busy spells (several
-processes on two CPUs) fall on all of them alike, and none is measured in a quieter spell."""
+order rotated from one job to the next, so that the machine's busy spells (several processes on
+two CPUs) fall on all of them alike, and none is measured in a quieter spell or always in the
+same place of the turn."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ async def in_turn(calls: Sequence[Call], jobs: list[str]) -> list[list[float]]:
             await call(job_id)
     timed: list[list[float]] = [[] for _ in calls]
     for number, job_id in enumerate(jobs[WARMUP:]):
+        first = number % len(calls)
         order = list(enumerate(calls))
-        for index, call in order if number % 2 else order[::-1]:
+        for index, call in order[first:] + order[:first]:
             started = time.perf_counter()
             await call(job_id)
             timed[index].append(time.perf_counter() - started)

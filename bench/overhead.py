@@ -8,7 +8,8 @@ Part of that time is the SDK's own: a bare MCPServer whose one tool makes the sa
 returns its JSON, on the same transport, is the floor; what descript-mcp adds beyond it
 (history, the shared follower, summaries, output validation) is printed too. The floor and
 descript-mcp run side by side and are called in turn, job by job, so that the machine's busy
-spells fall on both."""
+spells fall on both. Over stdio, so does descript-mcp as it was before the hosted mode came in
+(bench/_earlier.py): what a call cost a local server then, measured with this one."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
@@ -27,6 +28,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from bench._earlier import EARLIER, earlier_code
 from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
 from bench._turns import WARMUP, get_job_through, in_turn
 from descript_mcp import DescriptClient
@@ -60,15 +62,23 @@ async def _direct(api: str, jobs: list[str]) -> list[float]:
         return timed
 
 
-async def _stdio(floor: list[str], ours: list[str], jobs: list[str]) -> list[list[float]]:
-    def server(command: list[str]) -> Client:
-        params = StdioServerParameters(
-            command=command[0], args=command[1:], env={"DESCRIPT_API_KEY": TOKEN}
-        )
-        return Client(params, mode="legacy")
+async def _stdio(servers: list[StdioServerParameters], jobs: list[str]) -> list[list[float]]:
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(Client(server, mode="legacy")) for server in servers
+        ]
+        return await in_turn([get_job_through(mcp) for mcp in clients], jobs)
 
-    async with server(floor) as floor_mcp, server(ours) as our_mcp:
-        return await in_turn([get_job_through(floor_mcp), get_job_through(our_mcp)], jobs)
+
+def _stdio_server(command: list[str], code: Path | None = None) -> StdioServerParameters:
+    """A server over stdio; of the package under `code` if given, instead of this one."""
+    env = {"DESCRIPT_API_KEY": TOKEN}
+    if code is None:
+        return StdioServerParameters(command=command[0], args=command[1:], env=env)
+    # `python -m` looks in its working folder first: there, and on PYTHONPATH, is `code`.
+    return StdioServerParameters(
+        command=command[0], args=command[1:], env=env | {"PYTHONPATH": str(code)}, cwd=code
+    )
 
 
 @asynccontextmanager
@@ -106,6 +116,15 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
 
 
+def _earlier_row(results: dict[str, list[float]], floor_p50: float) -> tuple[str, str]:
+    name = f"get_job over stdio: descript-mcp before the hosted mode ({EARLIER}), over the floor"
+    if "stdio, earlier" not in results:
+        return name, "skipped: needs the git history (a full clone)"
+    p50, _ = _percentiles(results["stdio, earlier"])
+    now, _ = _percentiles(results["stdio"])
+    return name, f"p50 {p50 - floor_p50:+.2f} ms (now {now - floor_p50:+.2f} ms)"
+
+
 def run(repeats: int) -> list[tuple[str, str]]:
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder, sandbox_process() as api:
@@ -122,9 +141,17 @@ def run(repeats: int) -> list[tuple[str, str]]:
         floor = [sys.executable, str(home / "floor.py"), api, TOKEN]
         ours = [sys.executable, "-m", "descript_mcp", "serve", "--api-url", api]
         results["direct"] = anyio.run(_direct, api, jobs)
-        results["stdio floor"], results["stdio"] = anyio.run(
-            _stdio, [*floor, "stdio"], [*ours, "--history", str(home / "stdio.sqlite3")], jobs
-        )
+        over_stdio = {
+            "stdio floor": _stdio_server([*floor, "stdio"]),
+            "stdio": _stdio_server([*ours, "--history", str(home / "stdio.sqlite3")]),
+        }
+        earlier = earlier_code(home / "earlier")
+        if earlier is not None:
+            over_stdio["stdio, earlier"] = _stdio_server(
+                [*ours, "--history", str(home / "earlier.sqlite3")], code=earlier
+            )
+        timed = anyio.run(_stdio, list(over_stdio.values()), jobs)
+        results |= dict(zip(over_stdio, timed, strict=True))
         floor_port, port = free_port(), free_port()
         history = str(home / "http.sqlite3")
         http = [*ours, "--transport", "http", "--port", str(port), "--history", history]
@@ -157,6 +184,8 @@ def run(repeats: int) -> list[tuple[str, str]]:
                 f"p50 {p50 - floor_p50:+.2f} ms, p99 {p99 - floor_p99:+.2f} ms",
             ),
         ]
+        if transport == "stdio":
+            rows.append(_earlier_row(results, floor_p50))
     p50, p99 = _percentiles(results["http, ended"])
     rows.append(
         (

@@ -16,6 +16,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 RECORDED = {
     "run": "python -m bench.run --record",
     "coldstart": "python -m bench.coldstart --record",
+    "call_instructions": "python -m bench.call_instructions --record",
 }
 
 Rows = list[tuple[str, str]]

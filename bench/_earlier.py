@@ -1,0 +1,28 @@
+"""descript-mcp as it was before the hosted mode came in, to measure beside the code of now:
+what a local server cost then, on the same machine in the same run."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+# The last commit before the hosted mode's first part (the OAuth store) landed.
+EARLIER = "89bd123"
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def earlier_code(folder: Path) -> Path | None:
+    """The package as it was at EARLIER, unpacked in `folder` (to run with `folder` as the
+    working folder and on PYTHONPATH); None without the git history (a source archive, a
+    shallow clone)."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "archive", "--format=tar", EARLIER, "descript_mcp"],
+        capture_output=True,
+    )
+    if archive.returncode != 0:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as unpacked:
+        unpacked.extractall(folder, filter="data")
+    return folder
