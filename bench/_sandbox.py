@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 TOKEN = "sandbox-token"
 
 
@@ -107,3 +109,15 @@ def http_server(
     with background(command, env={**os.environ, **env}, log=log) as process:
         wait_listening(port, process, timeout=30)
         yield port, process
+
+
+def stopped_jobs(api: str, count: int) -> list[str]:
+    """`count` project-media imports made on the sandbox at `api`, ended by the time this
+    returns (a fast sandbox ends them in a blink): a call reading one reads a stopped job."""
+    with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        jobs = [
+            http.post("/jobs/import/project_media", json={"project_name": f"x{n}"}).json()["job_id"]
+            for n in range(count)
+        ]
+    time.sleep(1.0)
+    return jobs

@@ -18,15 +18,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
-from bench._earlier import EARLIER, earlier_code
-from bench._sandbox import TOKEN, sandbox_process
-from bench.record import record
+from bench._earlier import EARLIER, earlier_code, from_code
+from bench._sandbox import TOKEN, sandbox_process, stopped_jobs
+from bench.record import report
 
 WARMUP, CALLS = 30, 150
 
@@ -83,9 +80,8 @@ def calling(which: str, api: str, jobs: Path, history: Path) -> list[str]:
 def _instructions(command: list[str], code: Path, out: Path) -> int:
     subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],
-        cwd=code,  # `-c` looks for the package in its working folder first
         # One hash seed for every run: sets and dicts of strings laid out alike, costing alike.
-        env={**os.environ, "PYTHONPATH": str(code), "PYTHONHASHSEED": "0"},
+        **from_code(code, {**os.environ, "PYTHONHASHSEED": "0"}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=True,
@@ -100,14 +96,7 @@ def count(calls: int = CALLS) -> list[tuple[str, str]]:
     this = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as folder, sandbox_process() as api:
         work = Path(folder)
-        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-            jobs = [
-                http.post("/jobs/import/project_media", json={"project_name": f"x{n}"}).json()[
-                    "job_id"
-                ]
-                for n in range(WARMUP + calls)
-            ]
-        time.sleep(1.0)  # the jobs finish: every call reads a stopped job
+        jobs = stopped_jobs(api, WARMUP + calls)
         (work / "warmup.json").write_text(json.dumps(jobs[:WARMUP]))
         (work / "all.json").write_text(json.dumps(jobs))
         servers = {"floor": ("floor", this), "now": ("ours", this)}
@@ -149,8 +138,4 @@ def count(calls: int = CALLS) -> list[tuple[str, str]]:
 
 
 if __name__ == "__main__":
-    counted_rows = count()
-    for name, figure in counted_rows:
-        print(f"{name:<70} {figure}")
-    if sys.argv[1:] == ["--record"]:
-        print(f"kept in {record('call_instructions', counted_rows)}")
+    report("call_instructions", count(), keep=sys.argv[1:] == ["--record"])

@@ -23,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 
 import anyio
-import httpx
 import httpx2
 import psycopg
 from mcp import Client
@@ -35,6 +34,7 @@ from bench._sandbox import (
     free_port,
     http_server,
     sandbox_process,
+    stopped_jobs,
     wait_listening,
 )
 from tests.postgres import ThrowawayPostgres, binaries
@@ -183,13 +183,7 @@ def run(seconds: float) -> list[tuple[str, str]]:
     try:
         with tempfile.TemporaryDirectory() as folder, sandbox_process() as api:
             home = Path(folder)
-            with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-                jobs = [
-                    http.post("/jobs/import/project_media", json={"project_name": f"x{n}"}).json()[
-                        "job_id"
-                    ]
-                    for n in range(300)
-                ]
+            jobs = stopped_jobs(api, 300)
             figures = {}
             for replicas in (1, 2):
                 database = postgres.new_database()

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.record import record
+from bench.record import report
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -172,8 +172,4 @@ def count_instructions() -> list[tuple[str, str]]:
 
 if __name__ == "__main__":
     # `python -m bench.coldstart [--record]`: the instruction counts (minutes under valgrind).
-    counted = count_instructions()
-    for name, figure in counted:
-        print(f"{name:<60} {figure}")
-    if sys.argv[1:] == ["--record"]:
-        print(f"kept in {record('coldstart', counted)}")
+    report("coldstart", count_instructions(), keep=sys.argv[1:] == ["--record"])

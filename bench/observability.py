@@ -29,6 +29,7 @@ from bench._sandbox import (
     free_port,
     sandbox_process,
     serve_command,
+    stopped_jobs,
     wait_listening,
 )
 
@@ -104,14 +105,7 @@ def run(repeats: int) -> list[tuple[str, str]]:
         trace_sink() as (sink, exports),
     ):
         home = Path(folder)
-        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-            jobs = [
-                http.post("/jobs/import/project_media", json={"project_name": f"x{n}"}).json()[
-                    "job_id"
-                ]
-                for n in range(WARMUP + repeats)
-            ]
-        time.sleep(1.0)  # let the jobs finish: every call then reads a stopped job
+        jobs = stopped_jobs(api, WARMUP + repeats)
         with ExitStack() as stack:
             ports, pids, metrics_ports = {}, {}, {}
             for config in CONFIGS:

@@ -17,19 +17,24 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
-import httpx
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._earlier import EARLIER, earlier_code
-from bench._sandbox import TOKEN, background, free_port, sandbox_process, wait_listening
+from bench._earlier import EARLIER, earlier_code, from_code
+from bench._sandbox import (
+    TOKEN,
+    background,
+    free_port,
+    sandbox_process,
+    stopped_jobs,
+    wait_listening,
+)
 from bench._turns import WARMUP, get_job_through, in_turn
 from descript_mcp import DescriptClient
 
@@ -73,12 +78,8 @@ async def _stdio(servers: list[StdioServerParameters], jobs: list[str]) -> list[
 def _stdio_server(command: list[str], code: Path | None = None) -> StdioServerParameters:
     """A server over stdio; of the package under `code` if given, instead of this one."""
     env = {"DESCRIPT_API_KEY": TOKEN}
-    if code is None:
-        return StdioServerParameters(command=command[0], args=command[1:], env=env)
-    # `python -m` looks in its working folder first: there, and on PYTHONPATH, is `code`.
-    return StdioServerParameters(
-        command=command[0], args=command[1:], env=env | {"PYTHONPATH": str(code)}, cwd=code
-    )
+    placed = from_code(code, env) if code is not None else {"env": env}
+    return StdioServerParameters(command=command[0], args=command[1:], **placed)
 
 
 @asynccontextmanager
@@ -116,27 +117,21 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
 
 
-def _earlier_row(results: dict[str, list[float]], floor_p50: float) -> tuple[str, str]:
+def _earlier_row(
+    results: dict[str, list[float]], floor_p50: float, now_p50: float
+) -> tuple[str, str]:
     name = f"get_job over stdio: descript-mcp before the hosted mode ({EARLIER}), over the floor"
     if "stdio, earlier" not in results:
         return name, "skipped: needs the git history (a full clone)"
     p50, _ = _percentiles(results["stdio, earlier"])
-    now, _ = _percentiles(results["stdio"])
-    return name, f"p50 {p50 - floor_p50:+.2f} ms (now {now - floor_p50:+.2f} ms)"
+    return name, f"p50 {p50 - floor_p50:+.2f} ms (now {now_p50 - floor_p50:+.2f} ms)"
 
 
 def run(repeats: int) -> list[tuple[str, str]]:
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder, sandbox_process() as api:
         home = Path(folder)
-        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-            jobs = [
-                http.post("/jobs/import/project_media", json={"project_name": f"x{n}"}).json()[
-                    "job_id"
-                ]
-                for n in range(WARMUP + repeats)
-            ]
-        time.sleep(1.0)  # let the jobs finish: every call then reads a stopped job
+        jobs = stopped_jobs(api, WARMUP + repeats)
         (home / "floor.py").write_text(FLOOR)
         floor = [sys.executable, str(home / "floor.py"), api, TOKEN]
         ours = [sys.executable, "-m", "descript_mcp", "serve", "--api-url", api]
@@ -185,7 +180,7 @@ def run(repeats: int) -> list[tuple[str, str]]:
             ),
         ]
         if transport == "stdio":
-            rows.append(_earlier_row(results, floor_p50))
+            rows.append(_earlier_row(results, floor_p50, p50))
     p50, p99 = _percentiles(results["http, ended"])
     rows.append(
         (

@@ -40,6 +40,15 @@ def record(name: str, rows: Rows) -> Path:
     return path
 
 
+def report(name: str, rows: Rows, keep: bool) -> None:
+    """Print a run's rows, aligned; if `keep`, keep them as run `name`'s figures too."""
+    width = max(len(what) for what, _ in rows)
+    for what, figure in rows:
+        print(f"{what:<{width}}  {figure}")
+    if keep:
+        print(f"kept in {record(name, rows)}")
+
+
 def figures_table() -> str:
     """The recorded runs as the docs show them: for each, its command, when and where it ran,
     and a row per figure."""

@@ -17,19 +17,17 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
-import httpx
 import httpx2
 import psycopg
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._sandbox import TOKEN, http_server, sandbox_process
+from bench._sandbox import TOKEN, http_server, sandbox_process, stopped_jobs
 from bench._turns import WARMUP, get_job_through, in_turn
 from bench.history import timings
 from descript_mcp.history import History
@@ -157,14 +155,7 @@ def run(repeats: int, quick: bool = False) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     try:
         with tempfile.TemporaryDirectory() as folder, sandbox_process() as api:
-            with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-                jobs = [
-                    http.post("/jobs/import/project_media", json={"project_name": f"x{n}"}).json()[
-                        "job_id"
-                    ]
-                    for n in range(WARMUP + repeats)
-                ]
-            time.sleep(1.0)  # the jobs finish: every call reads a stopped job
+            jobs = stopped_jobs(api, WARMUP + repeats)
             results = _calls(api, jobs, Path(folder), postgres)
         (base, base_cpu, _), (pg, pg_cpu, pg_db_cpu) = results["sqlite"], results["postgresql"]
         base_p50, base_p99 = _percentiles(base)

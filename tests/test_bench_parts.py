@@ -10,11 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
-from bench._earlier import earlier_code
-from bench._sandbox import TOKEN, sandbox_process
+from bench._earlier import earlier_code, from_code
+from bench._sandbox import sandbox_process, stopped_jobs
 from bench.call_instructions import calling
 from bench.coldstart import PARTS
 
@@ -44,17 +43,12 @@ def test_each_server_counted_per_call_reads_the_jobs(server: str, tmp_path: Path
         code = unpacked
     history = tmp_path / "history.sqlite3"
     with sandbox_process() as api:
-        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-            jobs = [
-                http.post("/jobs/import/project_media", json={"project_name": "x"}).json()["job_id"]
-                for _ in range(3)
-            ]
+        jobs = stopped_jobs(api, 3)
         (tmp_path / "jobs.json").write_text(json.dumps(jobs))
         which = "floor" if server == "floor" else "ours"
         done = subprocess.run(
             calling(which, api, tmp_path / "jobs.json", history),
-            cwd=code,
-            env={**os.environ, "PYTHONPATH": str(code)},
+            **from_code(code, os.environ),
             capture_output=True,
             text=True,
             timeout=120,
